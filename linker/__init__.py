@@ -1,0 +1,73 @@
+"""linker: record linkage and entity matching in four lines.
+
+Example:
+    >>> import linker as lk
+    >>> import polars as pl
+    >>> left = pl.DataFrame({"name": ["Acme Corp", "Zeta Ltd"]})
+    >>> right = pl.DataFrame({"name": ["ACME Corporation"]})
+    >>> lk.merge(left, right, on="name")["_merge"].to_list()
+    ['both', 'left_only']
+
+Importing ``linker`` is cheap: the API modules (and polars, numpy, the models) load on first use.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+from typing import TYPE_CHECKING, Any
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "ConfigError",
+    "InputError",
+    "Linker",
+    "LinkerError",
+    "candidates",
+    "dedup",
+    "enable_logging",
+    "evaluate",
+    "merge",
+    "read",
+]
+
+_LAZY = {
+    "merge": "linker.api",
+    "dedup": "linker.api",
+    "candidates": "linker.api",
+    "evaluate": "linker.measures",
+    "read": "linker.frames",
+    "Linker": "linker.pipeline",
+    "LinkerError": "linker.errors",
+    "InputError": "linker.errors",
+    "ConfigError": "linker.errors",
+}
+
+if TYPE_CHECKING:
+    from linker.api import candidates, dedup, merge
+    from linker.errors import ConfigError, InputError, LinkerError
+    from linker.measures import evaluate
+    from linker.frames import read
+    from linker.pipeline import Linker
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'linker' has no attribute {name!r}")
+
+
+def enable_logging(level: int | str = logging.INFO) -> None:
+    """Send linker's log records to stderr at ``level``; touches only the ``linker`` logger.
+
+    Example:
+        >>> enable_logging("WARNING")
+    """
+    log = logging.getLogger("linker")
+    log.setLevel(level)
+    if not any(getattr(h, "_linker", False) for h in log.handlers):
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(levelname)s %(message)s"))
+        handler._linker = True  # type: ignore[attr-defined]
+        log.addHandler(handler)

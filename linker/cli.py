@@ -1,0 +1,212 @@
+"""The ``linker`` command: CSV in, CSV out.
+
+Examples::
+
+    linker merge firms_1950.csv firms_1960.csv --on name,city --how 1:1 -o linked.csv
+    linker merge a.csv b.csv --left-on name,town --right-on firm,city -o linked.csv
+    linker dedup people.csv --on first,last,dob --id person_id -o clustered.csv
+    linker candidates a.csv b.csv --on name -k 5 -o pairs.csv
+    linker evaluate linked.csv truth.csv --left-id id --right-id id_right
+    linker demo -o demo_linked.csv
+
+User errors (a missing column, a bad file) print one line and exit with status 2. Output is
+written to a temporary file next to the target and renamed, so a half-written file never
+looks complete.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+__all__ = ["main"]
+
+_EPILOG = """examples:
+  linker merge left.csv right.csv --on name,city --how 1:1 -o linked.csv
+  linker merge a.csv b.csv --left-on name --right-on firm_name --block-on state -o out.csv
+  linker dedup people.csv --on first,last,dob -o clustered.csv
+  linker candidates a.csv b.csv --on name -k 5 -o pairs.csv
+  linker evaluate linked.csv truth.csv --left-id id --right-id id_right
+  linker demo -o demo_linked.csv
+"""
+
+
+def _cols(value: str | None) -> list[str] | None:
+    return [c.strip() for c in value.split(",") if c.strip()] if value else None
+
+
+def _write(frame: Any, path: str) -> None:
+    """Write ``frame`` (polars) to ``path`` (.csv or .parquet) via a temp file and a rename."""
+    if path == "-":
+        frame.write_csv(sys.stdout)
+        return
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
+    os.close(fd)
+    try:
+        if target.suffix.lower() in (".parquet", ".pq"):
+            frame.write_parquet(tmp)
+        else:
+            frame.write_csv(tmp)
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _common(p: argparse.ArgumentParser, *, two_tables: bool) -> None:
+    p.add_argument("--on", help="comma-separated columns to compare (default: shared columns)")
+    if two_tables:
+        p.add_argument("--left-on", help="left columns, when names differ (with --right-on)")
+        p.add_argument("--right-on", help="right columns, same order as --left-on")
+    p.add_argument("-k", "--k", type=int, default=10, help="candidates per record per blocker (10)")
+    p.add_argument("--model", default=None, help="embedding model: minilm (default), a path or hub name")
+    p.add_argument("--block-on", help="comma-separated columns that must agree exactly")
+    p.add_argument("--id", help="id column (checked unique and non-null)")
+    p.add_argument("--delimiter", help="CSV delimiter of the inputs (default: sniffed)")
+    p.add_argument("-o", "--output", default="-", help="output .csv or .parquet (default: stdout)")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bars or summary")
+    p.add_argument("-v", "--verbose", action="store_true", help="log each stage")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="linker", description="Record linkage: merge, de-duplicate and evaluate tables.",
+        epilog=_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    m = sub.add_parser("merge", help="link two tables; every row of both is kept",
+                       epilog=_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    m.add_argument("left")
+    m.add_argument("right")
+    _common(m, two_tables=True)
+    m.add_argument("--how", default="1:1", choices=["1:1", "m:1", "1:m", "m:m"],
+                   help="Stata-style merge kind (1:1)")
+    m.add_argument("--threshold", type=float, default=0.5, help="minimum match probability (0.5)")
+    c = sub.add_parser("candidates", help="list the scored candidate pairs of two tables")
+    c.add_argument("left")
+    c.add_argument("right")
+    _common(c, two_tables=True)
+    d = sub.add_parser("dedup", help="cluster duplicate rows of one table (adds _cluster)")
+    d.add_argument("data")
+    _common(d, two_tables=False)
+    d.add_argument("--threshold", type=float, default=0.5, help="minimum match probability (0.5)")
+    e = sub.add_parser("evaluate", help="precision/recall/F1 of pairs against true pairs")
+    e.add_argument("pairs", help="merge output or candidate pairs (.csv/.parquet)")
+    e.add_argument("truth", help="true pairs (.csv/.parquet)")
+    e.add_argument("--left-id", required=True, help="left id column in PAIRS")
+    e.add_argument("--right-id", required=True, help="right id column in PAIRS")
+    e.add_argument("--truth-left-id", help="left id column in TRUTH (default: --left-id)")
+    e.add_argument("--truth-right-id", help="right id column in TRUTH (default: --right-id)")
+    demo = sub.add_parser("demo", help="link the bundled demo firms and report quality")
+    demo.add_argument("-o", "--output", default="demo_linked.csv", help="output CSV")
+    demo.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
+    demo.add_argument("-v", "--verbose", action="store_true", help="log each stage")
+    return parser
+
+
+def _read(path: str, delimiter: str | None) -> Any:
+    from linker.frames import read
+
+    return read(path, delimiter=delimiter)
+
+
+def _run_merge(a: argparse.Namespace) -> str:
+    import linker as lk
+
+    left, right = _read(a.left, a.delimiter), _read(a.right, a.delimiter)
+    out = lk.merge(
+        left, right, _cols(a.on), left_on=_cols(a.left_on), right_on=_cols(a.right_on), how=a.how,
+        k=a.k, threshold=a.threshold, model=a.model, block_on=_cols(a.block_on), id=a.id,
+        show_progress=not a.quiet and sys.stderr.isatty(),
+    )
+    _write(out, a.output)
+    counts = dict(out.group_by("_merge").len().iter_rows())
+    return (f"{left.height} left rows, {right.height} right rows: {counts.get('both', 0)} matched, "
+            f"{counts.get('left_only', 0)} left_only, {counts.get('right_only', 0)} right_only")
+
+
+def _run_candidates(a: argparse.Namespace) -> str:
+    import linker as lk
+
+    out = lk.candidates(
+        _read(a.left, a.delimiter), _read(a.right, a.delimiter), _cols(a.on),
+        left_on=_cols(a.left_on), right_on=_cols(a.right_on), k=a.k, model=a.model,
+        block_on=_cols(a.block_on), id=a.id, show_progress=not a.quiet and sys.stderr.isatty(),
+    )
+    _write(out, a.output)
+    return f"{out.height} candidate pairs"
+
+
+def _run_dedup(a: argparse.Namespace) -> str:
+    import linker as lk
+
+    out = lk.dedup(
+        _read(a.data, a.delimiter), _cols(a.on), k=a.k, threshold=a.threshold, model=a.model,
+        block_on=_cols(a.block_on), id=a.id, show_progress=not a.quiet and sys.stderr.isatty(),
+    )
+    _write(out, a.output)
+    return f"{out.height} rows in {out['_cluster'].n_unique()} clusters"
+
+
+def _run_evaluate(a: argparse.Namespace) -> str:
+    import linker as lk
+
+    ev = lk.evaluate(
+        a.pairs, a.truth, left_id=a.left_id, right_id=a.right_id,
+        truth_left_id=a.truth_left_id, truth_right_id=a.truth_right_id,
+    )
+    for key, value in ev.as_dict().items():
+        print(f"{key}\t{value}")
+    return ""
+
+
+def _run_demo(a: argparse.Namespace) -> str:
+    from linker.demo_run import run_demo
+
+    return run_demo(a.output, show_progress=not a.quiet and sys.stderr.isatty())
+
+
+_COMMANDS: dict[str, Callable[[argparse.Namespace], str]] = {
+    "merge": _run_merge,
+    "candidates": _run_candidates,
+    "dedup": _run_dedup,
+    "evaluate": _run_evaluate,
+    "demo": _run_demo,
+}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the CLI; returns the exit status (0 ok, 2 user error)."""
+    args = _parser().parse_args(argv)
+    if getattr(args, "verbose", False):
+        import linker
+
+        linker.enable_logging(logging.INFO)
+    from linker.errors import LinkerError
+
+    start = time.perf_counter()
+    try:
+        summary = _COMMANDS[args.command](args)
+    except LinkerError as e:
+        print(f"linker {args.command}: error: {e}", file=sys.stderr)
+        return 2
+    except (FileNotFoundError, PermissionError, IsADirectoryError) as e:
+        print(f"linker {args.command}: error: {e}", file=sys.stderr)
+        return 2
+    if summary and not getattr(args, "quiet", False):
+        where = "" if getattr(args, "output", "-") == "-" else f" -> {args.output}"
+        print(f"{summary}{where} ({time.perf_counter() - start:.1f} s)", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

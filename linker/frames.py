@@ -1,0 +1,445 @@
+"""The one place where user data becomes a polars frame and gets validated.
+
+Everything that enters linker (a polars ``DataFrame`` or ``LazyFrame``, a pandas ``DataFrame``
+or a path to a CSV/TSV/Parquet file) goes through :func:`as_polars`; results go back to the
+caller's kind through :func:`to_kind`. The ``check_*`` helpers raise
+:class:`~linker.errors.InputError` with messages that name the table, the column and what to
+do next. pandas is imported only inside the functions that need it, never at import time.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import difflib
+import importlib.util
+import io
+import logging
+import os
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, Literal
+
+import polars as pl
+
+from linker.errors import ConfigError, InputError
+
+__all__ = [
+    "RESERVED_PREFIX",
+    "FrameKind",
+    "as_polars",
+    "check_columns",
+    "check_ids",
+    "check_not_empty",
+    "check_reserved",
+    "read",
+    "text_values",
+    "to_kind",
+]
+
+logger = logging.getLogger(__name__)
+
+FrameKind = Literal["polars", "pandas"]
+RESERVED_PREFIX = "__lk_"
+
+_PARQUET_SUFFIXES = frozenset({".parquet", ".pq"})
+_DELIMITERS = ",;\t|#%>"
+_SNIFF_BYTES = 64 * 1024
+_VALIDATE_CHUNK = 1 << 20
+_SHOW = 5  # how many example rows or values an error message lists
+
+
+def read(
+    source: str | os.PathLike[str],
+    *,
+    delimiter: str | None = None,
+    encoding: str | None = None,
+) -> pl.DataFrame:
+    """Read a CSV/TSV/TXT or Parquet file into a polars frame.
+
+    Parquet files (``.parquet``, ``.pq``) keep their types. Any other file is delimited text:
+    the delimiter is sniffed among ``, ; TAB | # % >`` unless given, quoted fields may hold
+    newlines, and every column is read as text so ids like ``"00123"`` keep their zeros.
+    Header names and values are trimmed and empty values become null. Text is UTF-8 (BOM or
+    not); other bytes are read as latin-1 (cp1252) with a warning. A file with a header but
+    no rows gives an empty frame.
+
+    Args:
+        source: Path of the file.
+        delimiter: Field delimiter of a text file; sniffed when None.
+        encoding: Python codec of a text file; UTF-8 with a latin-1 fallback when None.
+
+    Returns:
+        The file's records.
+
+    Raises:
+        InputError: The file is missing, empty, cannot be decoded or cannot be parsed.
+        ConfigError: ``encoding`` is unknown or ``delimiter`` is not one character.
+
+    Example:
+        >>> import pathlib, tempfile
+        >>> path = pathlib.Path(tempfile.mkdtemp()) / "people.csv"
+        >>> _ = path.write_text("id;name\\n00123; Ann \\n", encoding="utf-8")
+        >>> read(path).row(0)
+        ('00123', 'Ann')
+    """
+    path = Path(source)
+    if not path.is_file():
+        what = "is a directory, not a file" if path.is_dir() else "does not exist"
+        raise InputError(f"File {str(path)!r} {what}. Check the path (working dir: {Path.cwd()}).")
+    if delimiter is not None and len(delimiter) != 1:
+        raise ConfigError(f"delimiter must be a single character; got {delimiter!r}.")
+    if path.suffix.lower() in _PARQUET_SUFFIXES:
+        try:
+            return pl.read_parquet(path)
+        except Exception as e:  # polars and pyarrow raise many types for a bad file
+            raise InputError(f"Cannot read Parquet file {str(path)!r}: {e}") from e
+    return _read_text(path, delimiter=delimiter, encoding=encoding)
+
+
+def _read_text(path: Path, *, delimiter: str | None, encoding: str | None) -> pl.DataFrame:
+    """Decode, sniff, parse and tidy a delimited text file."""
+    try:
+        raw = path.read_bytes()
+    except OSError as e:
+        raise InputError(f"Cannot open {str(path)!r}: {e}") from e
+    data, sample = _to_utf8(raw, path=path, encoding=encoding)
+    if not sample.strip():
+        raise InputError(f"File {str(path)!r} is empty: it needs a header line.")
+    sep = delimiter or _sniff_delimiter(sample, truncated=len(data) > _SNIFF_BYTES)
+    logger.debug("reading %s with delimiter %r", path, sep)
+    try:
+        df = pl.read_csv(data, separator=sep, infer_schema=False, raise_if_empty=False)
+    except Exception as e:  # polars raises ComputeError, NoDataError, ... on bad text
+        raise InputError(
+            f"Cannot parse {str(path)!r} as text with delimiter {sep!r}: {e}. "
+            "Pass delimiter=... (and encoding=...) to read it another way."
+        ) from e
+    return _tidy_text(df, path=path)
+
+
+def _to_utf8(raw: bytes, *, path: Path, encoding: str | None) -> tuple[bytes, str]:
+    """Return the file as UTF-8 bytes plus a decoded sample for sniffing."""
+    if encoding is None and _is_utf8(raw):
+        data = raw.removeprefix(codecs.BOM_UTF8)
+        return data, data[:_SNIFF_BYTES].decode("utf-8", errors="ignore")
+    if encoding is None:
+        try:
+            text = raw.decode("cp1252")
+        except UnicodeDecodeError:  # cp1252 leaves five bytes undefined; latin-1 maps all
+            text = raw.decode("latin-1")
+        logger.warning(
+            "%s is not valid UTF-8, so it was read as latin-1 (cp1252). If the text looks "
+            "wrong, pass encoding=... (e.g. encoding='utf-16') to force an encoding.",
+            path,
+        )
+    else:
+        try:
+            text = raw.decode(encoding)
+        except LookupError as e:
+            raise ConfigError(f"Unknown encoding {encoding!r}; try 'utf-8' or 'cp1252'.") from e
+        except UnicodeDecodeError as e:
+            raise InputError(
+                f"Cannot decode {str(path)!r} as {encoding!r}: {e}. Pass the file's real "
+                "encoding, or leave encoding=None to try UTF-8 then latin-1."
+            ) from e
+    return text.encode("utf-8"), text[:_SNIFF_BYTES]  # a BOM is dropped in _tidy_text
+
+
+def _is_utf8(raw: bytes) -> bool:
+    """Whether ``raw`` is valid UTF-8, checked in chunks to keep memory flat."""
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    try:
+        for start in range(0, len(raw), _VALIDATE_CHUNK):
+            decoder.decode(raw[start : start + _VALIDATE_CHUNK])
+        decoder.decode(b"", final=True)
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def _sniff_delimiter(sample: str, *, truncated: bool) -> str:
+    """Keep csv.Sniffer's guess if every row then has the same width (>1 field); else take the
+    candidate whose rows most often match the header's width (first wins ties); else a comma."""
+    if truncated:  # the last line of a cut sample is partial
+        sample = sample[: sample.rfind("\n") + 1] or sample
+    try:
+        sniffed: str | None = csv.Sniffer().sniff(sample, delimiters=_DELIMITERS).delimiter
+    except csv.Error:
+        sniffed = None
+    scores = {d: _width_score(sample, d, truncated=truncated) for d in _DELIMITERS}
+    if sniffed is not None and scores.get(sniffed) == 1.0:
+        return sniffed
+    best = max(_DELIMITERS, key=lambda d: scores[d])
+    return best if scores[best] > 0.0 else ","
+
+
+def _width_score(sample: str, delimiter: str, *, truncated: bool) -> float:
+    """Share of rows as wide as the header; 0.0 when the header has a single field."""
+    try:
+        rows = [r for r in csv.reader(io.StringIO(sample), delimiter=delimiter) if r]
+    except csv.Error:
+        return 0.0
+    if truncated and len(rows) > 1:  # may end inside a quoted field
+        rows = rows[:-1]
+    if not rows or len(rows[0]) < 2:
+        return 0.0
+    return sum(len(r) == len(rows[0]) for r in rows) / len(rows)
+
+
+def _tidy_text(df: pl.DataFrame, *, path: Path) -> pl.DataFrame:
+    """Trim header names and values; turn empty values into null."""
+    names = [c.removeprefix("\ufeff").strip() for c in df.columns]
+    repeated = sorted({n for n in names if names.count(n) > 1})
+    if repeated:
+        raise InputError(
+            f"File {str(path)!r} repeats column name(s) {_quote(repeated)} once whitespace is "
+            "trimmed. Give every column a distinct header."
+        )
+    trimmed = [pl.col(c).str.strip_chars() for c in df.columns]
+    df = df.with_columns(
+        pl.when(t.str.len_bytes() == 0).then(None).otherwise(t).name.keep() for t in trimmed
+    )
+    return df.rename(dict(zip(df.columns, names, strict=True)))
+
+
+def as_polars(data: object, *, name: str) -> tuple[pl.DataFrame, FrameKind]:
+    """Turn user data into a polars frame and say what kind it came as; never change ``data``.
+
+    Accepts a polars ``DataFrame`` (returned as is) or ``LazyFrame`` (collected), a pandas
+    ``DataFrame`` (its index is not added as a column) or a path (read with :func:`read`).
+
+    Args:
+        data: The table.
+        name: What the table is called in messages, e.g. ``"left"``.
+
+    Returns:
+        The polars frame, and ``"pandas"`` for pandas input or ``"polars"`` otherwise.
+
+    Raises:
+        InputError: ``data`` has an unsupported type or cannot be converted or read.
+
+    Example:
+        >>> df, kind = as_polars(pl.LazyFrame({"id": [1, 2]}), name="left")
+        >>> (df.height, kind)
+        (2, 'polars')
+    """
+    if isinstance(data, pl.DataFrame):
+        return data, "polars"
+    if isinstance(data, pl.LazyFrame):
+        try:
+            return data.collect(), "polars"
+        except Exception as e:  # any error the lazy query raises
+            raise InputError(f"Table {name!r}: collecting the LazyFrame failed: {e}") from e
+    pd = sys.modules.get("pandas")  # if pandas is not imported, data cannot be a pandas frame
+    if pd is not None and isinstance(data, pd.DataFrame):
+        return _from_pandas(data, name=name), "pandas"
+    if isinstance(data, str | os.PathLike):
+        try:
+            return read(data), "polars"
+        except InputError as e:
+            raise InputError(f"Table {name!r}: {e}") from e
+    raise InputError(
+        f"Table {name!r} must be a polars DataFrame or LazyFrame, a pandas DataFrame, or a path "
+        f"to a CSV/TSV/Parquet file; got {type(data).__module__}.{type(data).__qualname__}."
+    )
+
+
+def _from_pandas(data: Any, *, name: str) -> pl.DataFrame:
+    """Convert a pandas frame (typed Any: pandas is optional and has no bundled stubs)."""
+    try:
+        converted = pl.from_pandas(data, include_index=False)
+    except Exception as e:  # polars raises ValueError, pyarrow ArrowInvalid, ...
+        raise InputError(
+            f"Table {name!r}: cannot convert the pandas DataFrame to polars: {e}. Give columns "
+            "distinct string names and fix columns that mix types with df[col].astype(str)."
+        ) from e
+    return converted
+
+
+def _to_pandas(df: pl.DataFrame) -> Any:
+    if importlib.util.find_spec("pandas") is None:
+        raise ImportError("to_kind(..., 'pandas') needs pandas: pip install 'linker[pandas]'")
+    return df.to_pandas()
+
+
+_CONVERTERS: dict[str, Callable[[pl.DataFrame], Any]] = {
+    "polars": lambda df: df,
+    "pandas": _to_pandas,
+}
+
+
+# Returns Any because pandas is an optional dependency without bundled type stubs.
+def to_kind(df: pl.DataFrame, kind: FrameKind) -> Any:
+    """Give a polars frame back in the kind the user passed in.
+
+    Args:
+        df: The frame.
+        kind: ``"polars"`` (returned as is) or ``"pandas"`` (converted, with a fresh index).
+
+    Returns:
+        A polars or pandas ``DataFrame``.
+
+    Raises:
+        ConfigError: ``kind`` is not one of the kinds above.
+
+    Example:
+        >>> to_kind(pl.DataFrame({"id": [1, 2]}), "pandas")["id"].tolist()
+        [1, 2]
+    """
+    try:
+        convert = _CONVERTERS[kind]
+    except KeyError as e:
+        raise ConfigError(f"kind must be one of {_quote(list(_CONVERTERS))}; got {kind!r}.") from e
+    return convert(df)
+
+
+def check_columns(df: pl.DataFrame, columns: Sequence[str], *, name: str) -> None:
+    """Check that a table has all the given columns.
+
+    Args:
+        df: The table.
+        columns: Column names that must be present (a single string counts as one name).
+        name: What the table is called in messages.
+
+    Raises:
+        InputError: Some are missing; the message lists them, the available columns and
+            close matches.
+
+    Example:
+        >>> check_columns(pl.DataFrame({"id": [1], "name": ["Ann"]}), ["name"], name="left")
+    """
+    wanted = [columns] if isinstance(columns, str) else list(dict.fromkeys(columns))
+    missing = [c for c in wanted if c not in df.columns]
+    if not missing:
+        return
+    hints = []
+    for column in missing:
+        close = difflib.get_close_matches(column, df.columns, n=3, cutoff=0.6)
+        close += [c for c in df.columns if c.lower() == column.lower() and c not in close]
+        if close:
+            hints.append(f" For {column!r} did you mean {' or '.join(map(repr, close))}?")
+    raise InputError(
+        f"Table {name!r} has no column(s) {_quote(missing)}. Available columns: "
+        f"{_quote(df.columns) or '(none)'}.{''.join(hints)} Check the spelling or pass the "
+        "right column names."
+    )
+
+
+def check_not_empty(df: pl.DataFrame, *, name: str) -> None:
+    """Check that a table has at least one record.
+
+    Args:
+        df: The table.
+        name: What the table is called in messages.
+
+    Raises:
+        InputError: The table has no rows.
+
+    Example:
+        >>> check_not_empty(pl.DataFrame({"id": [1]}), name="left")
+    """
+    if df.height == 0:
+        raise InputError(
+            f"Table {name!r} has no records (columns: {_quote(df.columns) or '(none)'}). "
+            "Pass a table with at least one row, or check the filter or file that produced it."
+        )
+
+
+def check_reserved(df: pl.DataFrame, *, name: str) -> None:
+    """Check that no column name starts with linker's internal prefix ``__lk_``.
+
+    Args:
+        df: The table.
+        name: What the table is called in messages.
+
+    Raises:
+        InputError: Some column names start with :data:`RESERVED_PREFIX`.
+
+    Example:
+        >>> check_reserved(pl.DataFrame({"id": [1]}), name="left")
+    """
+    reserved = [c for c in df.columns if c.startswith(RESERVED_PREFIX)]
+    if reserved:
+        raise InputError(
+            f"Table {name!r} has column(s) {_quote(reserved)} starting with {RESERVED_PREFIX!r}, "
+            "a prefix linker keeps for its own columns. Rename them first, e.g. "
+            f"df.rename({{{reserved[0]!r}: {reserved[0].removeprefix(RESERVED_PREFIX)!r}}})."
+        )
+
+
+def check_ids(df: pl.DataFrame, id_column: str, *, name: str) -> None:
+    """Check that an id column exists and holds unique, non-null values.
+
+    Args:
+        df: The table.
+        id_column: The column that identifies records.
+        name: What the table is called in messages.
+
+    Raises:
+        InputError: The column is missing, has nulls (the message gives the first 0-based
+            row numbers) or repeats values (the message gives examples and their counts).
+
+    Example:
+        >>> check_ids(pl.DataFrame({"id": ["a", "b"]}), "id", name="left")
+    """
+    check_columns(df, [id_column], name=name)
+    ids = df.get_column(id_column)
+    if ids.null_count():
+        rows = ids.is_null().arg_true().head(_SHOW).to_list()
+        more = ", ..." if ids.null_count() > _SHOW else ""
+        raise InputError(
+            f"Table {name!r} has {ids.null_count()} null id(s) in column {id_column!r}, at "
+            f"row(s) {', '.join(map(str, rows))}{more} (0-based). Every record needs an id: "
+            "fill or drop these rows, or pick another id column."
+        )
+    counts = (
+        pl.DataFrame({"value": ids})  # fixed names: the id column may be called anything
+        .group_by("value", maintain_order=True)
+        .agg(pl.len().alias("count"))
+        .filter(pl.col("count") > 1)
+    )
+    if counts.height:
+        top = counts.sort("count", descending=True, maintain_order=True).head(_SHOW)
+        examples = ", ".join(f"{v!r} ({n} times)" for v, n in top.iter_rows())
+        raise InputError(
+            f"Table {name!r} has {counts.height} repeated id value(s) in column {id_column!r}, "
+            f"e.g. {examples}. Ids must be unique: drop duplicate records or pick another "
+            "id column."
+        )
+
+
+def text_values(df: pl.DataFrame, column: str) -> list[str]:
+    """Return a column as text: nulls in compared columns are kept and count as empty text.
+
+    Other dtypes are cast to text (``3.0`` becomes ``"3.0"``); nested values use ``str``.
+
+    Args:
+        df: The table.
+        column: The column to read.
+
+    Returns:
+        One string per row, in row order.
+
+    Raises:
+        InputError: The column does not exist.
+
+    Example:
+        >>> text_values(pl.DataFrame({"x": [1.5, None]}), "x")
+        ['1.5', '']
+    """
+    check_columns(df, [column], name="input")
+    series = df.get_column(column)
+    if series.dtype != pl.String:
+        try:
+            series = series.cast(pl.String)
+        except pl.exceptions.PolarsError:  # nested and binary dtypes do not cast to text
+            return ["" if v is None else str(v) for v in series.to_list()]
+    return series.fill_null("").to_list()
+
+
+def _quote(values: Sequence[str]) -> str:
+    """``'a', 'b', 'c'``, cut after 30 names."""
+    shown = ", ".join(repr(v) for v in values[:30])
+    return shown + (f", ... ({len(values)} in all)" if len(values) > 30 else "")

@@ -1,0 +1,181 @@
+"""The fast feature matcher: a logistic model over pair similarities, with or without labels.
+
+With labels, :meth:`FastMatcher.fit` is plain (balanced) logistic regression. Without labels,
+:meth:`FastMatcher.fit_unlabelled` trains on pseudo-labels that the candidate graph itself gives:
+
+- *positives*: mutual best pairs (each side's best candidate is the other) whose lead over
+  the runner-up is in the upper half of all such leads: almost surely true matches;
+- *negatives*: every other candidate of those records. In a one-to-one linkage these are
+  non-matches, and they are the hardest ones: the records that look most like the match.
+
+The model thus learns where, for this data set, "looks like the match" ends and "looks like the
+closest non-match" begins, which turns raw cosines of any scale into a probability with a
+meaningful 0.5 (the default threshold).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+import polars as pl
+
+from linker.errors import InputError, NotFittedError
+
+__all__ = ["FastMatcher", "pseudo_labels"]
+
+logger = logging.getLogger(__name__)
+
+Vector = npt.NDArray[np.float32]
+
+
+def _best_two(groups: npt.NDArray[np.int64], score: Vector) -> tuple[Vector, Vector]:
+    """For each pair: the best and second-best score within its group (0 when none)."""
+    order = np.lexsort((-score, groups))
+    g, s = groups[order], score[order]
+    first = np.ones(len(g), dtype=bool)
+    first[1:] = g[1:] != g[:-1]
+    starts = np.flatnonzero(first)
+    best = np.repeat(s[starts], np.diff(np.append(starts, len(g))))
+    second_at = starts + 1
+    has_second = np.append(starts[1:], len(g)) > second_at
+    second_vals = np.where(has_second, s[np.minimum(second_at, len(g) - 1)], 0.0)
+    second = np.repeat(second_vals, np.diff(np.append(starts, len(g))))
+    out_best, out_second = np.empty_like(score), np.empty_like(score)
+    out_best[order], out_second[order] = best, second
+    return out_best, out_second
+
+
+def pseudo_labels(
+    left_rows: npt.NDArray[np.int64], right_rows: npt.NDArray[np.int64], base: Vector
+) -> npt.NDArray[np.int8]:
+    """Label candidate pairs 1 (confident match), 0 (confident non-match) or -1 (unknown).
+
+    Example:
+        >>> import numpy as np
+        >>> l = np.array([0, 0, 1, 1]); r = np.array([0, 1, 0, 1])
+        >>> pseudo_labels(l, r, np.array([0.9, 0.2, 0.3, 0.8], dtype=np.float32)).tolist()
+        [1, 0, 0, -1]
+    """
+    lb, l2 = _best_two(left_rows, base)
+    rb, r2 = _best_two(right_rows, base)
+    mutual = (base >= lb) & (base >= rb)
+    margin = np.minimum(base - l2, base - r2)
+    labels = np.full(len(base), -1, dtype=np.int8)
+    if not mutual.any():
+        return labels
+    cut = max(float(np.median(margin[mutual])), 1e-6)
+    pos = mutual & (margin >= cut)
+    pos_left, pos_right = np.unique(left_rows[pos]), np.unique(right_rows[pos])
+    neg = (np.isin(left_rows, pos_left) | np.isin(right_rows, pos_right)) & ~pos
+    labels[neg] = 0
+    labels[pos] = 1
+    return labels
+
+
+class FastMatcher:
+    """Logistic regression over pair similarity features, giving match probabilities.
+
+    Args:
+        C: Inverse regularisation strength.
+        seed: Random seed (used by the solver's shuffling, if any).
+
+    Example:
+        >>> import polars as pl
+        >>> X = pl.DataFrame({"sim": [0.9, 0.8, 0.2, 0.1]})
+        >>> m = FastMatcher().fit(X, [1, 1, 0, 0])
+        >>> bool(m.predict_proba(X)[0] > 0.5)
+        True
+    """
+
+    def __init__(self, *, C: float = 1.0, seed: int = 0):
+        self.C = C
+        self.seed = seed
+
+    def fit(self, features: pl.DataFrame, labels: Sequence[int] | npt.NDArray[np.integer]) -> FastMatcher:
+        """Fit on labelled pairs (``1`` match, ``0`` non-match)."""
+        from sklearn.linear_model import LogisticRegression
+
+        y = np.asarray(labels)
+        if len(np.unique(y)) < 2:
+            raise InputError("FastMatcher.fit needs both matches (1) and non-matches (0) among the labels")
+        X = features.to_numpy().astype(np.float64)
+        model = LogisticRegression(C=self.C, class_weight="balanced", random_state=self.seed)
+        model.fit(X, y)
+        self.feature_names_ = list(features.columns)
+        self.coef_ = model.coef_.ravel().astype(float).tolist()
+        self.intercept_ = float(model.intercept_[0])
+        self.n_train_ = {"matches": int((y == 1).sum()), "non_matches": int((y == 0).sum())}
+        logger.info("fast matcher fitted on %s", self.n_train_)
+        return self
+
+    def fit_unlabelled(
+        self, features: pl.DataFrame, left_rows: npt.NDArray[np.int64], right_rows: npt.NDArray[np.int64]
+    ) -> FastMatcher:
+        """Fit on pseudo-labels from the candidate graph (see the module docstring).
+
+        Falls back to the mean similarity as the score when too few confident pairs exist
+        (fewer than 5 of either kind), and logs a warning saying so.
+        """
+        base = features.to_numpy().astype(np.float32).mean(axis=1)
+        labels = pseudo_labels(left_rows, right_rows, base)
+        known = labels >= 0
+        n_pos, n_neg = int((labels == 1).sum()), int((labels == 0).sum())
+        if n_pos < 5 or n_neg < 5:
+            logger.warning(
+                "only %d confident matches and %d confident non-matches: scoring by mean "
+                "similarity (uncalibrated); train a matcher with labels for probabilities",
+                n_pos, n_neg,
+            )
+            k = features.width
+            self.feature_names_ = list(features.columns)
+            self.coef_ = [1.0 / k] * k
+            self.intercept_ = 0.0
+            self.n_train_ = {"matches": n_pos, "non_matches": n_neg}
+            self.link_ = "identity"
+            return self
+        self.fit(features.filter(pl.Series(known)), labels[known])
+        self.link_ = "logistic"
+        return self
+
+    def decision_function(self, features: pl.DataFrame) -> Vector:
+        """The linear score before the link function."""
+        if not hasattr(self, "coef_"):
+            raise NotFittedError("FastMatcher used before fit: call fit or fit_unlabelled first")
+        missing = [c for c in self.feature_names_ if c not in features.columns]
+        if missing:
+            raise InputError(f"features {missing} are missing; the matcher was fitted on {self.feature_names_}")
+        X = features.select(self.feature_names_).to_numpy().astype(np.float64)
+        return (X @ np.asarray(self.coef_) + self.intercept_).astype(np.float32)
+
+    def predict_proba(self, features: pl.DataFrame) -> Vector:
+        """Match probability of each pair, in ``[0, 1]``."""
+        z = self.decision_function(features)
+        if getattr(self, "link_", "logistic") == "identity":
+            return np.clip(z, 0.0, 1.0).astype(np.float32)
+        return (1.0 / (1.0 + np.exp(-z))).astype(np.float32)
+
+    def save(self, path: str | Path) -> None:
+        """Write the fitted matcher as JSON."""
+        state = {
+            "type": "FastMatcher",
+            "params": {"C": self.C, "seed": self.seed},
+            "feature_names": self.feature_names_,
+            "coef": self.coef_,
+            "intercept": self.intercept_,
+            "link": getattr(self, "link_", "logistic"),
+        }
+        Path(path).write_text(json.dumps(state, indent=2))
+
+    @classmethod
+    def load(cls, path: str | Path) -> FastMatcher:
+        """Read a matcher written by :meth:`save`."""
+        state = json.loads(Path(path).read_text())
+        m = cls(**state["params"])
+        m.feature_names_, m.coef_ = state["feature_names"], state["coef"]
+        m.intercept_, m.link_ = state["intercept"], state["link"]
+        return m

@@ -1,0 +1,278 @@
+"""The record pipeline: prepare → serialize → embed → block → features → score → assign.
+
+:class:`Linker` holds the settings (it only stores them, scikit-learn style) and runs the
+stages; :mod:`linker.api` functions are thin wrappers over it. Each stage lives in its own
+module; this one only wires them, times them and reports progress.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import numpy as np
+import polars as pl
+
+from linker._progress import ProgressCallback
+from linker.ann import AnnParams
+from linker.blocking import Representations, block, key_groups
+from linker.embed import EmbeddingCache, Encoder, get_encoder
+from linker.errors import ConfigError, InputError
+from linker.features import column_features
+from linker.frames import check_columns, check_ids, check_not_empty, check_reserved
+from linker.lexical import NgramVectorizer
+from linker.matching.assign import How, assign, connected_components
+from linker.matching.fast import FastMatcher
+from linker.result import OUTPUT_COLUMNS, LinkResult, merged_frame
+from linker.serialize import Serializer
+
+__all__ = ["Linker"]
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class _Side:
+    """One prepared table: the frame, its compared columns as text, and its vectors."""
+
+    frame: pl.DataFrame
+    columns: list[pl.Series]
+    texts: list[str]
+    vectors: Representations | None = None
+
+
+class Linker:
+    """Configure once, then link two tables, list candidates, or de-duplicate one table.
+
+    Args:
+        on: Columns compared on both sides (same names left and right).
+        left_on: Left columns, when names differ (pair with ``right_on``, same order).
+        right_on: Right columns, when names differ.
+        how: ``"1:1"``, ``"m:1"``, ``"1:m"`` or ``"m:m"`` (Stata's ``merge`` kinds).
+        k: Neighbours kept per left record by each blocker (embedding, n-gram).
+        threshold: Minimum match probability of a link.
+        model: Embedding model: ``"minilm"`` (packaged, default), a path, a hub name or an
+            :class:`~linker.embed.Encoder`.
+        block_on: Columns that must agree exactly for two records to be compared.
+        id: Id column (same name both sides) or ``(left_id, right_id)``: validated unique and
+            non-null, and carried into candidate output.
+        ann: hnswlib settings.
+        show_progress: Progress bars; ``None`` follows the log level.
+        callback: Called as ``callback(stage, done, total)`` at each stage.
+
+    Example:
+        >>> import polars as pl
+        >>> left = pl.DataFrame({"name": ["Acme Corp", "Zeta Ltd", "Blue Sky Inc"]})
+        >>> right = pl.DataFrame({"name": ["ACME Corporation", "Blue Sky Incorporated"]})
+        >>> out = Linker(on=["name"]).link(left, right).frame
+        >>> out["_merge"].to_list()
+        ['both', 'left_only', 'both']
+    """
+
+    def __init__(
+        self,
+        on: Sequence[str] | str | None = None,
+        *,
+        left_on: Sequence[str] | str | None = None,
+        right_on: Sequence[str] | str | None = None,
+        how: How = "1:1",
+        k: int = 10,
+        threshold: float = 0.5,
+        model: str | Encoder | None = None,
+        block_on: Sequence[str] | str | None = None,
+        id: str | tuple[str, str] | None = None,  # noqa: A002 - the Stata/pandas habit
+        ann: AnnParams | None = None,
+        show_progress: bool | None = None,
+        callback: ProgressCallback | None = None,
+    ):
+        self.on = on
+        self.left_on = left_on
+        self.right_on = right_on
+        self.how = how
+        self.k = k
+        self.threshold = threshold
+        self.model = model
+        self.block_on = block_on
+        self.id = id
+        self.ann = ann
+        self.show_progress = show_progress
+        self.callback = callback
+
+    # -- settings ---------------------------------------------------------------------------
+    def _columns(self, left: pl.DataFrame, right: pl.DataFrame) -> tuple[list[str], list[str]]:
+        def as_list(v: Sequence[str] | str | None) -> list[str]:
+            return [v] if isinstance(v, str) else list(v or [])
+
+        on, lo, ro = as_list(self.on), as_list(self.left_on), as_list(self.right_on)
+        if on and (lo or ro):
+            raise ConfigError("give either on=... or left_on=/right_on=..., not both")
+        if not on and not lo and not ro:
+            shared = [c for c in left.columns if c in right.columns and c not in self._ids()]
+            if not shared:
+                raise ConfigError(
+                    "no columns to compare: pass on=[...] (or left_on/right_on); the tables share "
+                    f"no column names (left: {left.columns}, right: {right.columns})"
+                )
+            logger.info("on= not given: comparing the shared columns %s", shared)
+            on = shared
+        lo, ro = (on, on) if on else (lo, ro)
+        if len(lo) != len(ro):
+            raise ConfigError(f"left_on has {len(lo)} columns but right_on has {len(ro)}: pair them up")
+        return lo, ro
+
+    def _ids(self) -> tuple[str, ...]:
+        if self.id is None:
+            return ()
+        return (self.id, self.id) if isinstance(self.id, str) else tuple(self.id)
+
+    def _check(self) -> None:
+        if not 0.0 <= self.threshold <= 1.0:
+            raise ConfigError(f"threshold must be within [0, 1], not {self.threshold}")
+        if self.k < 1:
+            raise ConfigError(f"k must be at least 1, not {self.k}")
+
+    # -- stages -----------------------------------------------------------------------------
+    @contextmanager
+    def _stage(self, name: str, timings: dict[str, float], step: int, total: int) -> Iterator[None]:
+        if self.callback is not None:
+            self.callback(name, step, total)
+        start = time.perf_counter()
+        yield
+        timings[name] = timings.get(name, 0.0) + time.perf_counter() - start
+        logger.debug("stage %s: %.2f s", name, timings[name])
+
+    def _prepare(self, df: pl.DataFrame, cols: list[str], *, name: str, id_col: str | None) -> None:
+        check_not_empty(df, name=name)
+        check_reserved(df, name=name)
+        clash = [c for c in OUTPUT_COLUMNS if c in df.columns]
+        if clash:
+            raise InputError(f"table {name!r} already has the output column(s) {clash}: rename them")
+        check_columns(df, cols, name=name)
+        if id_col is not None:
+            check_ids(df, id_col, name=name)
+
+    def _sides(
+        self, left: pl.DataFrame, right: pl.DataFrame | None, timings: dict[str, float]
+    ) -> tuple[_Side, _Side, list[str]]:
+        self._check()
+        r = right if right is not None else left
+        lo, ro = self._columns(left, r)
+        ids = self._ids()
+        self._prepare(left, lo, name="left", id_col=ids[0] if ids else None)
+        if right is not None:
+            self._prepare(right, ro, name="right", id_col=ids[1] if ids else None)
+        sides = []
+        with self._stage("serialize", timings, 1, 6):
+            for df, cols in ((left, lo), (r, ro)):
+                ser = Serializer(cols, style="values", names=lo)
+                sides.append(_Side(df, ser.column_texts(df), ser.texts(df)))
+        cache = EmbeddingCache(get_encoder(self.model))
+        with self._stage("embed", timings, 2, 6):
+            dense = [cache.get(s.texts, show_progress=self.show_progress) for s in sides]
+        with self._stage("ngram", timings, 3, 6):
+            vec = NgramVectorizer().fit(sides[0].texts + (sides[1].texts if right is not None else []))
+            sparse = [vec.transform(s.texts) for s in sides]
+        for s, d, sp_ in zip(sides, dense, sparse, strict=True):
+            s.vectors = Representations(d, sp_)
+        return sides[0], sides[1], lo
+
+    def _score(
+        self, lside: _Side, rside: _Side, names: list[str], timings: dict[str, float], *, self_join: bool
+    ) -> pl.DataFrame:
+        assert lside.vectors is not None and rside.vectors is not None  # set by _sides
+        with self._stage("block", timings, 4, 6):
+            blocks = self.block_on
+            keys = [blocks] if isinstance(blocks, str) else list(blocks or [])
+            groups = None
+            if keys:
+                for df, nm in ((lside.frame, "left"), (rside.frame, "right")):
+                    check_columns(df, keys, name=nm)
+                groups = key_groups(
+                    lside.frame.select(keys), rside.frame.select(keys),
+                    n_left=lside.frame.height, n_right=rside.frame.height,
+                )
+            res = block(
+                lside.vectors, rside.vectors, k=self.k, groups=groups, self_join=self_join,
+                params=self.ann, show_progress=self.show_progress,
+            )
+            pairs = res.pairs
+            if self_join:  # score both directions so every record sees all its candidates
+                flipped = pairs.select(
+                    pl.col("right_row").alias("left_row"), pl.col("left_row").alias("right_row"),
+                    *[c for c in pairs.columns if c.endswith("_sim")],
+                )
+                pairs = pl.concat([pairs, flipped]).unique(["left_row", "right_row"]).sort(
+                    ["left_row", "right_row"]
+                )
+        with self._stage("features", timings, 5, 6):
+            li, ri = pairs["left_row"].to_numpy(), pairs["right_row"].to_numpy()
+            feats = column_features(lside.columns, rside.columns, li, ri, names=names)
+            pairs = pairs.with_columns(**{k: pl.Series(v) for k, v in feats.items()})
+        with self._stage("score", timings, 6, 6):
+            X = pairs.drop("left_row", "right_row")
+            matcher = FastMatcher().fit_unlabelled(X, li, ri)
+            pairs = pairs.with_columns(score=pl.Series(matcher.predict_proba(X), dtype=pl.Float32))
+            pairs = pairs.with_columns(
+                rank=pl.col("score").rank("ordinal", descending=True).over("left_row").cast(pl.Int32)
+            )
+        return pairs
+
+    # -- public -----------------------------------------------------------------------------
+    def candidates(self, left: pl.DataFrame, right: pl.DataFrame) -> pl.DataFrame:
+        """Scored candidate pairs: ``left_row``, ``right_row``, similarities, ``score``, ``rank``.
+
+        With ``id=`` set, the id columns (``left_id``/``right_id`` names as in the tables;
+        ``<id>_right`` when both sides share the name) come first.
+        """
+        timings: dict[str, float] = {}
+        lside, rside, names = self._sides(left, right, timings)
+        pairs = self._score(lside, rside, names, timings, self_join=False).sort(["left_row", "rank"])
+        ids = self._ids()
+        if ids:
+            rid = ids[1] if ids[1] != ids[0] else f"{ids[1]}_right"
+            pairs = pairs.with_columns(
+                left[ids[0]].gather(pairs["left_row"]).alias(ids[0]),
+                right[ids[1]].gather(pairs["right_row"]).alias(rid),
+            ).select(ids[0], rid, pl.exclude(ids[0], rid))
+        return pairs
+
+    def link(self, left: pl.DataFrame, right: pl.DataFrame) -> LinkResult:
+        """Link ``left`` to ``right`` and return the merged frame with the pairs and timings."""
+        timings: dict[str, float] = {}
+        start = time.perf_counter()
+        lside, rside, names = self._sides(left, right, timings)
+        pairs = self._score(lside, rside, names, timings, self_join=False)
+        with self._stage("assign", timings, 6, 6):
+            matches = assign(pairs.select("left_row", "right_row", "score"), how=self.how, threshold=self.threshold)
+            frame = merged_frame(left, right, matches)
+        timings["total"] = time.perf_counter() - start
+        stats = {
+            "left_rows": float(left.height), "right_rows": float(right.height),
+            "candidates": float(pairs.height), "matches": float(matches.height),
+        }
+        logger.info("linked %d x %d rows: %d matches in %.1f s", left.height, right.height, matches.height, timings["total"])
+        return LinkResult(frame=frame, pairs=pairs, matches=matches, timings=timings, stats=stats)
+
+    def dedup(self, df: pl.DataFrame) -> LinkResult:
+        """Cluster the duplicates of ``df``; the frame is ``df`` plus ``_cluster``."""
+        timings: dict[str, float] = {}
+        start = time.perf_counter()
+        side, _, names = self._sides(df, None, timings)
+        pairs = self._score(side, side, names, timings, self_join=True)
+        with self._stage("assign", timings, 6, 6):
+            undirected = (
+                pairs.filter(pl.col("left_row") < pl.col("right_row"))
+                .select("left_row", "right_row", "score")
+            )
+            matches = undirected.filter(pl.col("score") >= self.threshold)
+            clusters = connected_components(
+                df.height, matches["left_row"].to_numpy(), matches["right_row"].to_numpy()
+            )
+            frame = df.with_columns(_cluster=pl.Series(clusters, dtype=pl.Int64))
+        timings["total"] = time.perf_counter() - start
+        stats = {"rows": float(df.height), "candidates": float(undirected.height),
+                 "matches": float(matches.height), "clusters": float(len(np.unique(clusters)))}
+        return LinkResult(frame=frame, pairs=pairs, matches=matches, timings=timings, stats=stats)

@@ -1,0 +1,89 @@
+"""Assemble what the user gets back: the Stata-style merged frame, and the dedup frame.
+
+Every input row appears in the merged frame: matched rows as ``both``, the rest as
+``left_only`` / ``right_only`` (Stata's ``_merge`` 3 / 1 / 2). Right columns whose names are
+already taken get a ``_right`` suffix. Rows come in left order (each left row followed by its
+matches), then the unmatched right rows in right order.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import polars as pl
+
+__all__ = ["OUTPUT_COLUMNS", "LinkResult", "merged_frame", "right_renames"]
+
+OUTPUT_COLUMNS = ("_score", "_merge", "_cluster")
+_L, _R = "__lk_left_row", "__lk_right_row"
+
+
+@dataclass
+class LinkResult:
+    """Everything a linkage produced.
+
+    Attributes:
+        frame: The merged output (polars), as :func:`linker.merge` returns it.
+        pairs: Every scored candidate pair: ``left_row``, ``right_row``, the features,
+            ``score`` and ``rank`` (1 = the left record's best candidate).
+        matches: The accepted pairs (``left_row``, ``right_row``, ``score``).
+        timings: Seconds per stage.
+        stats: Counts (rows, candidates, matches, ...).
+    """
+
+    frame: pl.DataFrame
+    pairs: pl.DataFrame
+    matches: pl.DataFrame
+    timings: dict[str, float] = field(default_factory=dict)
+    stats: dict[str, float] = field(default_factory=dict)
+
+
+def right_renames(left_columns: list[str], right_columns: list[str]) -> dict[str, str]:
+    """Rename map for right columns that collide with left ones (``name`` → ``name_right``).
+
+    Example:
+        >>> right_renames(["id", "name"], ["id", "city"])
+        {'id': 'id_right'}
+    """
+    taken = set(left_columns) | set(right_columns)
+    out: dict[str, str] = {}
+    for c in right_columns:
+        if c in left_columns:
+            new = f"{c}_right"
+            while new in taken:
+                new += "_"
+            taken.add(new)
+            out[c] = new
+    return out
+
+
+def merged_frame(left: pl.DataFrame, right: pl.DataFrame, matches: pl.DataFrame) -> pl.DataFrame:
+    """Join ``left`` and ``right`` through ``matches`` keeping every row of both.
+
+    Example:
+        >>> import polars as pl
+        >>> l = pl.DataFrame({"name": ["a", "b"]}); r = pl.DataFrame({"name": ["a2", "c"]})
+        >>> m = pl.DataFrame({"left_row": [0], "right_row": [0], "score": [0.9]})
+        >>> merged_frame(l, r, m).rows()
+        [('a', 'a2', 0.9, 'both'), ('b', None, None, 'left_only'), (None, 'c', None, 'right_only')]
+    """
+    lf = left.with_row_index(_L).with_columns(pl.col(_L).cast(pl.Int64))
+    rf = (
+        right.rename(right_renames(left.columns, right.columns))
+        .with_row_index(_R)
+        .with_columns(pl.col(_R).cast(pl.Int64))
+    )
+    m = matches.select(
+        pl.col("left_row").cast(pl.Int64).alias(_L),
+        pl.col("right_row").cast(pl.Int64).alias(_R),
+        pl.col("score").cast(pl.Float64).alias("_score"),
+    )
+    both = m.join(lf, on=_L, how="left").join(rf, on=_R, how="left")
+    both = both.with_columns(pl.lit("both").alias("_merge"))
+    left_only = lf.join(m, on=_L, how="anti").with_columns(pl.lit("left_only").alias("_merge"))
+    right_only = rf.join(m, on=_R, how="anti").with_columns(pl.lit("right_only").alias("_merge"))
+    out = pl.concat([both, left_only, right_only], how="diagonal_relaxed")
+    order = [c for c in lf.columns if c != _L] + [c for c in rf.columns if c != _R]
+    out = out.sort([_L, _R], nulls_last=True)
+    return out.select([*order, "_score", "_merge"])
+
