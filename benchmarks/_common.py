@@ -1,0 +1,185 @@
+"""Helpers shared by the benchmark scripts: machine facts, tables, timing, atomic result files.
+
+Every results file starts with the same header (command line, UTC date, machine, versions), so
+a number can always be traced to the run and the hardware that produced it.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import os
+import platform
+import shlex
+import sys
+import tempfile
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+
+__all__ = [
+    "Cell",
+    "command_line",
+    "fmt",
+    "header_lines",
+    "int_list",
+    "machine_info",
+    "markdown_table",
+    "print_table",
+    "timed",
+    "utc_now",
+    "write_atomic",
+]
+
+Cell = str | int | float | None
+DEFAULT_PACKAGES = (
+    "polars",
+    "numpy",
+    "onnxruntime",
+    "hnswlib",
+    "scikit-learn",
+    "sentence-transformers",
+    "torch",
+)
+
+
+def utc_now() -> str:
+    """The current UTC time as ``YYYY-MM-DD HH:MM UTC``."""
+    return datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def command_line() -> str:
+    """The command that started this process, shell-quoted (``python benchmarks/x.py ...``)."""
+    return shlex.join(["python", *sys.argv])
+
+
+def _cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine() or "unknown"
+
+
+def _ram_gib() -> float | None:
+    try:
+        with open("/proc/meminfo", encoding="utf-8") as f:
+            for line in f:
+                if line.startswith("MemTotal:"):
+                    return int(line.split()[1]) / 1024**2
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
+def _version(package: str) -> str:
+    try:
+        return importlib.metadata.version(package)
+    except importlib.metadata.PackageNotFoundError:
+        return "not installed"
+
+
+def machine_info(packages: Sequence[str] = DEFAULT_PACKAGES) -> dict[str, str]:
+    """CPU model, usable cores, RAM, OS, Python and the versions of ``packages``."""
+    ram = _ram_gib()
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    info = {
+        "cpu": _cpu_model(),
+        "cores": f"{cores} usable ({os.cpu_count()} online)",
+        "ram": f"{ram:.1f} GiB" if ram is not None else "unknown",
+        "os": f"{platform.system()} {platform.release()}",
+        "python": platform.python_version(),
+    }
+    info.update({p: _version(p) for p in packages})
+    return info
+
+
+def header_lines(title: str, *, extra: dict[str, str] | None = None) -> list[str]:
+    """Markdown header of a results file: title, command, date, machine, versions."""
+    info = machine_info()
+    lines = [
+        f"# {title}",
+        "",
+        f"- Command: `{command_line()}`",
+        f"- Date: {utc_now()}",
+        f"- Machine: {info.pop('cpu')}, {info.pop('cores')} cores, {info.pop('ram')} RAM, "
+        f"{info.pop('os')}",
+        f"- Python {info.pop('python')}; " + ", ".join(f"{k} {v}" for k, v in info.items()),
+    ]
+    lines += [f"- {k}: {v}" for k, v in (extra or {}).items()]
+    return [*lines, ""]
+
+
+def fmt(value: Cell, digits: int = 3) -> str:
+    """Format a table cell: floats to ``digits`` places, ``None`` as an em dash."""
+    if value is None:
+        return "—"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float):
+        return f"{value:.{digits}f}"
+    if isinstance(value, int):
+        return f"{value:,}"
+    return str(value)
+
+
+def markdown_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
+    """A GitHub markdown table (cells already formatted), one string per line."""
+    out = ["| " + " | ".join(headers) + " |", "|" + "|".join("---" for _ in headers) + "|"]
+    out += ["| " + " | ".join(r) + " |" for r in rows]
+    return out
+
+
+def print_table(title: str, headers: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
+    """Print an aligned plain-text table to stdout and flush (for long runs watched live)."""
+    widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(headers)]
+    print(f"\n{title}")
+    print("  ".join(h.rjust(w) for h, w in zip(headers, widths, strict=True)))
+    for r in rows:
+        print("  ".join(c.rjust(w) for c, w in zip(r, widths, strict=True)))
+    sys.stdout.flush()
+
+
+@contextmanager
+def timed(timings: dict[str, float], name: str) -> Iterator[None]:
+    """Add the wall-clock seconds of the ``with`` body to ``timings[name]``."""
+    start = time.perf_counter()
+    try:
+        yield
+    finally:
+        timings[name] = timings.get(name, 0.0) + time.perf_counter() - start
+
+
+def int_list(text: str) -> list[int]:
+    """Parse ``"1,5,10"`` into ``[1, 5, 10]`` (sorted, unique, each ≥ 1); for argparse ``type=``."""
+    try:
+        values = sorted({int(v) for v in text.split(",") if v.strip()})
+    except ValueError as e:
+        raise ValueError(f"expected comma-separated integers, got {text!r}") from e
+    if not values or values[0] < 1:
+        raise ValueError(f"expected integers >= 1, got {text!r}")
+    return values
+
+
+def write_atomic(path: str | Path, text: str) -> Path:
+    """Write ``text`` to ``path`` through a temporary file in the same folder and a rename.
+
+    A reader (or a crash) never sees a half-written file.
+    """
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return target
