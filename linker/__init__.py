@@ -47,8 +47,8 @@ _LAZY = {
 if TYPE_CHECKING:
     from linker.api import candidates, dedup, merge
     from linker.errors import ConfigError, InputError, LinkerError
-    from linker.measures import evaluate
     from linker.frames import read
+    from linker.measures import evaluate
     from linker.pipeline import Linker
 
 

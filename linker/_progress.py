@@ -12,7 +12,7 @@ T = TypeVar("T")
 
 
 class ProgressCallback(Protocol):
-    """Called as ``callback(stage, done, total)`` while a stage runs (tqdm in the CLI, the app's bar)."""
+    """Called as ``callback(stage, done, total)`` while a stage runs (CLI bar, app bar)."""
 
     def __call__(self, stage: str, done: int, total: int) -> None: ...
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -75,10 +75,10 @@ def _exact(
 ) -> tuple[Ids, Sims]:
     n_q, n_i = queries.shape[0], items.shape[0]
     step = max(1, _CHUNK_CELLS // max(n_i, 1))
-    items_t = items.T.tocsc() if sp.issparse(items) else items.T
+    items_t: Any = items.T.tocsc() if sp.issparse(items) else items.T  # type: ignore[union-attr]
     ids, sims = [], []
     for start in range(0, n_q, step):
-        block = queries[start : start + step] @ items_t
+        block: Any = queries[start : start + step] @ items_t
         dense = block.toarray() if sp.issparse(block) else np.asarray(block)
         i, s = topk_rows(dense.astype(np.float32, copy=False), k)
         ids.append(i)
@@ -149,12 +149,16 @@ def search(
     n_items = items.shape[0]
     if n_items == 0 or queries.shape[0] == 0:
         kk = min(k, n_items)
-        return np.zeros((queries.shape[0], kk), np.int64), np.zeros((queries.shape[0], kk), np.float32)
+        return np.zeros((queries.shape[0], kk), np.int64), np.zeros(
+            (queries.shape[0], kk), np.float32
+        )
     sparse = sp.issparse(queries) or sp.issparse(items)
     if sparse and method == "hnsw":
         raise ConfigError("hnsw search needs dense vectors; sparse inputs are searched exactly")
     use_hnsw = not sparse and (method == "hnsw" or (method == "auto" and n_items >= p.exact_below))
-    logger.debug("search %d x %d, k=%d, %s", queries.shape[0], n_items, k, "hnsw" if use_hnsw else "exact")
+    logger.debug(
+        "search %d x %d, k=%d, %s", queries.shape[0], n_items, k, "hnsw" if use_hnsw else "exact"
+    )
     if use_hnsw:
         return _hnsw(np.asarray(queries), np.asarray(items), k, p)
     return _exact(queries, items, k)

@@ -12,9 +12,9 @@ from typing import Any
 
 from linker.ann import AnnParams
 from linker.embed import Encoder
-from linker.measures import Evaluation, evaluate
 from linker.frames import as_polars, read, to_kind
 from linker.matching.assign import How
+from linker.measures import Evaluation, evaluate
 from linker.pipeline import Linker
 
 __all__ = ["candidates", "dedup", "evaluate", "merge", "read", "Evaluation"]
@@ -75,8 +75,17 @@ def merge(
     lf, kind = as_polars(left, name="left")
     rf, _ = as_polars(right, name="right")
     linker = Linker(
-        on, left_on=left_on, right_on=right_on, how=how, k=k, threshold=threshold, model=model,
-        block_on=block_on, id=id, ann=ann, show_progress=show_progress,
+        on,
+        left_on=left_on,
+        right_on=right_on,
+        how=how,
+        k=k,
+        threshold=threshold,
+        model=model,
+        block_on=block_on,
+        id=id,
+        ann=ann,
+        show_progress=show_progress,
     )
     return to_kind(linker.link(lf, rf).frame, kind)
 
@@ -123,7 +132,13 @@ def candidates(
     lf, kind = as_polars(left, name="left")
     rf, _ = as_polars(right, name="right")
     linker = Linker(
-        on, left_on=left_on, right_on=right_on, k=k, model=model, block_on=block_on, id=id,
+        on,
+        left_on=left_on,
+        right_on=right_on,
+        k=k,
+        model=model,
+        block_on=block_on,
+        id=id,
         show_progress=show_progress,
     )
     return to_kind(linker.candidates(lf, rf), kind)
@@ -169,7 +184,12 @@ def dedup(
     if on is None:
         on = [c for c in df.columns if c != id]
     linker = Linker(
-        on, k=k, threshold=threshold, model=model, block_on=block_on, id=id,
+        on,
+        k=k,
+        threshold=threshold,
+        model=model,
+        block_on=block_on,
+        id=id,
         show_progress=show_progress,
     )
     return to_kind(linker.dedup(df).frame, kind)

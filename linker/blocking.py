@@ -164,8 +164,14 @@ def block(
             if lv is None or rv is None:
                 continue
             a, b = _neighbours(
-                lv[lrows], rv[rrows], k, self_join=self_join, lrows=lrows, rrows=rrows,
-                method=method, params=p,
+                lv[lrows],
+                rv[rrows],
+                k,
+                self_join=self_join,
+                lrows=lrows,
+                rrows=rrows,
+                method=method,
+                params=p,
             )
             lefts.append(a)
             rights.append(b)
@@ -180,5 +186,9 @@ def block(
         "candidates_per_left": frame.height / max(n_left, 1),
         "blocks": float(len(groups)),
     }
-    logger.info("blocking: %d candidate pairs (%.1f per left record)", frame.height, stats["candidates_per_left"])
+    logger.info(
+        "blocking: %d candidate pairs (%.1f per left record)",
+        frame.height,
+        stats["candidates_per_left"],
+    )
     return BlockingResult(pairs=frame, stats=stats)

@@ -68,7 +68,9 @@ def _common(p: argparse.ArgumentParser, *, two_tables: bool) -> None:
         p.add_argument("--left-on", help="left columns, when names differ (with --right-on)")
         p.add_argument("--right-on", help="right columns, same order as --left-on")
     p.add_argument("-k", "--k", type=int, default=10, help="candidates per record per blocker (10)")
-    p.add_argument("--model", default=None, help="embedding model: minilm (default), a path or hub name")
+    p.add_argument(
+        "--model", default=None, help="embedding model: minilm (default), a path or hub name"
+    )
     p.add_argument("--block-on", help="comma-separated columns that must agree exactly")
     p.add_argument("--id", help="id column (checked unique and non-null)")
     p.add_argument("--delimiter", help="CSV delimiter of the inputs (default: sniffed)")
@@ -79,17 +81,27 @@ def _common(p: argparse.ArgumentParser, *, two_tables: bool) -> None:
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="linker", description="Record linkage: merge, de-duplicate and evaluate tables.",
-        epilog=_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
+        prog="linker",
+        description="Record linkage: merge, de-duplicate and evaluate tables.",
+        epilog=_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    m = sub.add_parser("merge", help="link two tables; every row of both is kept",
-                       epilog=_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    m = sub.add_parser(
+        "merge",
+        help="link two tables; every row of both is kept",
+        epilog=_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     m.add_argument("left")
     m.add_argument("right")
     _common(m, two_tables=True)
-    m.add_argument("--how", default="1:1", choices=["1:1", "m:1", "1:m", "m:m"],
-                   help="Stata-style merge kind (1:1)")
+    m.add_argument(
+        "--how",
+        default="1:1",
+        choices=["1:1", "m:1", "1:m", "m:m"],
+        help="Stata-style merge kind (1:1)",
+    )
     m.add_argument("--threshold", type=float, default=0.5, help="minimum match probability (0.5)")
     c = sub.add_parser("candidates", help="list the scored candidate pairs of two tables")
     c.add_argument("left")
@@ -124,23 +136,41 @@ def _run_merge(a: argparse.Namespace) -> str:
 
     left, right = _read(a.left, a.delimiter), _read(a.right, a.delimiter)
     out = lk.merge(
-        left, right, _cols(a.on), left_on=_cols(a.left_on), right_on=_cols(a.right_on), how=a.how,
-        k=a.k, threshold=a.threshold, model=a.model, block_on=_cols(a.block_on), id=a.id,
+        left,
+        right,
+        _cols(a.on),
+        left_on=_cols(a.left_on),
+        right_on=_cols(a.right_on),
+        how=a.how,
+        k=a.k,
+        threshold=a.threshold,
+        model=a.model,
+        block_on=_cols(a.block_on),
+        id=a.id,
         show_progress=not a.quiet and sys.stderr.isatty(),
     )
     _write(out, a.output)
     counts = dict(out.group_by("_merge").len().iter_rows())
-    return (f"{left.height} left rows, {right.height} right rows: {counts.get('both', 0)} matched, "
-            f"{counts.get('left_only', 0)} left_only, {counts.get('right_only', 0)} right_only")
+    return (
+        f"{left.height} left rows, {right.height} right rows: {counts.get('both', 0)} matched, "
+        f"{counts.get('left_only', 0)} left_only, {counts.get('right_only', 0)} right_only"
+    )
 
 
 def _run_candidates(a: argparse.Namespace) -> str:
     import linker as lk
 
     out = lk.candidates(
-        _read(a.left, a.delimiter), _read(a.right, a.delimiter), _cols(a.on),
-        left_on=_cols(a.left_on), right_on=_cols(a.right_on), k=a.k, model=a.model,
-        block_on=_cols(a.block_on), id=a.id, show_progress=not a.quiet and sys.stderr.isatty(),
+        _read(a.left, a.delimiter),
+        _read(a.right, a.delimiter),
+        _cols(a.on),
+        left_on=_cols(a.left_on),
+        right_on=_cols(a.right_on),
+        k=a.k,
+        model=a.model,
+        block_on=_cols(a.block_on),
+        id=a.id,
+        show_progress=not a.quiet and sys.stderr.isatty(),
     )
     _write(out, a.output)
     return f"{out.height} candidate pairs"
@@ -150,8 +180,14 @@ def _run_dedup(a: argparse.Namespace) -> str:
     import linker as lk
 
     out = lk.dedup(
-        _read(a.data, a.delimiter), _cols(a.on), k=a.k, threshold=a.threshold, model=a.model,
-        block_on=_cols(a.block_on), id=a.id, show_progress=not a.quiet and sys.stderr.isatty(),
+        _read(a.data, a.delimiter),
+        _cols(a.on),
+        k=a.k,
+        threshold=a.threshold,
+        model=a.model,
+        block_on=_cols(a.block_on),
+        id=a.id,
+        show_progress=not a.quiet and sys.stderr.isatty(),
     )
     _write(out, a.output)
     return f"{out.height} rows in {out['_cluster'].n_unique()} clusters"
@@ -161,8 +197,12 @@ def _run_evaluate(a: argparse.Namespace) -> str:
     import linker as lk
 
     ev = lk.evaluate(
-        a.pairs, a.truth, left_id=a.left_id, right_id=a.right_id,
-        truth_left_id=a.truth_left_id, truth_right_id=a.truth_right_id,
+        a.pairs,
+        a.truth,
+        left_id=a.left_id,
+        right_id=a.right_id,
+        truth_left_id=a.truth_left_id,
+        truth_right_id=a.truth_right_id,
     )
     for key, value in ev.as_dict().items():
         print(f"{key}\t{value}")

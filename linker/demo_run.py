@@ -21,7 +21,9 @@ def run_demo(output: str, *, show_progress: bool = False) -> str:
     from linker.errors import InputError
 
     if not (DEMO_DIR / "left.csv").exists():
-        raise InputError(f"the demo data is missing from {DEMO_DIR}: run python datasets/make_demo.py")
+        raise InputError(
+            f"the demo data is missing from {DEMO_DIR}: run python datasets/make_demo.py"
+        )
     start = time.perf_counter()
     left, right = lk.read(DEMO_DIR / "left.csv"), lk.read(DEMO_DIR / "right.csv")
     truth = lk.read(DEMO_DIR / "truth.csv")
@@ -30,7 +32,11 @@ def run_demo(output: str, *, show_progress: bool = False) -> str:
     seconds = time.perf_counter() - start
     _write(linked, output)
     ev = lk.evaluate(
-        linked, truth, left_id="id", right_id="id_right", truth_left_id="left_id",
+        linked,
+        truth,
+        left_id="id",
+        right_id="id_right",
+        truth_left_id="left_id",
         truth_right_id="right_id",
     )
     counts = dict(linked.group_by("_merge").len().iter_rows())

@@ -58,7 +58,8 @@ def _normalise(v: npt.NDArray[np.floating]) -> Matrix:
     out = np.asarray(v, dtype=np.float32)
     norms = np.linalg.norm(out, axis=1, keepdims=True)
     norms[norms == 0] = 1.0
-    return out / norms
+    normed: Matrix = out / norms
+    return normed
 
 
 class OnnxMiniLM:
@@ -163,7 +164,7 @@ class SentenceTransformerEncoder:
             from sentence_transformers import SentenceTransformer
         except ImportError as e:
             raise ModelError(
-                f"model={self.name!r} needs sentence-transformers: pip install sentence-transformers"
+                f"model={self.name!r} needs sentence-transformers: pip install 'linker[st]'"
             ) from e
         path = self.name
         if path == "minilm-torch":

@@ -60,8 +60,8 @@ def column_features(
             if not a:
                 out[f"{name}_{scorer}"] = np.zeros(0, np.float32)
                 continue
-            sims = cpdist(a, b, scorer=getattr(fuzz, scorer), workers=-1, dtype=np.float32) / 100.0
-            sims = np.asarray(sims, dtype=np.float32)
+            raw = cpdist(a, b, scorer=getattr(fuzz, scorer), workers=-1, dtype=np.float32)
+            sims = (np.asarray(raw, dtype=np.float32) / 100.0).astype(np.float32)
             sims[empty] = MISSING
             out[f"{name}_{scorer}"] = sims
     return out

@@ -43,7 +43,7 @@ def _pairs(df: pl.DataFrame, left: str, right: str, *, name: str) -> set[tuple[s
     if "_merge" in df.columns:
         df = df.filter(pl.col("_merge") == "both")
     cols = df.select(pl.col(left).cast(pl.Utf8), pl.col(right).cast(pl.Utf8)).drop_nulls()
-    return set(cols.iter_rows())  # type: ignore[arg-type]
+    return {(str(a), str(b)) for a, b in cols.iter_rows()}
 
 
 def evaluate(
@@ -95,7 +95,14 @@ def evaluate(
     if n_left is not None and n_right is not None and n_left * n_right > 0:
         rr = 1.0 - len(predicted) / (n_left * n_right)
     return Evaluation(
-        precision=precision, recall=recall, f1=f1, true_positives=tp,
-        false_positives=len(predicted) - tp, false_negatives=len(true) - tp,
-        predicted=len(predicted), truth=len(true), pair_completeness=recall, reduction_ratio=rr,
+        precision=precision,
+        recall=recall,
+        f1=f1,
+        true_positives=tp,
+        false_positives=len(predicted) - tp,
+        false_negatives=len(true) - tp,
+        predicted=len(predicted),
+        truth=len(true),
+        pair_completeness=recall,
+        reduction_ratio=rr,
     )

@@ -120,7 +120,9 @@ class Linker:
             on = shared
         lo, ro = (on, on) if on else (lo, ro)
         if len(lo) != len(ro):
-            raise ConfigError(f"left_on has {len(lo)} columns but right_on has {len(ro)}: pair them up")
+            raise ConfigError(
+                f"left_on has {len(lo)} columns but right_on has {len(ro)}: pair them up"
+            )
         return lo, ro
 
     def _ids(self) -> tuple[str, ...]:
@@ -149,7 +151,9 @@ class Linker:
         check_reserved(df, name=name)
         clash = [c for c in OUTPUT_COLUMNS if c in df.columns]
         if clash:
-            raise InputError(f"table {name!r} already has the output column(s) {clash}: rename them")
+            raise InputError(
+                f"table {name!r} already has the output column(s) {clash}: rename them"
+            )
         check_columns(df, cols, name=name)
         if id_col is not None:
             check_ids(df, id_col, name=name)
@@ -173,14 +177,22 @@ class Linker:
         with self._stage("embed", timings, 2, 6):
             dense = [cache.get(s.texts, show_progress=self.show_progress) for s in sides]
         with self._stage("ngram", timings, 3, 6):
-            vec = NgramVectorizer().fit(sides[0].texts + (sides[1].texts if right is not None else []))
+            vec = NgramVectorizer().fit(
+                sides[0].texts + (sides[1].texts if right is not None else [])
+            )
             sparse = [vec.transform(s.texts) for s in sides]
         for s, d, sp_ in zip(sides, dense, sparse, strict=True):
             s.vectors = Representations(d, sp_)
         return sides[0], sides[1], lo
 
     def _score(
-        self, lside: _Side, rside: _Side, names: list[str], timings: dict[str, float], *, self_join: bool
+        self,
+        lside: _Side,
+        rside: _Side,
+        names: list[str],
+        timings: dict[str, float],
+        *,
+        self_join: bool,
     ) -> pl.DataFrame:
         assert lside.vectors is not None and rside.vectors is not None  # set by _sides
         with self._stage("block", timings, 4, 6):
@@ -191,21 +203,31 @@ class Linker:
                 for df, nm in ((lside.frame, "left"), (rside.frame, "right")):
                     check_columns(df, keys, name=nm)
                 groups = key_groups(
-                    lside.frame.select(keys), rside.frame.select(keys),
-                    n_left=lside.frame.height, n_right=rside.frame.height,
+                    lside.frame.select(keys),
+                    rside.frame.select(keys),
+                    n_left=lside.frame.height,
+                    n_right=rside.frame.height,
                 )
             res = block(
-                lside.vectors, rside.vectors, k=self.k, groups=groups, self_join=self_join,
-                params=self.ann, show_progress=self.show_progress,
+                lside.vectors,
+                rside.vectors,
+                k=self.k,
+                groups=groups,
+                self_join=self_join,
+                params=self.ann,
+                show_progress=self.show_progress,
             )
             pairs = res.pairs
             if self_join:  # score both directions so every record sees all its candidates
                 flipped = pairs.select(
-                    pl.col("right_row").alias("left_row"), pl.col("left_row").alias("right_row"),
+                    pl.col("right_row").alias("left_row"),
+                    pl.col("left_row").alias("right_row"),
                     *[c for c in pairs.columns if c.endswith("_sim")],
                 )
-                pairs = pl.concat([pairs, flipped]).unique(["left_row", "right_row"]).sort(
-                    ["left_row", "right_row"]
+                pairs = (
+                    pl.concat([pairs, flipped])
+                    .unique(["left_row", "right_row"])
+                    .sort(["left_row", "right_row"])
                 )
         with self._stage("features", timings, 5, 6):
             li, ri = pairs["left_row"].to_numpy(), pairs["right_row"].to_numpy()
@@ -216,7 +238,10 @@ class Linker:
             matcher = FastMatcher().fit_unlabelled(X, li, ri)
             pairs = pairs.with_columns(score=pl.Series(matcher.predict_proba(X), dtype=pl.Float32))
             pairs = pairs.with_columns(
-                rank=pl.col("score").rank("ordinal", descending=True).over("left_row").cast(pl.Int32)
+                rank=pl.col("score")
+                .rank("ordinal", descending=True)
+                .over("left_row")
+                .cast(pl.Int32)
             )
         return pairs
 
@@ -229,7 +254,9 @@ class Linker:
         """
         timings: dict[str, float] = {}
         lside, rside, names = self._sides(left, right, timings)
-        pairs = self._score(lside, rside, names, timings, self_join=False).sort(["left_row", "rank"])
+        pairs = self._score(lside, rside, names, timings, self_join=False).sort(
+            ["left_row", "rank"]
+        )
         ids = self._ids()
         if ids:
             rid = ids[1] if ids[1] != ids[0] else f"{ids[1]}_right"
@@ -246,14 +273,26 @@ class Linker:
         lside, rside, names = self._sides(left, right, timings)
         pairs = self._score(lside, rside, names, timings, self_join=False)
         with self._stage("assign", timings, 6, 6):
-            matches = assign(pairs.select("left_row", "right_row", "score"), how=self.how, threshold=self.threshold)
+            matches = assign(
+                pairs.select("left_row", "right_row", "score"),
+                how=self.how,
+                threshold=self.threshold,
+            )
             frame = merged_frame(left, right, matches)
         timings["total"] = time.perf_counter() - start
         stats = {
-            "left_rows": float(left.height), "right_rows": float(right.height),
-            "candidates": float(pairs.height), "matches": float(matches.height),
+            "left_rows": float(left.height),
+            "right_rows": float(right.height),
+            "candidates": float(pairs.height),
+            "matches": float(matches.height),
         }
-        logger.info("linked %d x %d rows: %d matches in %.1f s", left.height, right.height, matches.height, timings["total"])
+        logger.info(
+            "linked %d x %d rows: %d matches in %.1f s",
+            left.height,
+            right.height,
+            matches.height,
+            timings["total"],
+        )
         return LinkResult(frame=frame, pairs=pairs, matches=matches, timings=timings, stats=stats)
 
     def dedup(self, df: pl.DataFrame) -> LinkResult:
@@ -263,9 +302,8 @@ class Linker:
         side, _, names = self._sides(df, None, timings)
         pairs = self._score(side, side, names, timings, self_join=True)
         with self._stage("assign", timings, 6, 6):
-            undirected = (
-                pairs.filter(pl.col("left_row") < pl.col("right_row"))
-                .select("left_row", "right_row", "score")
+            undirected = pairs.filter(pl.col("left_row") < pl.col("right_row")).select(
+                "left_row", "right_row", "score"
             )
             matches = undirected.filter(pl.col("score") >= self.threshold)
             clusters = connected_components(
@@ -273,6 +311,10 @@ class Linker:
             )
             frame = df.with_columns(_cluster=pl.Series(clusters, dtype=pl.Int64))
         timings["total"] = time.perf_counter() - start
-        stats = {"rows": float(df.height), "candidates": float(undirected.height),
-                 "matches": float(matches.height), "clusters": float(len(np.unique(clusters)))}
+        stats = {
+            "rows": float(df.height),
+            "candidates": float(undirected.height),
+            "matches": float(matches.height),
+            "clusters": float(len(np.unique(clusters))),
+        }
         return LinkResult(frame=frame, pairs=pairs, matches=matches, timings=timings, stats=stats)

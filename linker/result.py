@@ -86,4 +86,3 @@ def merged_frame(left: pl.DataFrame, right: pl.DataFrame, matches: pl.DataFrame)
     order = [c for c in lf.columns if c != _L] + [c for c in rf.columns if c != _R]
     out = out.sort([_L, _R], nulls_last=True)
     return out.select([*order, "_score", "_merge"])
-

@@ -96,4 +96,5 @@ def connected_components(
     _, first = np.unique(labels, return_index=True)
     rank = np.empty(len(first), dtype=np.int64)
     rank[np.argsort(first)] = np.arange(len(first))
-    return rank[labels]
+    out: npt.NDArray[np.int64] = rank[labels]
+    return out

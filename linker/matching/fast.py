@@ -77,15 +77,44 @@ def pseudo_labels(
     return labels
 
 
+def _monotone_logistic(
+    X: npt.NDArray[np.float64], y: npt.NDArray[np.float64], *, C: float
+) -> tuple[npt.NDArray[np.float64], float]:
+    """Class-balanced, L2-penalised logistic regression with non-negative weights.
+
+    Every feature is a similarity, so more similarity must never lower the match
+    probability: the weights are bounded below by 0 (L-BFGS-B). Unconstrained fits gave
+    negative weights to correlated features (embedding cosine next to n-gram cosine on
+    Febrl4) and missed true pairs that the constrained fit keeps.
+    """
+    from scipy.optimize import minimize
+
+    n_pos, n_neg = max(float(y.sum()), 1.0), max(float(len(y) - y.sum()), 1.0)
+    weight = np.where(y == 1, len(y) / (2 * n_pos), len(y) / (2 * n_neg))
+    d = X.shape[1]
+
+    def loss(theta: npt.NDArray[np.float64]) -> tuple[float, npt.NDArray[np.float64]]:
+        w, b = theta[:d], theta[d]
+        z = X @ w + b
+        p = 1.0 / (1.0 + np.exp(-z))
+        value = float(np.sum(weight * (np.logaddexp(0.0, z) - y * z)) + 0.5 / C * w @ w)
+        g = weight * (p - y)
+        return value, np.append(X.T @ g + w / C, g.sum())
+
+    bounds = [(0.0, None)] * d + [(None, None)]
+    res = minimize(loss, np.zeros(d + 1), jac=True, method="L-BFGS-B", bounds=bounds)
+    return np.asarray(res.x[:d], dtype=np.float64), float(res.x[d])
+
+
 class FastMatcher:
-    """Logistic regression over pair similarity features, giving match probabilities.
+    """Monotone logistic regression over pair similarity features, giving match probabilities.
 
     Args:
         C: Inverse regularisation strength.
         rounds: Self-training rounds of :meth:`fit_unlabelled`: each round re-labels the
             candidates with the previous round's scores (3 gained 1–2 points of top-1
             accuracy over 1 on Abt-Buy and Amazon-Google; more changed little).
-        seed: Random seed (used by the solver's shuffling, if any).
+        seed: Kept for the estimator convention; the fit is deterministic (L-BFGS-B).
 
     Example:
         >>> import polars as pl
@@ -100,25 +129,29 @@ class FastMatcher:
         self.rounds = rounds
         self.seed = seed
 
-    def fit(self, features: pl.DataFrame, labels: Sequence[int] | npt.NDArray[np.integer]) -> FastMatcher:
+    def fit(
+        self, features: pl.DataFrame, labels: Sequence[int] | npt.NDArray[np.integer]
+    ) -> FastMatcher:
         """Fit on labelled pairs (``1`` match, ``0`` non-match)."""
-        from sklearn.linear_model import LogisticRegression
-
-        y = np.asarray(labels)
+        y = np.asarray(labels, dtype=np.float64)
         if len(np.unique(y)) < 2:
-            raise InputError("FastMatcher.fit needs both matches (1) and non-matches (0) among the labels")
+            raise InputError(
+                "FastMatcher.fit needs both matches (1) and non-matches (0) among the labels"
+            )
         X = features.to_numpy().astype(np.float64)
-        model = LogisticRegression(C=self.C, class_weight="balanced", random_state=self.seed)
-        model.fit(X, y)
+        coef, intercept = _monotone_logistic(X, y, C=self.C)
         self.feature_names_ = list(features.columns)
-        self.coef_ = model.coef_.ravel().astype(float).tolist()
-        self.intercept_ = float(model.intercept_[0])
+        self.coef_ = coef.tolist()
+        self.intercept_ = intercept
         self.n_train_ = {"matches": int((y == 1).sum()), "non_matches": int((y == 0).sum())}
         logger.info("fast matcher fitted on %s", self.n_train_)
         return self
 
     def fit_unlabelled(
-        self, features: pl.DataFrame, left_rows: npt.NDArray[np.int64], right_rows: npt.NDArray[np.int64]
+        self,
+        features: pl.DataFrame,
+        left_rows: npt.NDArray[np.int64],
+        right_rows: npt.NDArray[np.int64],
     ) -> FastMatcher:
         """Fit on pseudo-labels from the candidate graph (see the module docstring).
 
@@ -143,7 +176,8 @@ class FastMatcher:
         logger.warning(
             "only %d confident matches and %d confident non-matches: scoring by mean "
             "similarity (uncalibrated); train a matcher with labels for probabilities",
-            n_pos, n_neg,
+            n_pos,
+            n_neg,
         )
         k = features.width
         self.feature_names_ = list(features.columns)
@@ -159,9 +193,12 @@ class FastMatcher:
             raise NotFittedError("FastMatcher used before fit: call fit or fit_unlabelled first")
         missing = [c for c in self.feature_names_ if c not in features.columns]
         if missing:
-            raise InputError(f"features {missing} are missing; the matcher was fitted on {self.feature_names_}")
+            raise InputError(
+                f"features {missing} are missing; the matcher was fitted on {self.feature_names_}"
+            )
         X = features.select(self.feature_names_).to_numpy().astype(np.float64)
-        return (X @ np.asarray(self.coef_) + self.intercept_).astype(np.float32)
+        z: Vector = (X @ np.asarray(self.coef_) + self.intercept_).astype(np.float32)
+        return z
 
     def predict_proba(self, features: pl.DataFrame) -> Vector:
         """Match probability of each pair, in ``[0, 1]``."""
