@@ -6,6 +6,7 @@ a number can always be traced to the run and the hardware that produced it.
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.metadata
 import os
 import platform
@@ -17,9 +18,26 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+import numpy.typing as npt
+import polars as pl
+
+if TYPE_CHECKING:
+    from linker.datasets import Benchmark
 
 __all__ = [
     "Cell",
+    "Rows",
+    "at_least",
+    "met",
+    "recall_pairs",
+    "recall_topk",
+    "record_strings",
+    "subsample",
+    "tfidf_topk",
+    "truth_rows",
     "command_line",
     "fmt",
     "header_lines",
@@ -33,6 +51,7 @@ __all__ = [
 ]
 
 Cell = str | int | float | None
+Rows = npt.NDArray[np.int64]
 DEFAULT_PACKAGES = (
     "polars",
     "numpy",
@@ -136,7 +155,9 @@ def markdown_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> lis
 
 def print_table(title: str, headers: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
     """Print an aligned plain-text table to stdout and flush (for long runs watched live)."""
-    widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(headers)]
+    widths = [
+        max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(headers)
+    ]
     print(f"\n{title}")
     print("  ".join(h.rjust(w) for h, w in zip(headers, widths, strict=True)))
     for r in rows:
@@ -178,8 +199,85 @@ def write_atomic(path: str | Path, text: str) -> Path:
             f.write(text)
             f.flush()
             os.fsync(f.fileno())
+        os.chmod(tmp, 0o644)  # mkstemp makes the file private; results are for everyone
         os.replace(tmp, target)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
     return target
+
+
+# -- benchmark data and recall -----------------------------------------------------------------
+def subsample(bench: Benchmark, max_left: int | None, seed: int) -> Benchmark:
+    """Keep ``max_left`` random left records (seeded, in table order) and their truth pairs."""
+    if max_left is None or bench.left.height <= max_left:
+        return bench
+    rng = np.random.default_rng(seed)
+    rows = np.sort(rng.choice(bench.left.height, size=max_left, replace=False))
+    left = bench.left[rows.tolist()]
+    truth = bench.truth.filter(pl.col("left_id").is_in(left[bench.left_id].implode()))
+    return dataclasses.replace(bench, left=left, truth=truth)
+
+
+def truth_rows(bench: Benchmark) -> tuple[Rows, Rows]:
+    """The true pairs as (left row, right row) numbers; pairs naming a missing record drop out."""
+    lmap = bench.left.select(left_id=pl.col(bench.left_id)).with_row_index("l")
+    rmap = bench.right.select(right_id=pl.col(bench.right_id)).with_row_index("r")
+    t = bench.truth.join(lmap, on="left_id").join(rmap, on="right_id")
+    return t["l"].to_numpy().astype(np.int64), t["r"].to_numpy().astype(np.int64)
+
+
+def recall_topk(ids: Rows, k: int, tl: Rows, tr: Rows) -> float:
+    """Share of true pairs whose right row is among the first ``k`` ids of its left row."""
+    if len(tl) == 0:
+        return float("nan")
+    return float((ids[tl, :k] == tr[:, None]).any(axis=1).mean())
+
+
+def recall_pairs(cl: Rows, cr: Rows, tl: Rows, tr: Rows, n_right: int) -> float:
+    """Share of true pairs present among the candidate pairs ``(cl, cr)``."""
+    if len(tl) == 0:
+        return float("nan")
+    return float(np.isin(tl * n_right + tr, cl * n_right + cr).mean())
+
+
+# -- the external baseline (deliberately not linker's code) -----------------------------------
+def record_strings(df: pl.DataFrame, on: list[str]) -> list[str]:
+    """Each record as one string: its non-null ``on`` values joined by spaces."""
+    expr = pl.concat_str([pl.col(c).cast(pl.Utf8) for c in on], separator=" ", ignore_nulls=True)
+    return df.select(expr.fill_null("").alias("s"))["s"].to_list()
+
+
+def tfidf_topk(left: list[str], right: list[str], k: int) -> Rows:
+    """Top-``k`` right rows per left row by cosine of sklearn char 2-4-gram TF-IDF vectors."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    vec = TfidfVectorizer(analyzer="char", ngram_range=(2, 4)).fit(left + right)
+    q, items_t = vec.transform(left), vec.transform(right).T.tocsc()
+    k = min(k, len(right))
+    if k == 0 or not left:
+        return np.zeros((len(left), k), np.int64)
+    step = max(1, 16_000_000 // max(len(right), 1))
+    out = []
+    for start in range(0, q.shape[0], step):
+        sims = (q[start : start + step] @ items_t).toarray()
+        part = np.argpartition(-sims, k - 1, axis=1)[:, :k] if k < sims.shape[1] else None
+        cand = part if part is not None else np.tile(np.arange(sims.shape[1]), (len(sims), 1))
+        vals = np.take_along_axis(sims, cand, axis=1)
+        order = np.lexsort((cand, -vals), axis=1)  # score desc, then row number
+        out.append(np.take_along_axis(cand, order, axis=1))
+    return np.vstack(out).astype(np.int64) if out else np.zeros((0, k), np.int64)
+
+
+def at_least(value: float | None, target: float | None, *, digits: int = 3) -> str:
+    """``≥ target (met)`` / ``(not met)``, or an em dash when there is no target."""
+    if target is None:
+        return "—"
+    if value is None or np.isnan(value):
+        return f"≥ {target:.{digits}f}"
+    return f"≥ {target:.{digits}f} ({met(value >= target - 1e-12)})"
+
+
+def met(ok: bool) -> str:
+    """``met`` or ``NOT met`` (capitals, so a missed target stands out in a table)."""
+    return "met" if ok else "NOT met"

@@ -60,8 +60,15 @@ def topk_rows(scores: npt.NDArray[np.float32], k: int) -> tuple[Ids, Sims]:
     k = min(k, n_cols)
     if k == 0:
         return np.zeros((n_rows, 0), np.int64), np.zeros((n_rows, 0), np.float32)
-    part = np.argpartition(-scores, k - 1, axis=1)[:, :k] if k < n_cols else None
-    cand = part if part is not None else np.tile(np.arange(n_cols), (n_rows, 1))
+    if k < n_cols:
+        cand = np.argpartition(-scores, k - 1, axis=1)[:, :k]
+        kth = np.take_along_axis(scores, cand, axis=1).min(axis=1)
+        # argpartition picks arbitrarily among values tied with the k-th: redo those rows stably
+        tied = np.flatnonzero((scores >= kth[:, None]).sum(axis=1) > k)
+        if len(tied):
+            cand[tied] = np.argsort(-scores[tied], axis=1, kind="stable")[:, :k]
+    else:
+        cand = np.tile(np.arange(n_cols), (n_rows, 1))
     vals = np.take_along_axis(scores, cand, axis=1)
     order = np.lexsort((cand, -vals), axis=1)  # by score desc, then column asc
     idx = np.take_along_axis(cand, order, axis=1).astype(np.int64)

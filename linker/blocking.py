@@ -49,7 +49,8 @@ def key_groups(
 ) -> list[tuple[Rows, Rows]]:
     """Split row numbers into blocks that agree exactly on every key column.
 
-    Rows with any null key form their own group searched against the whole other table.
+    A left row with a null key is searched against the whole right table; a right row with
+    a null key joins every block (and is searched by the left rows whose key has no block).
 
     Example:
         >>> import polars as pl
@@ -73,14 +74,18 @@ def key_groups(
     lg = lk_.drop_nulls("__lk_key").group_by("__lk_key").agg("__lk_row")
     rg = rk_.drop_nulls("__lk_key").group_by("__lk_key").agg("__lk_row")
     joined = lg.join(rg, on="__lk_key", suffix="_r").sort("__lk_key")
-    for lrows, rrows in zip(joined["__lk_row"], joined["__lk_row_r"], strict=True):
-        groups.append((np.asarray(lrows, np.int64), np.asarray(rrows, np.int64)))
     l_null = lk_.filter(pl.col("__lk_key").is_null())["__lk_row"].to_numpy().astype(np.int64)
     r_null = rk_.filter(pl.col("__lk_key").is_null())["__lk_row"].to_numpy().astype(np.int64)
+    for lrows, rrows in zip(joined["__lk_row"], joined["__lk_row_r"], strict=True):
+        right_rows = np.concatenate([np.asarray(rrows, np.int64), r_null])
+        groups.append((np.asarray(lrows, np.int64), right_rows))
+    if len(r_null):
+        grouped = np.concatenate([g[0] for g in groups]) if groups else np.zeros(0, np.int64)
+        unblocked = np.setdiff1d(all_l, np.concatenate([grouped, l_null]))
+        if len(unblocked):
+            groups.append((unblocked, r_null))
     if len(l_null):
         groups.append((l_null, all_r))
-    if len(r_null):
-        groups.append((np.setdiff1d(all_l, l_null), r_null))
     return groups
 
 

@@ -56,6 +56,9 @@ def _write(frame: Any, path: str) -> None:
             frame.write_parquet(tmp)
         else:
             frame.write_csv(tmp)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; give the file the usual mode
         os.replace(tmp, target)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -87,12 +90,11 @@ def _parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    m = sub.add_parser(
-        "merge",
-        help="link two tables; every row of both is kept",
-        epilog=_EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    fmt: dict[str, Any] = {
+        "epilog": _EPILOG,
+        "formatter_class": argparse.RawDescriptionHelpFormatter,
+    }
+    m = sub.add_parser("merge", help="link two tables; every row of both is kept", **fmt)
     m.add_argument("left")
     m.add_argument("right")
     _common(m, two_tables=True)
@@ -103,22 +105,22 @@ def _parser() -> argparse.ArgumentParser:
         help="Stata-style merge kind (1:1)",
     )
     m.add_argument("--threshold", type=float, default=0.5, help="minimum match probability (0.5)")
-    c = sub.add_parser("candidates", help="list the scored candidate pairs of two tables")
+    c = sub.add_parser("candidates", help="list the scored candidate pairs of two tables", **fmt)
     c.add_argument("left")
     c.add_argument("right")
     _common(c, two_tables=True)
-    d = sub.add_parser("dedup", help="cluster duplicate rows of one table (adds _cluster)")
+    d = sub.add_parser("dedup", help="cluster duplicate rows of one table (adds _cluster)", **fmt)
     d.add_argument("data")
     _common(d, two_tables=False)
     d.add_argument("--threshold", type=float, default=0.5, help="minimum match probability (0.5)")
-    e = sub.add_parser("evaluate", help="precision/recall/F1 of pairs against true pairs")
+    e = sub.add_parser("evaluate", help="precision/recall/F1 of pairs against true pairs", **fmt)
     e.add_argument("pairs", help="merge output or candidate pairs (.csv/.parquet)")
     e.add_argument("truth", help="true pairs (.csv/.parquet)")
     e.add_argument("--left-id", required=True, help="left id column in PAIRS")
     e.add_argument("--right-id", required=True, help="right id column in PAIRS")
     e.add_argument("--truth-left-id", help="left id column in TRUTH (default: --left-id)")
     e.add_argument("--truth-right-id", help="right id column in TRUTH (default: --right-id)")
-    demo = sub.add_parser("demo", help="link the bundled demo firms and report quality")
+    demo = sub.add_parser("demo", help="link the bundled demo firms and report quality", **fmt)
     demo.add_argument("-o", "--output", default="demo_linked.csv", help="output CSV")
     demo.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
     demo.add_argument("-v", "--verbose", action="store_true", help="log each stage")
@@ -227,10 +229,10 @@ _COMMANDS: dict[str, Callable[[argparse.Namespace], str]] = {
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; returns the exit status (0 ok, 2 user error)."""
     args = _parser().parse_args(argv)
-    if getattr(args, "verbose", False):
-        import linker
+    import linker
 
-        linker.enable_logging(logging.INFO)
+    quiet, verbose = getattr(args, "quiet", False), getattr(args, "verbose", False)
+    linker.enable_logging(logging.INFO if verbose else logging.ERROR if quiet else logging.WARNING)
     from linker.errors import LinkerError
 
     start = time.perf_counter()

@@ -250,7 +250,8 @@ class EmbeddingCache:
         """The cache key: sha256 over the model name and every text."""
         h = hashlib.sha256(model.encode())
         for t in texts:
-            h.update(b"\x00" + t.encode("utf-8", "surrogatepass"))
+            b = t.encode("utf-8", "surrogatepass")
+            h.update(len(b).to_bytes(8, "little") + b)
         return h.hexdigest()
 
     def get(self, texts: Sequence[str], *, show_progress: bool | None = None) -> Matrix:

@@ -55,7 +55,15 @@ class NgramVectorizer:
             max_features=self.max_features,
             dtype=np.float32,
         )
-        self.vectorizer_.fit(list(texts))
+        try:
+            self.vectorizer_.fit(list(texts))
+        except ValueError as e:  # sklearn: "empty vocabulary"
+            from linker.errors import InputError
+
+            raise InputError(
+                "the compared columns are empty in every row, so there is nothing to compare: "
+                "choose other columns with on=... (or left_on/right_on)"
+            ) from e
         logger.debug("n-gram vocabulary: %d", len(self.vectorizer_.vocabulary_))
         return self
 

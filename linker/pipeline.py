@@ -133,6 +133,8 @@ class Linker:
     def _check(self) -> None:
         if not 0.0 <= self.threshold <= 1.0:
             raise ConfigError(f"threshold must be within [0, 1], not {self.threshold}")
+        if self.how not in ("1:1", "m:1", "1:m", "m:m"):
+            raise ConfigError(f"how={self.how!r} is not one of ['1:1', 'm:1', '1:m', 'm:m']")
         if self.k < 1:
             raise ConfigError(f"k must be at least 1, not {self.k}")
 

@@ -1,0 +1,125 @@
+"""Shared fixtures: the real packaged encoder (loaded once per session) and small helpers."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Sequence
+
+import numpy as np
+import numpy.typing as npt
+import polars as pl
+import pytest
+
+import linker.embed
+from linker.embed import Encoder, get_encoder
+
+Matrix = npt.NDArray[np.float32]
+
+
+class HashingEncoder:
+    """Tiny deterministic fake encoder: hashed character trigrams, L2-normalised.
+
+    Similar strings get similar vectors, so it is good enough for unit tests of the code
+    around the encoder; feature tests use the real model instead.
+    """
+
+    name = "hashing-fake"
+
+    def __init__(self, dim: int = 64) -> None:
+        self.dim = dim
+        self.calls: list[list[str]] = []
+
+    def encode(self, texts: Sequence[str], *, show_progress: bool | None = None) -> Matrix:
+        self.calls.append(list(texts))
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        for row, text in enumerate(texts):
+            padded = f"  {text.lower()} "
+            for i in range(len(padded) - 2):
+                digest = hashlib.md5(padded[i : i + 3].encode()).digest()
+                out[row, int.from_bytes(digest[:4], "little") % self.dim] += 1.0
+        norms = np.linalg.norm(out, axis=1, keepdims=True)
+        norms[norms == 0] = 1.0
+        return out / norms
+
+
+class MemoEncoder:
+    """Wraps a real encoder and remembers each text's vector, so a test that links the same
+    tables twice (exact vs hnsw search) embeds them only once. The vectors are the model's."""
+
+    def __init__(self, inner: Encoder) -> None:
+        self.inner = inner
+        self.name = inner.name
+        self._memo: dict[str, Matrix] = {}
+
+    def encode(self, texts: Sequence[str], *, show_progress: bool | None = None) -> Matrix:
+        todo = [t for t in dict.fromkeys(texts) if t not in self._memo]
+        if todo:
+            vecs = self.inner.encode(todo, show_progress=show_progress)
+            self._memo.update(zip(todo, vecs, strict=True))
+        if not texts:
+            return np.zeros((0, 384), dtype=np.float32)
+        return np.stack([self._memo[t] for t in texts]).astype(np.float32)
+
+
+@pytest.fixture(scope="session")
+def minilm() -> Encoder:
+    """The packaged all-MiniLM-L6-v2 (int8 ONNX), loaded once for the whole session."""
+    enc = get_encoder("minilm")
+    enc.encode(["warm up"])  # load the session now, not inside the first timed test
+    return enc
+
+
+@pytest.fixture(scope="session")
+def memo_minilm(minilm: Encoder) -> Encoder:
+    """The session's real encoder behind a per-text memo (see :class:`MemoEncoder`)."""
+    return MemoEncoder(minilm)
+
+
+@pytest.fixture
+def default_model(monkeypatch: pytest.MonkeyPatch, minilm: Encoder) -> Encoder:
+    """Make the name ``"minilm"`` (the default) resolve to the session's loaded encoder.
+
+    The CLI only takes model names, and each call would otherwise load the ONNX model
+    again; it is still the real packaged model that runs.
+    """
+    factory: Callable[[], Encoder] = lambda: minilm  # noqa: E731
+    monkeypatch.setitem(linker.embed._REGISTRY, "minilm", factory)
+    return minilm
+
+
+@pytest.fixture
+def hashing_encoder() -> HashingEncoder:
+    return HashingEncoder()
+
+
+@pytest.fixture
+def firms() -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Five left and five right firms (``id``, ``name``, ``city``): ``L0``/``L1`` both look like
+    ``R0``, ``L3`` looks like ``R1`` and ``R2``; ``L2`` and ``L4`` have no match."""
+    left = pl.DataFrame(
+        {
+            "id": ["L0", "L1", "L2", "L3", "L4"],
+            "name": [
+                "Acme Corp",
+                "Acme Corporation",
+                "Zeta Ltd",
+                "Blue Sky Inc",
+                "Quantum Widgets",
+            ],
+            "city": ["Boston", "Boston", "Paris", "Denver", "Austin"],
+        }
+    )
+    right = pl.DataFrame(
+        {
+            "id": ["R0", "R1", "R2", "R3", "R4"],
+            "name": [
+                "ACME Corp.",
+                "Blue Sky Incorporated",
+                "Blue Sky Inc.",
+                "Harbor Freight",
+                "Orion Labs",
+            ],
+            "city": ["Boston", "Denver", "Denver", "Miami", "Oslo"],
+        }
+    )
+    return left, right

@@ -1,0 +1,164 @@
+from __future__ import annotations
+
+import numpy as np
+import numpy.typing as npt
+import pytest
+import scipy.sparse as sp
+
+import linker.ann
+from linker.ann import AnnParams, search, topk_rows
+from linker.errors import ConfigError
+
+METHODS = ["exact", "hnsw"]
+
+
+def unit(rng: np.random.Generator, n: int, d: int) -> npt.NDArray[np.float32]:
+    v = rng.standard_normal((n, d)).astype(np.float32)
+    return v / np.linalg.norm(v, axis=1, keepdims=True)
+
+
+@pytest.fixture(scope="module")
+def points() -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float32]]:
+    rng = np.random.default_rng(0)
+    return unit(rng, 3000, 32), unit(rng, 400, 32)
+
+
+def test_hnsw_recall_against_exact(points: tuple[np.ndarray, np.ndarray]) -> None:
+    items, queries = points
+    k = 10
+    exact_ids, exact_sims = search(queries, items, k, method="exact")
+    ann_ids, ann_sims = search(queries, items, k, method="hnsw")
+    recall = np.mean([len(set(a) & set(b)) / k for a, b in zip(exact_ids, ann_ids, strict=True)])
+    assert recall >= 0.95
+    # the similarities hnsw reports are the true cosines of the ids it returns
+    true = np.einsum("ij,ikj->ik", queries, items[ann_ids])
+    np.testing.assert_allclose(ann_sims, true, atol=1e-5)
+    assert (np.diff(exact_sims, axis=1) <= 0).all()
+    assert (np.diff(ann_sims, axis=1) <= 0).all()
+
+
+def test_exact_matches_brute_force(points: tuple[np.ndarray, np.ndarray]) -> None:
+    items, queries = points
+    ids, sims = search(queries[:50], items, 5, method="exact")
+    full = queries[:50] @ items.T
+    np.testing.assert_array_equal(ids, np.argsort(-full, axis=1, kind="stable")[:, :5])
+    np.testing.assert_allclose(sims, np.sort(full, axis=1)[:, ::-1][:, :5], atol=1e-6)
+
+
+def test_exact_search_in_many_chunks_gives_same_result(
+    monkeypatch: pytest.MonkeyPatch, points: tuple[np.ndarray, np.ndarray]
+) -> None:
+    items, queries = points
+    whole = search(queries, items, 7, method="exact")
+    monkeypatch.setattr(linker.ann, "_CHUNK_CELLS", 3000 * 7)  # 7 queries per chunk
+    chunked = search(queries, items, 7, method="exact")
+    np.testing.assert_array_equal(whole[0], chunked[0])
+    np.testing.assert_allclose(whole[1], chunked[1], atol=1e-6)  # BLAS blocks differ
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_each_point_finds_itself_first(method: str) -> None:
+    items = unit(np.random.default_rng(1), 200, 16)
+    ids, sims = search(items, items, 3, method=method)  # type: ignore[arg-type]
+    assert ids.shape == sims.shape == (200, 3)
+    assert ids.dtype == np.int64 and sims.dtype == np.float32
+    np.testing.assert_array_equal(ids[:, 0], np.arange(200))
+    np.testing.assert_allclose(sims[:, 0], 1.0, atol=1e-5)
+
+
+def test_auto_switches_to_hnsw_at_exact_below(monkeypatch: pytest.MonkeyPatch) -> None:
+    calls: list[int] = []
+    real = linker.ann._hnsw
+
+    def spy(
+        q: np.ndarray, items: np.ndarray, k: int, p: AnnParams
+    ) -> tuple[np.ndarray, np.ndarray]:
+        calls.append(items.shape[0])
+        return real(q, items, k, p)
+
+    monkeypatch.setattr(linker.ann, "_hnsw", spy)
+    items = unit(np.random.default_rng(2), 100, 8)
+    search(items, items, 2, params=AnnParams(exact_below=101))
+    assert calls == []
+    search(items, items, 2, params=AnnParams(exact_below=100))
+    assert calls == [100]
+
+
+def test_hnsw_is_deterministic_with_one_thread(points: tuple[np.ndarray, np.ndarray]) -> None:
+    items, queries = points
+    p = AnnParams(seed=7, threads=1)
+    a = search(queries, items[:1000], 5, method="hnsw", params=p)
+    b = search(queries, items[:1000], 5, method="hnsw", params=p)
+    np.testing.assert_array_equal(a[0], b[0])
+
+
+def test_sparse_search_equals_dense_exact() -> None:
+    rng = np.random.default_rng(4)
+    dense = rng.random((60, 40)).astype(np.float32)
+    dense[dense < 0.8] = 0.0
+    dense[:, 0] += 0.01  # no all-zero rows
+    dense /= np.linalg.norm(dense, axis=1, keepdims=True)
+    matrix = sp.csr_matrix(dense)
+    s_ids, s_sims = search(matrix[:20], matrix, 4)
+    d_ids, d_sims = search(dense[:20], dense, 4, method="exact")
+    np.testing.assert_array_equal(s_ids, d_ids)
+    np.testing.assert_allclose(s_sims, d_sims, atol=1e-6)
+    np.testing.assert_array_equal(s_ids[:, 0], np.arange(20))
+
+
+def test_sparse_with_hnsw_is_config_error() -> None:
+    m = sp.csr_matrix(np.eye(3, dtype=np.float32))
+    with pytest.raises(ConfigError, match="dense"):
+        search(m, m, 1, method="hnsw")
+
+
+@pytest.mark.parametrize("kind", ["exact", "hnsw", "sparse"])
+def test_k_larger_than_items_is_capped(kind: str) -> None:
+    items = unit(np.random.default_rng(5), 4, 8)
+    queries = unit(np.random.default_rng(6), 3, 8)
+    if kind == "sparse":
+        ids, sims = search(sp.csr_matrix(queries), sp.csr_matrix(items), 10)
+    else:
+        ids, sims = search(queries, items, 10, method=kind)  # type: ignore[arg-type]
+    assert ids.shape == sims.shape == (3, 4)
+    assert all(sorted(row) == [0, 1, 2, 3] for row in ids.tolist())
+
+
+def test_empty_items_or_queries() -> None:
+    items = np.zeros((0, 8), np.float32)
+    q = unit(np.random.default_rng(7), 3, 8)
+    ids, sims = search(q, items, 5)
+    assert ids.shape == (3, 0) and sims.shape == (3, 0)
+    ids, _ = search(q[:0], q, 2)
+    assert ids.shape == (0, 2)
+
+
+def test_ties_are_broken_by_row_number() -> None:
+    items = np.array([[0.0, 1.0], [1.0, 0.0], [0.0, 1.0], [0.0, 1.0], [1.0, 0.0]], np.float32)
+    ids, sims = search(np.array([[0.0, 1.0]], np.float32), items, 5, method="exact")
+    assert ids.tolist() == [[0, 2, 3, 1, 4]]
+    ids, _ = search(np.array([[0.0, 1.0]], np.float32), items, 2, method="exact")
+    assert ids.tolist() == [[0, 2]]
+
+
+def test_topk_rows_orders_by_score_then_column() -> None:
+    scores = np.array([[0.1, 0.9, 0.5, 0.9], [0.3, 0.2, 0.1, 0.0]], np.float32)
+    ids, vals = topk_rows(scores, 3)
+    assert ids.tolist() == [[1, 3, 2], [0, 1, 2]]
+    np.testing.assert_allclose(vals, [[0.9, 0.9, 0.5], [0.3, 0.2, 0.1]])
+    assert topk_rows(scores, 0)[0].shape == (2, 0)
+
+
+def test_topk_rows_breaks_ties_by_column_when_k_is_small() -> None:
+    scores = np.full((2, 1000), 0.5, dtype=np.float32)
+    scores[1, 500] = 0.9
+    ids, _ = topk_rows(scores, 3)
+    assert ids.tolist() == [[0, 1, 2], [500, 0, 1]]
+
+
+@pytest.mark.parametrize(("kwargs", "match"), [({"method": "fast"}, "method"), ({"k": 0}, "k")])
+def test_bad_arguments_are_config_errors(kwargs: dict[str, object], match: str) -> None:
+    v = np.eye(3, dtype=np.float32)
+    args: dict[str, object] = {"k": 1} | kwargs
+    with pytest.raises(ConfigError, match=match):
+        search(v, v, **args)  # type: ignore[arg-type]

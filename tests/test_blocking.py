@@ -1,0 +1,183 @@
+from __future__ import annotations
+
+import numpy as np
+import numpy.typing as npt
+import polars as pl
+import pytest
+import scipy.sparse as sp
+
+from linker.ann import search
+from linker.blocking import Representations, block, key_groups
+from linker.lexical import NgramVectorizer
+
+
+def unit(rng: np.random.Generator, n: int, d: int = 16) -> npt.NDArray[np.float32]:
+    v = rng.standard_normal((n, d)).astype(np.float32)
+    return v / np.linalg.norm(v, axis=1, keepdims=True)
+
+
+def as_lists(groups: list[tuple[np.ndarray, np.ndarray]]) -> list[tuple[list[int], list[int]]]:
+    return [(a.tolist(), b.tolist()) for a, b in groups]
+
+
+# ----------------------------------------------------------------------------- key_groups
+
+
+def test_key_groups_match_on_every_key_column() -> None:
+    left = pl.DataFrame({"s": ["MA", "MA", "TX", "CA"], "t": ["x", "y", "x", "x"]})
+    right = pl.DataFrame({"s": ["MA", "TX", "MA", "NY"], "t": ["x", "x", "y", "x"]})
+    groups = as_lists(key_groups(left, right, n_left=4, n_right=4))
+    assert sorted(groups) == [([0], [0]), ([1], [2]), ([2], [1])]  # CA and NY find nobody
+
+
+def test_key_groups_null_keys_search_the_whole_other_side() -> None:
+    left = pl.DataFrame({"s": ["MA", None, "TX"]})
+    right = pl.DataFrame({"s": ["TX", "MA", None, "MA"]})
+    groups = as_lists(key_groups(left, right, n_left=3, n_right=4))
+    # keyed blocks hold their own right rows, then the null-key right rows
+    assert ([0], [1, 3, 2]) in groups
+    assert ([2], [0, 2]) in groups
+    assert ([1], [0, 1, 2, 3]) in groups  # the null-key left row meets every right row
+    # every keyed left row also meets the null-key right row
+    covered = {(a, b) for ls, rs in groups for a in ls for b in rs}
+    assert (0, 2) in covered and (2, 2) in covered
+    # and never a right row of another state
+    assert (0, 0) not in covered and (2, 1) not in covered
+
+
+def test_key_groups_null_in_one_of_two_columns_counts_as_null() -> None:
+    left = pl.DataFrame({"s": ["MA", "MA"], "t": ["x", None]})
+    right = pl.DataFrame({"s": ["MA", "MA"], "t": ["x", "y"]})
+    groups = as_lists(key_groups(left, right, n_left=2, n_right=2))
+    assert ([0], [0]) in groups
+    assert ([1], [0, 1]) in groups
+
+
+def test_key_groups_differently_named_and_typed_keys() -> None:
+    left = pl.DataFrame({"zip": [1, 2]})
+    right = pl.DataFrame({"postcode": ["2", "1", "3"]})
+    assert sorted(as_lists(key_groups(left, right, n_left=2, n_right=3))) == [
+        ([0], [1]),
+        ([1], [0]),
+    ]
+
+
+def test_key_groups_without_keys_is_one_block() -> None:
+    assert as_lists(key_groups(None, None, n_left=2, n_right=3)) == [([0, 1], [0, 1, 2])]
+
+
+# ----------------------------------------------------------------------------- block
+
+
+@pytest.fixture
+def reps() -> tuple[Representations, Representations]:
+    rng = np.random.default_rng(3)
+    words = ["acme", "zeta", "blue", "sky", "orion", "labs", "corp", "inc", "tools", "harbor"]
+    lt = [" ".join(rng.choice(words, 3)) for _ in range(40)]
+    rt = [" ".join(rng.choice(words, 3)) for _ in range(50)]
+    vec = NgramVectorizer().fit(lt + rt)
+    return (
+        Representations(unit(rng, 40), vec.transform(lt)),
+        Representations(unit(rng, 50), vec.transform(rt)),
+    )
+
+
+def test_block_is_union_of_each_blockers_top_k(
+    reps: tuple[Representations, Representations],
+) -> None:
+    left, right = reps
+    k = 4
+    pairs = block(left, right, k=k).pairs
+    got = set(pairs.select("left_row", "right_row").iter_rows())
+    wanted = set()
+    for q, items in ((left.dense, right.dense), (left.sparse, right.sparse)):
+        ids, _ = search(q, items, k)
+        wanted |= {(i, int(j)) for i, row in enumerate(ids) for j in row}
+    assert got == wanted
+    per_left = pairs.group_by("left_row").len()["len"]
+    assert per_left.min() >= k and per_left.max() <= 2 * k
+    assert pairs.select("left_row", "right_row").rows() == sorted(got)
+
+
+def test_block_similarities_are_the_cosines(reps: tuple[Representations, Representations]) -> None:
+    left, right = reps
+    pairs = block(left, right, k=3).pairs
+    li, ri = pairs["left_row"].to_numpy(), pairs["right_row"].to_numpy()
+    dense = np.clip((left.dense[li] * right.dense[ri]).sum(axis=1), 0, 1)
+    ngram = np.asarray(left.sparse[li].multiply(right.sparse[ri]).sum(axis=1)).ravel()
+    np.testing.assert_allclose(pairs["dense_sim"].to_numpy(), dense, atol=1e-6)
+    np.testing.assert_allclose(pairs["ngram_sim"].to_numpy(), np.clip(ngram, 0, 1), atol=1e-6)
+
+
+def test_block_one_blocker_switched_off(reps: tuple[Representations, Representations]) -> None:
+    left, right = reps
+    pairs = block(Representations(left.dense, None), Representations(right.dense, None), k=2).pairs
+    assert pairs.columns == ["left_row", "right_row", "dense_sim"]
+    assert pairs.height == 2 * 40
+
+
+def test_block_respects_groups(reps: tuple[Representations, Representations]) -> None:
+    left, right = reps
+    groups = [(np.arange(0, 20), np.arange(0, 25)), (np.arange(20, 40), np.arange(25, 50))]
+    pairs = block(left, right, k=5, groups=groups).pairs
+    same = (pairs["left_row"] < 20) == (pairs["right_row"] < 25)
+    assert same.all()
+    assert pairs["left_row"].n_unique() == 40
+
+
+def test_block_self_join_never_pairs_a_row_with_itself() -> None:
+    rng = np.random.default_rng(0)
+    dense = unit(rng, 30)
+    dense[5] = dense[4]  # an exact duplicate pair
+    texts = [f"firm {i % 7}" for i in range(30)]
+    sparse = NgramVectorizer().fit(texts).transform(texts)
+    r = Representations(dense, sparse)
+    pairs = block(r, r, k=3, self_join=True).pairs
+    assert (pairs["left_row"] != pairs["right_row"]).all()
+    got = set(pairs.select("left_row", "right_row").iter_rows())
+    assert (4, 5) in got and (5, 4) in got
+    assert pairs["left_row"].n_unique() == 30
+
+
+def test_block_self_join_within_groups() -> None:
+    rng = np.random.default_rng(1)
+    dense = unit(rng, 6)
+    r = Representations(dense, None)
+    groups = key_groups(
+        pl.DataFrame({"s": ["a", "a", "b", "b", "b", None]}),
+        pl.DataFrame({"s": ["a", "a", "b", "b", "b", None]}),
+        n_left=6,
+        n_right=6,
+    )
+    pairs = block(r, r, k=5, groups=groups, self_join=True).pairs
+    assert (pairs["left_row"] != pairs["right_row"]).all()
+    got = set(pairs.select("left_row", "right_row").iter_rows())
+    assert (0, 2) not in got and (2, 0) not in got
+    assert {(0, 1), (2, 3), (2, 4), (5, 0), (0, 5)} <= got
+
+
+def test_block_empty_group_is_skipped() -> None:
+    v = np.eye(3, dtype=np.float32)
+    groups = [(np.arange(0, 0), np.arange(3)), (np.arange(3), np.arange(0, 0))]
+    pairs = block(Representations(v, None), Representations(v, None), groups=groups).pairs
+    assert pairs.height == 0
+
+
+def test_block_keeps_k_per_blocker_when_right_keys_are_null() -> None:
+    rng = np.random.default_rng(2)
+    left = Representations(unit(rng, 4), None)
+    right = Representations(unit(rng, 8), None)
+    groups = key_groups(
+        pl.DataFrame({"s": ["a", "a", "b", "b"]}),
+        pl.DataFrame({"s": ["a", "a", "b", "b", None, None, None, None]}),
+        n_left=4,
+        n_right=8,
+    )
+    pairs = block(left, right, k=1, groups=groups).pairs
+    assert pairs.group_by("left_row").len()["len"].max() <= 1
+
+
+def test_sparse_representations_are_csr() -> None:
+    m = NgramVectorizer().fit(["acme corp", "zeta"]).transform(["acme corp"])
+    assert sp.issparse(m) and m.dtype == np.float32
+    assert abs(float(m.multiply(m).sum()) - 1.0) < 1e-5

@@ -1,0 +1,132 @@
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+import pytest
+
+from linker.errors import InputError, NotFittedError
+from linker.matching.fast import FastMatcher, pseudo_labels
+
+
+def grid(n: int, seed: int = 0) -> tuple[pl.DataFrame, np.ndarray, np.ndarray, np.ndarray]:
+    """All n x n candidate pairs; the diagonal (true matches) scores high on both features."""
+    rng = np.random.default_rng(seed)
+    li, ri = np.divmod(np.arange(n * n), n)
+    true = li == ri
+    a = np.where(true, rng.uniform(0.75, 0.95, n * n), rng.uniform(0.1, 0.55, n * n))
+    b = np.where(true, rng.uniform(0.6, 1.0, n * n), rng.uniform(0.0, 0.6, n * n))
+    feats = pl.DataFrame({"dense_sim": a.astype(np.float32), "name_ratio": b.astype(np.float32)})
+    return feats, li.astype(np.int64), ri.astype(np.int64), true
+
+
+# ----------------------------------------------------------------------------- pseudo_labels
+
+
+def test_pseudo_labels_on_crafted_candidates() -> None:
+    left = np.array([0, 0, 1, 1, 2, 2, 3])
+    right = np.array([0, 1, 1, 2, 2, 0, 3])
+    base = np.array([0.95, 0.30, 0.90, 0.20, 0.52, 0.50, 0.40], dtype=np.float32)
+    labels = pseudo_labels(left, right, base)
+    # mutual bests: (0,0) margin .65, (1,1) margin .6, (2,2) margin .02, (3,3) margin .4
+    # median cut .5: (0,0) and (1,1) are positives; every other candidate of L0, L1, R0 or
+    # R1 is a negative; (2,2) and (3,3) are mutual but not clear enough: unknown.
+    assert labels.tolist() == [1, 0, 1, 0, -1, 0, -1]
+    assert labels.dtype == np.int8
+
+
+def test_pseudo_labels_without_mutual_pairs_are_unknown() -> None:
+    labels = pseudo_labels(np.array([0]), np.array([0]), np.array([np.nan], dtype=np.float32))
+    assert labels.tolist() == [-1]
+
+
+def test_pseudo_labels_find_the_diagonal() -> None:
+    feats, li, ri, true = grid(30)
+    labels = pseudo_labels(li, ri, feats.to_numpy().mean(axis=1).astype(np.float32))
+    assert (labels[labels == 1] == 1).all() and true[labels == 1].all()
+    assert not true[labels == 0].any()
+    assert (labels == 1).sum() >= 15
+
+
+# ----------------------------------------------------------------------------- FastMatcher
+
+
+def test_fit_returns_self_and_sets_fitted_state() -> None:
+    feats, _, _, true = grid(20)
+    m = FastMatcher()
+    assert m.fit(feats, true.astype(int)) is m
+    assert m.feature_names_ == ["dense_sim", "name_ratio"]
+    assert len(m.coef_) == 2 and all(c > 0 for c in m.coef_)
+    assert m.n_train_ == {"matches": 20, "non_matches": 380}
+
+
+def test_predict_proba_separates_matches() -> None:
+    feats, _, _, true = grid(20)
+    p = FastMatcher().fit(feats, true.astype(int)).predict_proba(feats)
+    assert p.dtype == np.float32 and ((p >= 0) & (p <= 1)).all()
+    assert p[true].min() > 0.5 > p[~true].max()
+
+
+def test_predict_uses_feature_names_not_positions() -> None:
+    feats, _, _, true = grid(10)
+    m = FastMatcher().fit(feats, true.astype(int))
+    swapped = feats.select("name_ratio", "dense_sim").with_columns(extra=pl.lit(0.0))
+    np.testing.assert_array_equal(m.predict_proba(swapped), m.predict_proba(feats))
+    with pytest.raises(InputError, match="name_ratio"):
+        m.predict_proba(feats.drop("name_ratio"))
+
+
+def test_fit_needs_both_classes() -> None:
+    feats, *_ = grid(3)
+    with pytest.raises(InputError, match="both"):
+        FastMatcher().fit(feats, [1] * feats.height)
+
+
+def test_predict_before_fit_is_not_fitted_error() -> None:
+    feats, *_ = grid(3)
+    with pytest.raises(NotFittedError, match="fit"):
+        FastMatcher().predict_proba(feats)
+    with pytest.raises(AttributeError):  # NotFittedError is an AttributeError too
+        FastMatcher().decision_function(feats)
+
+
+def test_fit_unlabelled_learns_from_the_candidate_graph() -> None:
+    feats, li, ri, true = grid(30, seed=1)
+    m = FastMatcher().fit_unlabelled(feats, li, ri)
+    assert m.link_ == "logistic"
+    p = m.predict_proba(feats)
+    assert p[true].mean() > 0.5 > p[~true].mean()
+    assert ((p > 0.5) == true).mean() > 0.95
+
+
+def test_fallback_when_too_few_confident_pairs(caplog: pytest.LogCaptureFixture) -> None:
+    feats, li, ri, _ = grid(3)  # at most 3 mutual pairs: fewer than 5 positives
+    with caplog.at_level(logging.WARNING, logger="linker"):
+        m = FastMatcher().fit_unlabelled(feats, li, ri)
+    assert m.link_ == "identity"
+    assert "mean similarity" in caplog.text
+    expected = feats.to_numpy().mean(axis=1)
+    np.testing.assert_allclose(m.predict_proba(feats), expected, atol=1e-6)
+
+
+def test_save_load_round_trip(tmp_path: Path) -> None:
+    feats, li, ri, _ = grid(30, seed=2)
+    m = FastMatcher(C=0.5).fit_unlabelled(feats, li, ri)
+    m.save(tmp_path / "matcher.json")
+    state = json.loads((tmp_path / "matcher.json").read_text())
+    assert state["type"] == "FastMatcher" and state["params"]["C"] == 0.5
+    loaded = FastMatcher.load(tmp_path / "matcher.json")
+    assert loaded.C == 0.5
+    np.testing.assert_array_equal(loaded.predict_proba(feats), m.predict_proba(feats))
+
+
+def test_save_load_round_trip_of_fallback(tmp_path: Path) -> None:
+    feats, li, ri, _ = grid(3)
+    m = FastMatcher().fit_unlabelled(feats, li, ri)
+    m.save(tmp_path / "m.json")
+    loaded = FastMatcher.load(tmp_path / "m.json")
+    assert loaded.link_ == "identity"
+    np.testing.assert_array_equal(loaded.predict_proba(feats), m.predict_proba(feats))
