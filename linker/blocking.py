@@ -1,8 +1,9 @@
 """Candidate generation: embedding ANN top-k unioned with character n-gram top-k, within key blocks.
 
 For every left record the blocker keeps its ``k`` nearest right records by embedding cosine and
-its ``k`` nearest by n-gram TF-IDF cosine (so at most ``2k`` candidates), and computes both
-similarities for every kept pair. ``block_on`` restricts the search to records that agree exactly
+its ``k`` nearest by n-gram TF-IDF cosine; where the two lists overlap, the free places of the
+``2k`` budget go to the next-best of each list in turn. Both similarities are computed for
+every kept pair. ``block_on`` restricts the search to records that agree exactly
 on some columns; records whose key is null are searched against the whole other table, so
 no record is left out because of a missing key.
 """
@@ -99,14 +100,42 @@ def _neighbours(
     rrows: Rows,
     method: SearchMethod,
     params: AnnParams,
-) -> tuple[Rows, Rows]:
+) -> npt.NDArray[np.int64]:
+    """The ``k`` nearest right rows of each left row, best first (a row never meets itself)."""
     ids, _ = search(q, items, k + 1 if self_join else k, method=method, params=params)
-    left = np.repeat(lrows, ids.shape[1])
-    right = rrows[ids.ravel()]
-    if self_join:
-        keep = left != right
-        left, right = left[keep], right[keep]
-    return left, right
+    found = rrows[ids]
+    if self_join and found.shape[1]:
+        drop = found == lrows[:, None]
+        drop[~drop.any(axis=1), -1] = True  # no self among them: drop the farthest instead
+        found = found[~drop].reshape(len(lrows), -1)
+    return found
+
+
+def _interleave(lists: list[npt.NDArray[np.int64]], budget: int) -> npt.NDArray[np.int64]:
+    """Merge ranked lists (one row per left record) turn by turn, keeping the first ``budget``
+    distinct entries of each row; ``-1`` marks an empty place.
+
+    Example:
+        >>> import numpy as np
+        >>> _interleave([np.array([[1, 2, 3]]), np.array([[2, 4, 5]])], 4).tolist()
+        [[1, 2, 4, 3]]
+    """
+    width = max(x.shape[1] for x in lists)
+    padded = [np.pad(x, ((0, 0), (0, width - x.shape[1])), constant_values=-1) for x in lists]
+    merged = np.stack(padded, axis=2).reshape(len(padded[0]), -1)
+    order = np.argsort(merged, axis=1, kind="stable")
+    ranked = np.take_along_axis(merged, order, axis=1)
+    repeat = np.zeros_like(merged, dtype=bool)
+    repeat[:, 1:] = ranked[:, 1:] == ranked[:, :-1]
+    dup = np.zeros_like(repeat)
+    np.put_along_axis(dup, order, repeat, axis=1)
+    keep = ~dup & (merged >= 0)
+    keep &= np.cumsum(keep, axis=1) <= budget
+    out = np.where(keep, merged, -1)
+    # push the kept entries to the front of each row, in their merged order
+    front = np.argsort(~keep, axis=1, kind="stable")[:, :budget]
+    result: npt.NDArray[np.int64] = np.take_along_axis(out, front, axis=1)
+    return result
 
 
 def _rowwise_sims(
@@ -132,12 +161,16 @@ def block(
     params: AnnParams | None = None,
     show_progress: bool | None = None,
 ) -> BlockingResult:
-    """Union of dense and n-gram top-``k`` neighbours of every left row, within each group.
+    """Candidates of every left row from the dense and n-gram neighbour lists, within each group.
+
+    Each left row gets its top ``k`` of every list, and the budget of ``k`` × (number of lists)
+    candidates is then filled with the next-best of each list in turn, so the places that
+    overlapping lists leave free are not wasted.
 
     Args:
         left: Left vectors (either kind may be ``None`` to switch that blocker off).
         right: Right vectors, in the same spaces.
-        k: Neighbours per blocker per left record.
+        k: Neighbours per blocker per left record (the budget is ``k`` per blocker).
         groups: ``(left_rows, right_rows)`` blocks from :func:`key_groups`; default one block.
         self_join: Left and right are the same table (dedup): drop each row's pair with itself.
         method: Dense search method (see :func:`linker.ann.search`).
@@ -162,24 +195,26 @@ def block(
     show = want_progress(show_progress, logger) and len(groups) > 1
     lefts: list[Rows] = []
     rights: list[Rows] = []
+    spaces = [
+        (lv, rv, how)
+        for lv, rv, how in ((left.dense, right.dense, method), (left.sparse, right.sparse, "exact"))
+        if lv is not None and rv is not None
+    ]
+    budget = k * len(spaces)
     for lrows, rrows in progress(groups, total=len(groups), desc="block", show=show):
         if len(lrows) == 0 or len(rrows) == 0:
             continue
-        for lv, rv in ((left.dense, right.dense), (left.sparse, right.sparse)):
-            if lv is None or rv is None:
-                continue
-            a, b = _neighbours(
-                lv[lrows],
-                rv[rrows],
-                k,
-                self_join=self_join,
-                lrows=lrows,
-                rrows=rrows,
-                method=method,
-                params=p,
+        lists = [
+            _neighbours(
+                lv[lrows], rv[rrows], budget, self_join=self_join, lrows=lrows, rrows=rrows,
+                method=how, params=p,  # type: ignore[arg-type]
             )
-            lefts.append(a)
-            rights.append(b)
+            for lv, rv, how in spaces
+        ]  # fmt: skip
+        found = _interleave(lists, budget)
+        kept = found >= 0
+        lefts.append(np.repeat(lrows, kept.sum(axis=1)))
+        rights.append(found[kept])
     li = np.concatenate(lefts) if lefts else np.zeros(0, np.int64)
     ri = np.concatenate(rights) if rights else np.zeros(0, np.int64)
     pairs = np.unique(np.stack([li, ri], axis=1), axis=0) if len(li) else np.zeros((0, 2), np.int64)

@@ -133,24 +133,26 @@ def _read(path: str, delimiter: str | None) -> Any:
     return read(path, delimiter=delimiter)
 
 
+def _settings(a: argparse.Namespace, *, two_tables: bool) -> dict[str, Any]:
+    """The keyword arguments that every verb takes, from the options ``_common`` defines."""
+    out: dict[str, Any] = {
+        "on": _cols(a.on),
+        "k": a.k,
+        "model": a.model,
+        "block_on": _cols(a.block_on),
+        "id": a.id,
+        "show_progress": not a.quiet and sys.stderr.isatty(),
+    }
+    if two_tables:
+        out.update(left_on=_cols(a.left_on), right_on=_cols(a.right_on))
+    return out
+
+
 def _run_merge(a: argparse.Namespace) -> str:
     import linker as lk
 
     left, right = _read(a.left, a.delimiter), _read(a.right, a.delimiter)
-    out = lk.merge(
-        left,
-        right,
-        _cols(a.on),
-        left_on=_cols(a.left_on),
-        right_on=_cols(a.right_on),
-        how=a.how,
-        k=a.k,
-        threshold=a.threshold,
-        model=a.model,
-        block_on=_cols(a.block_on),
-        id=a.id,
-        show_progress=not a.quiet and sys.stderr.isatty(),
-    )
+    out = lk.merge(left, right, how=a.how, threshold=a.threshold, **_settings(a, two_tables=True))
     _write(out, a.output)
     counts = dict(out.group_by("_merge").len().iter_rows())
     return (
@@ -163,16 +165,7 @@ def _run_candidates(a: argparse.Namespace) -> str:
     import linker as lk
 
     out = lk.candidates(
-        _read(a.left, a.delimiter),
-        _read(a.right, a.delimiter),
-        _cols(a.on),
-        left_on=_cols(a.left_on),
-        right_on=_cols(a.right_on),
-        k=a.k,
-        model=a.model,
-        block_on=_cols(a.block_on),
-        id=a.id,
-        show_progress=not a.quiet and sys.stderr.isatty(),
+        _read(a.left, a.delimiter), _read(a.right, a.delimiter), **_settings(a, two_tables=True)
     )
     _write(out, a.output)
     return f"{out.height} candidate pairs"
@@ -182,14 +175,7 @@ def _run_dedup(a: argparse.Namespace) -> str:
     import linker as lk
 
     out = lk.dedup(
-        _read(a.data, a.delimiter),
-        _cols(a.on),
-        k=a.k,
-        threshold=a.threshold,
-        model=a.model,
-        block_on=_cols(a.block_on),
-        id=a.id,
-        show_progress=not a.quiet and sys.stderr.isatty(),
+        _read(a.data, a.delimiter), threshold=a.threshold, **_settings(a, two_tables=False)
     )
     _write(out, a.output)
     return f"{out.height} rows in {out['_cluster'].n_unique()} clusters"

@@ -102,7 +102,7 @@ class OnnxMiniLM:
         tok.no_padding()  # the shipped tokenizer.json pads to 128; we pad per batch instead
         tok.enable_truncation(self.max_length)
         opts = ort.SessionOptions()
-        opts.intra_op_num_threads = self.threads or os.cpu_count() or 1
+        opts.intra_op_num_threads = self.threads or len(os.sched_getaffinity(0)) or 1
         opts.inter_op_num_threads = 1
         sess = ort.InferenceSession(
             str(model_path()), sess_options=opts, providers=["CPUExecutionProvider"]

@@ -27,20 +27,27 @@ from linker.lexical import NgramVectorizer
 from linker.matching.assign import How, assign, connected_components
 from linker.matching.fast import FastMatcher
 from linker.result import OUTPUT_COLUMNS, LinkResult, merged_frame
-from linker.serialize import Serializer
+from linker.serialize import Serializer, wordy_columns
 
-__all__ = ["Linker"]
+__all__ = ["Linker", "PreparedSide"]
 
 logger = logging.getLogger(__name__)
 
+_STAGES = 7  # serialize, embed, ngram, block, features, score, assign
+
 
 @dataclass
-class _Side:
-    """One prepared table: the frame, its compared columns as text, and its vectors."""
+class PreparedSide:
+    """One prepared table: the frame, its compared columns as text, and its vectors.
+
+    ``texts`` (all compared columns) feed the n-gram blocker; ``dense_texts`` (the wordy
+    columns only, see :func:`~linker.serialize.wordy_columns`) feed the embedding model.
+    """
 
     frame: pl.DataFrame
     columns: list[pl.Series]
     texts: list[str]
+    dense_texts: list[str]
     vectors: Representations | None = None
 
 
@@ -160,9 +167,31 @@ class Linker:
         if id_col is not None:
             check_ids(df, id_col, name=name)
 
+    def prepare(
+        self,
+        left: pl.DataFrame,
+        right: pl.DataFrame | None = None,
+        timings: dict[str, float] | None = None,
+    ) -> tuple[PreparedSide, PreparedSide, list[str]]:
+        """Validate, serialize and vectorize the tables (the stages before blocking).
+
+        Returns the left and right :class:`PreparedSide` (the same content twice for one
+        table) and the compared column names. Embeddings are cached on this ``Linker``, so a
+        later ``link`` or ``candidates`` on the same tables does not embed them again.
+        """
+        return self._sides(left, right, {} if timings is None else timings)
+
+    def _encoder_cache(self) -> EmbeddingCache:
+        cache: EmbeddingCache | None = getattr(self, "_cache", None)
+        key = self.model if isinstance(self.model, str | None) else id(self.model)
+        if cache is None or getattr(self, "_cache_model", None) != key:
+            cache = EmbeddingCache(get_encoder(self.model))
+            self._cache, self._cache_model = cache, key
+        return cache
+
     def _sides(
         self, left: pl.DataFrame, right: pl.DataFrame | None, timings: dict[str, float]
-    ) -> tuple[_Side, _Side, list[str]]:
+    ) -> tuple[PreparedSide, PreparedSide, list[str]]:
         self._check()
         r = right if right is not None else left
         lo, ro = self._columns(left, r)
@@ -171,14 +200,18 @@ class Linker:
         if right is not None:
             self._prepare(right, ro, name="right", id_col=ids[1] if ids else None)
         sides = []
-        with self._stage("serialize", timings, 1, 6):
+        with self._stage("serialize", timings, 1, _STAGES):
+            wordy = [lo.index(c) for c in wordy_columns(left, lo)]
             for df, cols in ((left, lo), (r, ro)):
                 ser = Serializer(cols, style="values", names=lo)
-                sides.append(_Side(df, ser.column_texts(df), ser.texts(df)))
-        cache = EmbeddingCache(get_encoder(self.model))
-        with self._stage("embed", timings, 2, 6):
-            dense = [cache.get(s.texts, show_progress=self.show_progress) for s in sides]
-        with self._stage("ngram", timings, 3, 6):
+                dense_ser = Serializer([cols[i] for i in wordy], style="values")
+                sides.append(
+                    PreparedSide(df, ser.column_texts(df), ser.texts(df), dense_ser.texts(df))
+                )
+        cache = self._encoder_cache()
+        with self._stage("embed", timings, 2, _STAGES):
+            dense = [cache.get(s.dense_texts, show_progress=self.show_progress) for s in sides]
+        with self._stage("ngram", timings, 3, _STAGES):
             vec = NgramVectorizer().fit(
                 sides[0].texts + (sides[1].texts if right is not None else [])
             )
@@ -189,15 +222,15 @@ class Linker:
 
     def _score(
         self,
-        lside: _Side,
-        rside: _Side,
+        lside: PreparedSide,
+        rside: PreparedSide,
         names: list[str],
         timings: dict[str, float],
         *,
         self_join: bool,
     ) -> pl.DataFrame:
         assert lside.vectors is not None and rside.vectors is not None  # set by _sides
-        with self._stage("block", timings, 4, 6):
+        with self._stage("block", timings, 4, _STAGES):
             blocks = self.block_on
             keys = [blocks] if isinstance(blocks, str) else list(blocks or [])
             groups = None
@@ -231,11 +264,11 @@ class Linker:
                     .unique(["left_row", "right_row"])
                     .sort(["left_row", "right_row"])
                 )
-        with self._stage("features", timings, 5, 6):
+        with self._stage("features", timings, 5, _STAGES):
             li, ri = pairs["left_row"].to_numpy(), pairs["right_row"].to_numpy()
             feats = column_features(lside.columns, rside.columns, li, ri, names=names)
             pairs = pairs.with_columns(**{k: pl.Series(v) for k, v in feats.items()})
-        with self._stage("score", timings, 6, 6):
+        with self._stage("score", timings, 6, _STAGES):
             X = pairs.drop("left_row", "right_row")
             matcher = FastMatcher().fit_unlabelled(X, li, ri)
             pairs = pairs.with_columns(score=pl.Series(matcher.predict_proba(X), dtype=pl.Float32))
@@ -274,7 +307,7 @@ class Linker:
         start = time.perf_counter()
         lside, rside, names = self._sides(left, right, timings)
         pairs = self._score(lside, rside, names, timings, self_join=False)
-        with self._stage("assign", timings, 6, 6):
+        with self._stage("assign", timings, 7, _STAGES):
             matches = assign(
                 pairs.select("left_row", "right_row", "score"),
                 how=self.how,
@@ -303,7 +336,7 @@ class Linker:
         start = time.perf_counter()
         side, _, names = self._sides(df, None, timings)
         pairs = self._score(side, side, names, timings, self_join=True)
-        with self._stage("assign", timings, 6, 6):
+        with self._stage("assign", timings, 7, _STAGES):
             undirected = pairs.filter(pl.col("left_row") < pl.col("right_row")).select(
                 "left_row", "right_row", "score"
             )

@@ -20,7 +20,7 @@ import polars as pl
 
 from linker.errors import ConfigError
 
-__all__ = ["Serializer", "SerializeStyle"]
+__all__ = ["Serializer", "SerializeStyle", "wordy_columns"]
 
 SerializeStyle = Literal["ditto", "values"]
 _STYLES: tuple[SerializeStyle, ...] = ("ditto", "values")
@@ -87,3 +87,27 @@ class Serializer:
         joined = pl.select(pl.concat_str(exprs, separator=" ").alias("t"))
         col = joined.get_column("t").str.replace_all(r"\s+", " ").str.strip_chars()
         return col.to_list()
+
+
+def wordy_columns(df: pl.DataFrame, columns: Sequence[str], *, sample: int = 2000) -> list[str]:
+    """The columns whose values are mostly letters (names, titles, addresses), in order.
+
+    Codes, numbers, phones, dates and prices carry no meaning a sentence embedding can use,
+    and cost many word-piece tokens; the n-gram blocker and the per-column features compare
+    them instead. A column counts as wordy when at least half of its non-space characters
+    (over a sample of rows) are letters. If no column is wordy, all are returned.
+
+    Example:
+        >>> import polars as pl
+        >>> df = pl.DataFrame({"name": ["Acme Corp"], "phone": ["(555) 123-4567"]})
+        >>> wordy_columns(df, ["name", "phone"])
+        ['name']
+    """
+    head = df.head(sample)
+    keep = []
+    for col in columns:
+        text = "".join(head.get_column(col).cast(pl.Utf8, strict=False).drop_nulls().to_list())
+        chars = [c for c in text if not c.isspace()]
+        if chars and sum(c.isalpha() for c in chars) >= 0.5 * len(chars):
+            keep.append(col)
+    return keep or list(columns)
