@@ -24,10 +24,12 @@ __all__ = [
     "InputError",
     "Linker",
     "LinkerError",
+    "Taxonomy",
     "candidates",
     "dedup",
     "enable_logging",
     "evaluate",
+    "map_taxonomy",
     "merge",
     "read",
 ]
@@ -42,6 +44,8 @@ _LAZY = {
     "LinkerError": "linker.errors",
     "InputError": "linker.errors",
     "ConfigError": "linker.errors",
+    "map_taxonomy": "linker.taxonomy.api",
+    "Taxonomy": "linker.taxonomy.tree",
 }
 
 if TYPE_CHECKING:
@@ -50,6 +54,8 @@ if TYPE_CHECKING:
     from linker.frames import read
     from linker.measures import evaluate
     from linker.pipeline import Linker
+    from linker.taxonomy.api import map_taxonomy
+    from linker.taxonomy.tree import Taxonomy
 
 
 def __getattr__(name: str) -> Any:

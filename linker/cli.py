@@ -7,6 +7,7 @@ Examples::
     linker dedup people.csv --on first,last,dob --id person_id -o clustered.csv
     linker candidates a.csv b.csv --on name -k 5 -o pairs.csv
     linker evaluate linked.csv truth.csv --left-id id --right-id id_right
+    linker taxonomy phrases.csv taxonomy.csv --top-k 3 -o mapped.csv
     linker demo -o demo_linked.csv
 
 User errors (a missing column, a bad file) print one line and exit with status 2. Output is
@@ -34,6 +35,7 @@ _EPILOG = """examples:
   linker dedup people.csv --on first,last,dob -o clustered.csv
   linker candidates a.csv b.csv --on name -k 5 -o pairs.csv
   linker evaluate linked.csv truth.csv --left-id id --right-id id_right
+  linker taxonomy phrases.csv taxonomy.csv --examples labelled.csv -o mapped.csv
   linker demo -o demo_linked.csv
 """
 
@@ -120,11 +122,31 @@ def _parser() -> argparse.ArgumentParser:
     e.add_argument("--right-id", required=True, help="right id column in PAIRS")
     e.add_argument("--truth-left-id", help="left id column in TRUTH (default: --left-id)")
     e.add_argument("--truth-right-id", help="right id column in TRUTH (default: --right-id)")
+    _taxonomy_parser(sub, fmt)
     demo = sub.add_parser("demo", help="link the bundled demo firms and report quality", **fmt)
     demo.add_argument("-o", "--output", default="demo_linked.csv", help="output CSV")
     demo.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
     demo.add_argument("-v", "--verbose", action="store_true", help="log each stage")
     return parser
+
+
+def _taxonomy_parser(sub: Any, fmt: dict[str, Any]) -> None:
+    t = sub.add_parser("taxonomy", help="map phrases to the nodes of a taxonomy", **fmt)
+    t.add_argument("phrases", help="table of phrases (.csv/.parquet)")
+    t.add_argument("taxonomy", help="taxonomy table (id,label,parent,...) or .obo file")
+    t.add_argument("--phrase-column", help="column of PHRASES (default: phrase, else the first)")
+    t.add_argument("--id", default="id", help="node id column of TAXONOMY (id)")
+    t.add_argument("--label", default="label", help="label column of TAXONOMY (label)")
+    t.add_argument("--parent", default="parent", help="parent id column, if any (parent)")
+    t.add_argument("--synonyms", help="synonyms column of TAXONOMY, joined by |")
+    t.add_argument("--description", help="description column of TAXONOMY")
+    t.add_argument("--examples", help="labelled examples table with phrase,node_id columns")
+    t.add_argument("-k", "--top-k", type=int, default=1, help="nodes per phrase (1)")
+    t.add_argument("--model", default=None, help="embedding model: minilm (default), a path")
+    t.add_argument("--delimiter", help="CSV delimiter of the inputs (default: sniffed)")
+    t.add_argument("-o", "--output", default="-", help="output .csv or .parquet (default: stdout)")
+    t.add_argument("-q", "--quiet", action="store_true", help="no progress bars or summary")
+    t.add_argument("-v", "--verbose", action="store_true", help="log each stage")
 
 
 def _read(path: str, delimiter: str | None) -> Any:
@@ -197,6 +219,31 @@ def _run_evaluate(a: argparse.Namespace) -> str:
     return ""
 
 
+def _run_taxonomy(a: argparse.Namespace) -> str:
+    from linker.taxonomy.api import as_taxonomy, map_taxonomy
+
+    obo = a.taxonomy.lower().endswith(".obo")
+    tax = as_taxonomy(
+        a.taxonomy if obo or not a.delimiter else _read(a.taxonomy, a.delimiter),
+        id=a.id,
+        label=a.label,
+        parent=a.parent,
+        synonyms=a.synonyms,
+        description=a.description,
+    )
+    out = map_taxonomy(
+        _read(a.phrases, a.delimiter),
+        tax,
+        top_k=a.top_k,
+        examples=_read(a.examples, a.delimiter) if a.examples else None,
+        model=a.model,
+        phrase_column=a.phrase_column,
+        show_progress=not a.quiet and sys.stderr.isatty(),
+    )
+    _write(out, a.output)
+    return f"{out['phrase'].n_unique()} phrases mapped to {len(tax)} nodes, {out.height} rows"
+
+
 def _run_demo(a: argparse.Namespace) -> str:
     from linker.demo_run import run_demo
 
@@ -208,6 +255,7 @@ _COMMANDS: dict[str, Callable[[argparse.Namespace], str]] = {
     "candidates": _run_candidates,
     "dedup": _run_dedup,
     "evaluate": _run_evaluate,
+    "taxonomy": _run_taxonomy,
     "demo": _run_demo,
 }
 

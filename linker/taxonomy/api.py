@@ -1,0 +1,154 @@
+"""``map_taxonomy``: the one-call form of the taxonomy matcher, and input coercion."""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from linker.embed import Encoder
+from linker.errors import InputError
+from linker.frames import FrameKind, as_polars, check_columns, text_values, to_kind
+from linker.taxonomy.matcher import TaxonomyMatcher
+from linker.taxonomy.obo import read_obo
+from linker.taxonomy.rerank import NodeReranker
+from linker.taxonomy.score import HierarchyParams
+from linker.taxonomy.tree import Taxonomy
+
+__all__ = ["as_examples", "as_phrases", "as_taxonomy", "map_taxonomy"]
+
+logger = logging.getLogger(__name__)
+
+OUTPUT_COLUMNS = ("phrase", "node_id", "label", "path", "score", "rank")
+
+
+def as_taxonomy(taxonomy: Any, **columns: Any) -> Taxonomy:
+    """A :class:`Taxonomy` from a taxonomy, an ``.obo`` path, or a table (frame or path).
+
+    ``columns`` go to :meth:`Taxonomy.from_table` (``id``, ``label``, ``parent``,
+    ``synonyms``, ``description``, ``separator``).
+
+    Example:
+        >>> as_taxonomy(Taxonomy.from_labels(["a"])) is not None
+        True
+    """
+    if isinstance(taxonomy, Taxonomy):
+        return taxonomy
+    if isinstance(taxonomy, str | os.PathLike) and Path(taxonomy).suffix.lower() == ".obo":
+        return read_obo(taxonomy)
+    return Taxonomy.from_table(taxonomy, **columns)
+
+
+def as_phrases(phrases: Any, *, column: str | None = None) -> tuple[list[str], FrameKind]:
+    """Phrases from a list of strings, a polars Series, or a table (frame or path).
+
+    A table's phrases are in ``column``; by default in ``phrase`` if there is one, else in
+    its only (or first) column.
+
+    Example:
+        >>> as_phrases(["acme", "zeta"])
+        (['acme', 'zeta'], 'polars')
+    """
+    if isinstance(phrases, pl.Series):
+        return text_values(phrases.to_frame("p"), "p"), "polars"
+    if isinstance(phrases, Sequence) and not isinstance(phrases, str):
+        return ["" if p is None else str(p) for p in phrases], "polars"
+    df, kind = as_polars(phrases, name="phrases")
+    if column is None:
+        column = "phrase" if "phrase" in df.columns else (df.columns[0] if df.columns else "")
+    check_columns(df, [column], name="phrases")
+    return text_values(df, column), kind
+
+
+def as_examples(examples: Any) -> list[tuple[str, str]]:
+    """Labelled examples from ``(phrase, node_id)`` pairs, a ``{phrase: node_id}`` mapping, or
+    a table (frame or path) with the columns ``phrase`` and ``node_id``.
+
+    Example:
+        >>> as_examples({"hound": "dog"})
+        [('hound', 'dog')]
+    """
+    if examples is None:
+        return []
+    if isinstance(examples, Mapping):
+        return [(str(p), str(n)) for p, n in examples.items()]
+    if isinstance(examples, Sequence) and not isinstance(examples, str):
+        return [(str(pair[0]), str(pair[1])) for pair in examples]
+    df, _ = as_polars(examples, name="examples")
+    check_columns(df, ["phrase", "node_id"], name="examples")
+    nulls = df.filter(pl.col("node_id").is_null()).height
+    if nulls:
+        raise InputError(f"examples: {nulls} row(s) have no node_id; fill or drop them")
+    return list(zip(text_values(df, "phrase"), text_values(df, "node_id"), strict=True))
+
+
+def map_taxonomy(
+    phrases: Any,
+    taxonomy: Any,
+    *,
+    top_k: int = 1,
+    examples: Any = None,
+    model: str | Encoder | None = None,
+    phrase_column: str | None = None,
+    hierarchy: HierarchyParams | None = None,
+    reranker: NodeReranker | None = None,
+    show_progress: bool | None = None,
+) -> Any:
+    """Map each phrase to its best ``top_k`` nodes of a taxonomy.
+
+    Args:
+        phrases: Strings, a polars Series, or a table (polars/pandas frame or CSV path) whose
+            ``phrase_column`` holds them.
+        taxonomy: A :class:`Taxonomy`, an ``.obo`` file, or a table with the columns ``id``,
+            ``label`` and optionally ``parent``, ``synonyms``, ``description``.
+        top_k: Nodes returned per phrase.
+        examples: Labelled examples (few-shot): ``(phrase, node_id)`` pairs, a mapping, or a
+            table with ``phrase`` and ``node_id``.
+        model: Embedding model name, path or encoder (default: packaged all-MiniLM-L6-v2).
+        phrase_column: Column of a phrases table (default ``phrase``, else the first).
+        hierarchy: Ancestor agreement, depth preference and back-off settings.
+        reranker: Optional reranker (an LLM) of each phrase's best candidates.
+        show_progress: Progress bars (``None``: when logging is at INFO).
+
+    Returns:
+        One row per phrase and rank: ``phrase``, ``node_id``, ``label``, ``path``, ``score``,
+        ``rank`` (1 = best), in input order; pandas if ``phrases`` was pandas, else polars.
+        A phrase without candidates (an empty one) gets one row with nulls.
+
+    Raises:
+        InputError: a bad taxonomy (duplicate ids, orphans, cycles), missing columns, or
+            examples naming unknown nodes.
+
+    Example:
+        >>> import linker as lk
+        >>> tax = lk.Taxonomy(["animal", "dog", "cat"], ["Animal", "Dog", "Cat"],
+        ...                   [None, ["animal"], ["animal"]], synonyms=[[], ["hound"], []])
+        >>> lk.map_taxonomy(["hound", "kitten"], tax)["node_id"].to_list()
+        ['dog', 'cat']
+    """
+    tax = as_taxonomy(taxonomy)
+    texts, kind = as_phrases(phrases, column=phrase_column)
+    matcher = TaxonomyMatcher(
+        model, hierarchy=hierarchy, reranker=reranker, show_progress=show_progress
+    ).fit(tax, as_examples(examples))
+    match = matcher.predict(texts, top_k=top_k)
+    return to_kind(_frame(texts, tax, match.nodes, match.scores), kind)
+
+
+def _frame(texts: list[str], tax: Taxonomy, nodes: Any, scores: Any) -> pl.DataFrame:
+    rows: dict[str, list[Any]] = {c: [] for c in OUTPUT_COLUMNS}
+    for phrase, ns, ss in zip(texts, nodes.tolist(), scores.tolist(), strict=True):
+        kept = [(n, s) for n, s in zip(ns, ss, strict=True) if n >= 0]
+        for rank, (n, s) in enumerate(kept or [(-1, None)], start=1):
+            rows["phrase"].append(phrase)
+            rows["node_id"].append(tax.ids[n] if n >= 0 else None)
+            rows["label"].append(tax.labels[n] if n >= 0 else None)
+            rows["path"].append(tax.path(n) if n >= 0 else None)
+            rows["score"].append(round(float(s), 6) if n >= 0 else None)
+            rows["rank"].append(rank if n >= 0 else None)
+    schema = {"phrase": pl.String, "node_id": pl.String, "label": pl.String, "path": pl.String}
+    return pl.DataFrame(rows, schema={**schema, "score": pl.Float64, "rank": pl.Int64})
