@@ -54,7 +54,7 @@ class HierarchyParams:
 
     ancestor_weight: float = 0.1
     depth_weight: float = 0.02
-    backoff_threshold: float | None = 0.5
+    backoff_threshold: float | None = 0.45
     backoff_mass: float = 0.6
     temperature: float = 0.05
 

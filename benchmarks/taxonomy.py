@@ -1,0 +1,426 @@
+"""Taxonomy matching: phrases → nodes, linker against two baselines, and its speed.
+
+Sets (from ``--data-root``; each is skipped with a note when its files are missing):
+
+- ``dbpedia``: LLMs4OL 2024 A.5 DBpedia term typing, zero-shot (terms → 484 types);
+- ``obi``, ``matonto``: LLMs4OL 2025 term typing; the published test split has no gold types,
+  so the train split is split (fixed seed): ``--example-share`` of it are labelled examples,
+  the rest are evaluated;
+- ``ncbi``: NCBI Disease mentions → MeSH/OMIM ids; nodes are the train concepts (label: the
+  most frequent train mention), the train mentions are examples, the test mentions evaluated.
+  Test mentions whose concept never occurs in train cannot be found (reported as coverage).
+- any other folder holding ``terms.json`` (``[{"term", "types": [...]}]``) and optionally
+  ``types.txt`` and ``pairs.json`` (``[{"parent", "child"}]``) is read like ``obi``.
+
+Methods: linker's :class:`~linker.taxonomy.TaxonomyMatcher` (defaults; with and without the
+examples), a rapidfuzz best-name baseline (``fuzz.WRatio``) and a plain-embedding
+nearest-name baseline (same MiniLM vectors, cosine). Both baselines see the same names
+linker does (labels, synonyms and the example phrases) and rank a node by its best name.
+
+Run ``python benchmarks/taxonomy.py --help``; see benchmarks/README.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+from _common import fmt, header_lines, markdown_table, print_table, write_atomic
+
+from linker.embed import Encoder, Matrix, get_encoder
+from linker.taxonomy import Taxonomy, TaxonomyMatcher
+
+ALL_SETS = ("dbpedia", "obi", "matonto", "ncbi")
+LLMS4OL = "llms4ol-challenge"
+DBO = f"{LLMS4OL}/2024/TaskA-Term Typing/SubTask A.5(ZS) - DBO"
+TERM_TYPING_2025 = {"obi": "OBI", "matonto": "MatOnto"}
+NCBI = "ncbi-disease/original-data"
+TOP = 10  # ranks kept per phrase (MRR counts the gold within them)
+
+
+@dataclass
+class Task:
+    """One evaluation set: phrases, their gold node ids, the taxonomy, and examples."""
+
+    name: str
+    phrases: list[str]
+    gold: list[set[str]]
+    taxonomy: Taxonomy
+    examples: list[tuple[str, str]] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    hierarchy_known: bool = False
+
+
+class CachedEncoder:
+    """The shared encoder with a per-text cache, so baselines reuse linker's vectors."""
+
+    def __init__(self, encoder: Encoder):
+        self.inner, self.name, self.cache = encoder, encoder.name, dict[str, np.ndarray]()
+
+    def encode(self, texts: Sequence[str], *, show_progress: bool | None = None) -> Matrix:
+        todo = [t for t in dict.fromkeys(texts) if t not in self.cache]
+        if todo:
+            self.cache.update(
+                zip(todo, self.inner.encode(todo, show_progress=show_progress), strict=True)
+            )
+        return np.stack([self.cache[t] for t in texts]) if texts else np.zeros((0, 384), np.float32)
+
+
+# -- loaders -------------------------------------------------------------------------------------
+def _flat(types: Sequence[str], name: str) -> Taxonomy:
+    return Taxonomy.from_labels(sorted(set(types)), source=name)
+
+
+def load_dbpedia(root: Path, max_phrases: int | None, seed: int) -> Task:
+    d = root / DBO
+    terms = json.loads((d / "A.5(ZS)_Test.json").read_text(encoding="utf-8"))
+    gt = {g["ID"]: g["type"] for g in json.loads((d / "A.5(ZS)_Test_GT.json").read_text())}
+    types = [t.strip() for t in (d / "A.5(ZS)-Types.txt").read_text().splitlines() if t.strip()]
+    phrases = [t["term"] for t in terms]
+    gold = [set(gt[t["ID"]]) for t in terms]
+    task = Task("DBpedia (LLMs4OL A.5, zero-shot)", phrases, gold, _flat(types, "DBpedia types"))
+    return _sample(task, max_phrases, seed)
+
+
+def load_term_typing(folder: Path, name: str, share: float, seed: int, cap: int | None) -> Task:
+    """A ``[{"term", "types"}]`` train file: part examples, the rest evaluated."""
+    rows = json.loads(folder.read_text(encoding="utf-8")) if folder.is_file() else []
+    rows = [r for r in rows if r.get("term") and r.get("types")]
+    types = sorted({t for r in rows for t in r["types"]})
+    order = np.random.default_rng(seed).permutation(len(rows))
+    n_ex = int(round(share * len(rows)))
+    ex, ev = [rows[i] for i in order[:n_ex]], [rows[i] for i in order[n_ex:]]
+    task = Task(
+        name,
+        [r["term"] for r in ev],
+        [set(r["types"]) for r in ev],
+        _flat(types, name),
+        examples=[(r["term"], t) for r in ex for t in r["types"]],
+    )
+    task.notes.append(
+        f"{len(rows)} labelled train terms, {len(types)} types: {len(ex)} used as examples, "
+        f"{len(ev)} evaluated (seed {seed}); {_unseen(task)} of the evaluated have a type "
+        "with no example"
+    )
+    return _sample(task, cap, seed)
+
+
+def _unseen(task: Task) -> int:
+    seen = {n for _, n in task.examples}
+    return sum(not (g & seen) for g in task.gold)
+
+
+def _pubtator(path: Path) -> list[tuple[str, set[str]]]:
+    out = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        parts = line.split("\t")
+        if len(parts) == 6 and parts[5]:
+            ids = {i.strip() for i in parts[5].replace("+", "|").split("|") if i.strip()}
+            out.append((parts[3], ids))
+    return out
+
+
+def load_ncbi(root: Path, cap: int | None, seed: int) -> Task:
+    train = _pubtator(root / NCBI / "train/NCBItrainset_corpus.txt")
+    test = _pubtator(root / NCBI / "test/NCBItestset_corpus.txt")
+    names: dict[str, Counter[str]] = {}
+    for mention, ids in train:
+        for i in ids:
+            names.setdefault(i, Counter())[mention] += 1
+    concepts = sorted(names)
+    labels = [names[c].most_common(1)[0][0] for c in concepts]
+    tax = Taxonomy(concepts, labels, source="NCBI train concepts")
+    examples = [(m, i) for m, ids in train for i in ids]
+    task = Task(
+        "NCBI Disease (train mentions as prototypes)",
+        [m for m, _ in test],
+        [ids for _, ids in test],
+        tax,
+        examples=examples,
+    )
+    covered = sum(bool(g & set(concepts)) for g in task.gold)
+    task.notes.append(
+        f"{len(train)} train mentions of {len(concepts)} concepts; {len(test)} test mentions, "
+        f"{covered} ({covered / max(len(test), 1):.3f}) with a concept seen in train: the "
+        "ceiling of acc@1 here"
+    )
+    return _sample(task, cap, seed)
+
+
+def _sample(task: Task, cap: int | None, seed: int) -> Task:
+    if cap is None or len(task.phrases) <= cap:
+        task.notes.append(f"all {len(task.phrases)} phrases evaluated")
+        return task
+    keep = np.sort(np.random.default_rng(seed).choice(len(task.phrases), cap, replace=False))
+    task.notes.append(f"{cap} of {len(task.phrases)} phrases evaluated (seeded sample, {seed})")
+    task.phrases = [task.phrases[i] for i in keep]
+    task.gold = [task.gold[i] for i in keep]
+    return task
+
+
+def load_folder(folder: Path, share: float, seed: int, cap: int | None) -> Task:
+    """Another folder of the same form: ``terms.json`` [+ ``types.txt``, ``pairs.json``]."""
+    task = load_term_typing(folder / "terms.json", folder.name, share, seed, cap)
+    extra = folder / "types.txt"
+    types = {n for n in task.taxonomy.ids}
+    if extra.is_file():
+        types |= {t.strip() for t in extra.read_text(encoding="utf-8").splitlines() if t.strip()}
+    pairs_file = folder / "pairs.json"
+    pairs = json.loads(pairs_file.read_text()) if pairs_file.is_file() else []
+    parents: dict[str, list[str]] = {t: [] for t in sorted(types)}
+    for p in pairs:
+        parents.setdefault(p["child"], []).append(p["parent"])
+        parents.setdefault(p["parent"], [])
+    ids = list(parents)
+    task.taxonomy = Taxonomy(ids, ids, [parents[i] for i in ids], source=folder.name)
+    task.hierarchy_known = bool(pairs)
+    return task
+
+
+# -- methods and metrics --------------------------------------------------------------------------
+Ranked = npt.NDArray[np.int64]
+
+
+def names_of(task: Task, with_examples: bool = True) -> tuple[list[str], npt.NDArray[np.int64]]:
+    """Every name a baseline may match: labels, synonyms and (optionally) example phrases."""
+    tax = task.taxonomy
+    pairs = [(tax.labels[i], i) for i in range(len(tax))]
+    pairs += [(s, i) for i in range(len(tax)) for s in tax.synonyms[i]]
+    if with_examples:
+        pairs += [(p, tax.index[n]) for p, n in task.examples]
+    pairs = sorted(set(pairs), key=lambda x: (x[1], x[0]))
+    return [p for p, _ in pairs], np.array([i for _, i in pairs], np.int64)
+
+
+def _rank_by_best_name(sims: np.ndarray, node_of: npt.NDArray[np.int64]) -> Ranked:
+    """Rank nodes by their best name's score (names sorted by node); ties by node row."""
+    starts = np.flatnonzero(np.r_[True, node_of[1:] != node_of[:-1]])
+    best = np.maximum.reduceat(sims, starts, axis=1)
+    order = np.argsort(-best, axis=1, kind="stable")[:, :TOP]
+    return node_of[starts][order]
+
+
+def run_rapidfuzz(task: Task, names: list[str], node_of: npt.NDArray[np.int64]) -> Ranked:
+    from rapidfuzz import fuzz, process, utils
+
+    out = []
+    for s in range(0, len(task.phrases), 2000):
+        sims = process.cdist(
+            task.phrases[s : s + 2000],
+            names,
+            scorer=fuzz.WRatio,
+            processor=utils.default_process,
+            workers=-1,
+        )
+        out.append(_rank_by_best_name(np.asarray(sims, np.float32), node_of))
+    return np.vstack(out)
+
+
+def run_embedding(
+    task: Task, names: list[str], node_of: npt.NDArray[np.int64], enc: Encoder
+) -> Ranked:
+    q, n = enc.encode(task.phrases), enc.encode(names)
+    return np.vstack(
+        [_rank_by_best_name(q[s : s + 2000] @ n.T, node_of) for s in range(0, len(q), 2000)]
+    )
+
+
+def run_linker(task: Task, enc: Encoder, *, examples: bool) -> Ranked:
+    matcher = TaxonomyMatcher(enc, show_progress=False)
+    matcher.fit(task.taxonomy, task.examples if examples else None)
+    return matcher.predict(task.phrases, top_k=TOP).nodes
+
+
+def metrics(task: Task, ranked: Ranked) -> dict[str, float | None]:
+    tax = task.taxonomy
+    gold_rows = [{tax.index[g] for g in gs if g in tax.index} for gs in task.gold]
+    ranks = np.array(
+        [
+            next((r + 1 for r, n in enumerate(row) if n in g), 0)
+            for row, g in zip(ranked.tolist(), gold_rows, strict=True)
+        ]
+    )
+    dist = None
+    if task.hierarchy_known:
+        wrong = [
+            (row[0], g)
+            for row, g, r in zip(ranked.tolist(), gold_rows, ranks, strict=True)
+            if r != 1 and row[0] >= 0 and g
+        ]
+        dist = (
+            float(np.mean([min(tax.distance(p, x) for x in g) for p, g in wrong])) if wrong else 0.0
+        )
+    return {
+        "acc@1": float(np.mean(ranks == 1)),
+        "acc@5": float(np.mean((ranks >= 1) & (ranks <= 5))),
+        "MRR": float(np.mean(np.where(ranks > 0, 1.0 / np.maximum(ranks, 1), 0.0))),
+        "tree distance": dist,
+    }
+
+
+# -- speed: 50,000 phrases against 10,000 nodes ---------------------------------------------------
+def speed(root: Path, n_phrases: int, n_nodes: int, seed: int) -> dict[str, float | int]:
+    """Fit on ``n_nodes`` DBpedia terms in a random tree, predict ``n_phrases`` distinct phrases.
+
+    A fresh encoder is used, so model loading and every embedding are inside the time.
+    """
+    terms = sorted({t["term"] for t in json.loads((root / DBO / "A.5(ZS)_Test.json").read_text())})
+    rng = np.random.default_rng(seed)
+    labels = [terms[i] for i in np.sort(rng.choice(len(terms), n_nodes, replace=False))]
+    parents: list[list[str] | None] = [None] * min(50, n_nodes)
+    parents += [[str(rng.integers(0, i))] for i in range(len(parents), n_nodes)]
+    tax = Taxonomy([str(i) for i in range(n_nodes)], labels, parents, source="speed tree")
+    phrases = list(dict.fromkeys(terms + [t.lower() for t in terms] + [t.upper() for t in terms]))
+    phrases = phrases[:n_phrases]
+    t0 = time.perf_counter()
+    matcher = TaxonomyMatcher(get_encoder(), show_progress=False).fit(tax)
+    t1 = time.perf_counter()
+    matcher.predict(phrases, top_k=5)
+    t2 = time.perf_counter()
+    return {
+        "phrases": len(phrases),
+        "nodes": n_nodes,
+        "depth": tax.max_depth,
+        "fit s": t1 - t0,
+        "predict s": t2 - t1,
+        "total s": t2 - t0,
+    }
+
+
+# -- report ---------------------------------------------------------------------------------------
+METHODS = ("linker", "linker, no examples", "rapidfuzz best name", "embedding nearest name")
+COLUMNS = ("acc@1", "acc@5", "MRR", "tree distance")
+
+
+@dataclass
+class SetResult:
+    task: Task
+    scores: dict[str, dict[str, float | None]] = field(default_factory=dict)
+    seconds: dict[str, float] = field(default_factory=dict)
+
+
+def verdict(r: SetResult) -> str:
+    best = max(r.scores[m]["acc@1"] or 0.0 for m in METHODS[2:] if m in r.scores)
+    ours = r.scores["linker"]["acc@1"] or 0.0
+    need = 0.10 if r.task.name.startswith("DBpedia") else 0.0
+    word = "met" if ours - best > need - 1e-12 else "NOT met"
+    goal = "≥ +0.10 acc@1 over both baselines" if need else "beats both baselines (acc@1)"
+    return f"{goal}: {word} ({ours - best:+.3f})"
+
+
+def render(
+    results: list[SetResult], speed_row: dict[str, float | int] | None, settings: dict[str, str]
+) -> str:
+    lines = header_lines("Taxonomy matching benchmark", extra=settings)
+    for r in results:
+        lines += [f"## {r.task.name}", ""]
+        lines += [f"- {n}" for n in r.task.notes]
+        lines += [f"- Target: {verdict(r)}", ""]
+        rows = [
+            [m, *(fmt(r.scores[m][c]) for c in COLUMNS), fmt(r.seconds.get(m), 1)]
+            for m in METHODS
+            if m in r.scores
+        ]
+        lines += markdown_table(["method", *COLUMNS, "seconds"], rows)
+        lines.append("")
+    if speed_row is not None:
+        lines += ["## Speed: phrases against a taxonomy", ""]
+        heads = list(speed_row)
+        lines += markdown_table(heads, [[fmt(speed_row[h], 1) for h in heads]])
+        ok = "met" if float(speed_row["total s"]) < 120 else "NOT met"
+        lines += ["", f"- Target: under 120 s for 50,000 × 10,000: {ok}", ""]
+    return "\n".join(lines) + "\n"
+
+
+def measure(task: Task, enc: CachedEncoder) -> SetResult:
+    res = SetResult(task)
+    names, node_of = names_of(task)
+    runs = [("linker", lambda: run_linker(task, enc, examples=True))]
+    if task.examples:
+        runs.append(("linker, no examples", lambda: run_linker(task, enc, examples=False)))
+    runs += [
+        ("rapidfuzz best name", lambda: run_rapidfuzz(task, names, node_of)),
+        ("embedding nearest name", lambda: run_embedding(task, names, node_of, enc)),
+    ]
+    for name, fn in runs:
+        t0 = time.perf_counter()
+        ranked = fn()
+        res.seconds[name] = time.perf_counter() - t0
+        res.scores[name] = metrics(task, ranked)
+        s = res.scores[name]
+        print(
+            f"  {name:24s} acc@1 {s['acc@1']:.3f} acc@5 {s['acc@5']:.3f} "
+            f"MRR {s['MRR']:.3f} ({res.seconds[name]:.1f} s)",
+            flush=True,
+        )
+    return res
+
+
+def load(name: str, args: argparse.Namespace) -> Task:
+    root = Path(args.data_root)
+    if name == "dbpedia":
+        return load_dbpedia(root, args.max_phrases, args.seed)
+    if name in TERM_TYPING_2025:
+        path = root / LLMS4OL / "2025/TaskB-TermTyping" / TERM_TYPING_2025[name]
+        path = path / "train/term_typing_train_data.json"
+        title = f"{TERM_TYPING_2025[name]} (LLMs4OL 2025 term typing, few-shot)"
+        return load_term_typing(path, title, args.example_share, args.seed, args.max_phrases)
+    if name == "ncbi":
+        return load_ncbi(root, args.max_phrases, args.seed)
+    return load_folder(Path(name), args.example_share, args.seed, args.max_phrases)
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
+    p.add_argument("--data-root", default="../shared/datasets", help="shared datasets folder")
+    p.add_argument(
+        "--set",
+        action="append",
+        metavar="NAME",
+        help=f"one of {', '.join(ALL_SETS)} or a folder; repeat (default: all)",
+    )
+    p.add_argument("--max-phrases", type=int, metavar="N", help="evaluate N seeded phrases per set")
+    p.add_argument("--example-share", type=float, default=0.5, help="train share used as examples")
+    p.add_argument("--seed", type=int, default=0, help="seed of splits and samples")
+    p.add_argument("--speed-phrases", type=int, default=50_000, help="phrases of the speed run")
+    p.add_argument("--speed-nodes", type=int, default=10_000, help="nodes of the speed run")
+    p.add_argument("--skip-speed", action="store_true", help="skip the speed run")
+    p.add_argument("--out", default="benchmarks/results/taxonomy.md", help="results markdown")
+    return p.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    settings = {
+        "Settings": f"max phrases {args.max_phrases or 'all'}, example share "
+        f"{args.example_share}, seed {args.seed}, top {TOP} ranks kept for MRR"
+    }
+    enc = CachedEncoder(get_encoder())
+    results: list[SetResult] = []
+    for name in args.set or ALL_SETS:
+        try:
+            task = load(name, args)
+        except (OSError, KeyError, ValueError) as e:
+            print(f"{name}: skipped ({e})", flush=True)
+            continue
+        print(f"{task.name}: {len(task.phrases)} phrases, {len(task.taxonomy)} nodes", flush=True)
+        results.append(measure(task, enc))
+        write_atomic(args.out, render(results, None, settings))
+    speed_row = None
+    if not args.skip_speed:
+        speed_row = speed(Path(args.data_root), args.speed_phrases, args.speed_nodes, args.seed)
+        print_table("speed", list(speed_row), [[fmt(v, 1) for v in speed_row.values()]])
+    write_atomic(args.out, render(results, speed_row, settings))
+    print(f"wrote {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,149 @@
+"""Matching phrases to a small real hierarchy with the packaged model: synonyms, the
+hierarchy (same label under two parents), back-off to ancestors, few-shot examples, the
+rerank hook, ``lk.map_taxonomy`` and ``linker taxonomy``."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import pandas as pd
+import polars as pl
+import pytest
+
+import linker as lk
+from linker.cli import main
+from linker.embed import Encoder
+from linker.errors import RerankError
+from linker.taxonomy import NodeCandidate, Taxonomy, TaxonomyMatcher
+
+ROWS = [
+    ("thing", "Thing", None, None),
+    ("animal", "Animal", "thing", None),
+    ("mammal", "Mammal", "animal", None),
+    ("dog", "Dog", "mammal", "hound|canine"),
+    ("cat", "Cat", "mammal", "feline|kitty"),
+    ("horse", "Horse", "mammal", "pony|stallion"),
+    ("jaguar_cat", "Jaguar", "mammal", None),
+    ("bird", "Bird", "animal", None),
+    ("eagle", "Eagle", "bird", None),
+    ("parrot", "Parrot", "bird", "macaw"),
+    ("fish", "Fish", "animal", None),
+    ("salmon", "Salmon", "fish", None),
+    ("shark", "Shark", "fish", None),
+    ("vehicle", "Vehicle", "thing", None),
+    ("car", "Car", "vehicle", "automobile"),
+    ("jaguar_car", "Jaguar", "car", None),
+    ("bicycle", "Bicycle", "vehicle", "bike"),
+    ("aircraft", "Aircraft", "vehicle", "airplane|plane"),
+]
+
+
+@pytest.fixture(scope="module")
+def frame() -> pl.DataFrame:
+    return pl.DataFrame(ROWS, schema=["id", "label", "parent", "synonyms"], orient="row")
+
+
+@pytest.fixture(scope="module")
+def tax(frame: pl.DataFrame) -> Taxonomy:
+    return Taxonomy.from_table(frame, synonyms="synonyms")
+
+
+@pytest.fixture(scope="module")
+def matcher(tax: Taxonomy, memo_minilm: Encoder) -> TaxonomyMatcher:
+    return TaxonomyMatcher(memo_minilm).fit(tax)
+
+
+def top1(m: TaxonomyMatcher, tax: Taxonomy, phrases: Sequence[str]) -> list[str]:
+    return [tax.ids[n] for n in m.predict(phrases, top_k=1).nodes[:, 0]]
+
+
+def test_synonyms_find_their_node(matcher: TaxonomyMatcher, tax: Taxonomy) -> None:
+    assert top1(matcher, tax, ["automobile", "macaw", "tabby kitty", "jet airliner"]) == [
+        "car", "parrot", "cat", "aircraft",
+    ]  # fmt: skip
+
+
+def test_synonyms_raise_the_score(tax: Taxonomy, memo_minilm: Encoder) -> None:
+    bare = Taxonomy(list(tax.ids), list(tax.labels), [[tax.ids[p] for p in ps] for ps in
+                    tax.parents])  # fmt: skip
+    with_syn = TaxonomyMatcher(memo_minilm).fit(tax).predict(["macaw"], top_k=1)
+    without = TaxonomyMatcher(memo_minilm).fit(bare).predict(["macaw"], top_k=1)
+    assert with_syn.scores[0, 0] > without.scores[0, 0] + 0.2
+
+
+def test_same_label_is_told_apart_by_its_ancestors(matcher: TaxonomyMatcher, tax: Taxonomy) -> None:
+    assert top1(matcher, tax, ["jaguar sports car"]) == ["jaguar_car"]
+
+
+def test_back_off_to_the_parent_instead_of_a_sibling(
+    matcher: TaxonomyMatcher, tax: Taxonomy
+) -> None:
+    # no wolf node: the dog/cat/horse siblings share the weight, so the answer is Mammal
+    match = matcher.predict(["wolf"], top_k=3)
+    assert tax.ids[match.nodes[0, 0]] == "mammal"
+    assert match.backed_off.tolist() == [True]
+    assert match.nodes[0, 1] >= 0  # the candidates still follow
+
+
+def test_no_back_off_when_turned_off(tax: Taxonomy, memo_minilm: Encoder) -> None:
+    params = lk.taxonomy.HierarchyParams(backoff_threshold=None)
+    m = TaxonomyMatcher(memo_minilm, hierarchy=params).fit(tax)
+    match = m.predict(["wolf"], top_k=1)
+    assert not match.backed_off.any()
+    assert tax.ids[match.nodes[0, 0]] in {"dog", "cat", "horse", "jaguar_cat"}
+
+
+def test_few_shot_examples_help(
+    matcher: TaxonomyMatcher, tax: Taxonomy, memo_minilm: Encoder
+) -> None:
+    phrases = ["golden retriever", "delivery truck"]
+    zero = matcher.predict(phrases, top_k=1)
+    examples = [("labrador retriever", "dog"), ("pickup truck", "car")]
+    few = TaxonomyMatcher(memo_minilm).fit(tax, examples).predict(phrases, top_k=1)
+    assert [tax.ids[n] for n in few.nodes[:, 0]] == ["dog", "car"]
+    assert top1(matcher, tax, ["delivery truck"]) != ["car"]  # zero-shot misses it
+    assert few.scores[0, 0] > zero.scores[0, 0] + 0.1
+
+
+class Reverse:
+    def rerank(self, phrase: str, candidates: Sequence[NodeCandidate]) -> list[int]:
+        assert all(c.path.startswith("Thing > ") for c in candidates)
+        return list(range(len(candidates)))[::-1]
+
+
+class Broken:
+    def rerank(self, phrase: str, candidates: Sequence[NodeCandidate]) -> list[int]:
+        return [0, 0]
+
+
+def test_rerank_hook(tax: Taxonomy, memo_minilm: Encoder) -> None:
+    plain = TaxonomyMatcher(memo_minilm).fit(tax).predict(["automobile"], top_k=3)
+    m = TaxonomyMatcher(memo_minilm, reranker=Reverse(), rerank_top=3).fit(tax)
+    assert m.predict(["automobile"], top_k=3).nodes[0].tolist() == plain.nodes[0].tolist()[::-1]
+    with pytest.raises(RerankError, match="distinct positions"):
+        TaxonomyMatcher(memo_minilm, reranker=Broken()).fit(tax).predict(["automobile"])
+
+
+def test_map_taxonomy_returns_the_kind_given(frame: pl.DataFrame, default_model: Encoder) -> None:
+    tax = lk.Taxonomy.from_table(frame, synonyms="synonyms")
+    out = lk.map_taxonomy(["hound", "", "hound"], tax, top_k=2)
+    assert out.columns == ["phrase", "node_id", "label", "path", "score", "rank"]
+    assert out.filter(pl.col("phrase") == "hound")["rank"].to_list() == [1, 2, 1, 2]
+    assert out.row(0)[:4] == ("hound", "dog", "Dog", "Thing > Animal > Mammal > Dog")
+    assert out.filter(pl.col("phrase") == "")["node_id"].to_list() == [None]  # kept, not dropped
+    pdf = lk.map_taxonomy(pd.DataFrame({"phrase": ["bike"]}), tax, examples={"pony": "horse"})
+    assert isinstance(pdf, pd.DataFrame) and pdf["node_id"].tolist() == ["bicycle"]
+
+
+def test_cli_taxonomy(tmp_path: Path, frame: pl.DataFrame, default_model: Encoder) -> None:
+    taxonomy_csv, phrases_csv, out = tmp_path / "t.csv", tmp_path / "p.csv", tmp_path / "o.csv"
+    frame.write_csv(taxonomy_csv)
+    phrases_csv.write_text("phrase\nautomobile\nmacaw\n", encoding="utf-8")
+    argv = ["taxonomy", str(phrases_csv), str(taxonomy_csv), "--synonyms", "synonyms", "-q"]
+    assert main([*argv, "-k", "2", "-o", str(out)]) == 0
+    got = pl.read_csv(out)
+    assert got.filter(pl.col("rank") == 1)["node_id"].to_list() == ["car", "parrot"]
+    bad = tmp_path / "bad.csv"
+    bad.write_text("id,label,parent\na,A,b\nb,B,a\n", encoding="utf-8")
+    assert main(["taxonomy", str(phrases_csv), str(bad), "-o", str(out)]) == 2
