@@ -30,6 +30,8 @@ __all__ = [
     "enable_logging",
     "evaluate",
     "map_taxonomy",
+    "match_glossary",
+    "match_schema",
     "merge",
     "read",
 ]
@@ -39,6 +41,8 @@ _LAZY = {
     "dedup": "linker.api",
     "candidates": "linker.api",
     "evaluate": "linker.measures",
+    "match_schema": "linker.schema.api",
+    "match_glossary": "linker.schema.api",
     "read": "linker.frames",
     "Linker": "linker.pipeline",
     "LinkerError": "linker.errors",
@@ -54,6 +58,7 @@ if TYPE_CHECKING:
     from linker.frames import read
     from linker.measures import evaluate
     from linker.pipeline import Linker
+    from linker.schema.api import match_glossary, match_schema
     from linker.taxonomy.api import map_taxonomy
     from linker.taxonomy.tree import Taxonomy
 

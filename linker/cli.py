@@ -8,6 +8,8 @@ Examples::
     linker candidates a.csv b.csv --on name -k 5 -o pairs.csv
     linker evaluate linked.csv truth.csv --left-id id --right-id id_right
     linker taxonomy phrases.csv taxonomy.csv --top-k 3 -o mapped.csv
+    linker schema source.csv target.csv --top-k 3 -o mapping.csv
+    linker glossary table.csv glossary.csv -o terms.csv
     linker demo -o demo_linked.csv
 
 User errors (a missing column, a bad file) print one line and exit with status 2. Output is
@@ -36,6 +38,8 @@ _EPILOG = """examples:
   linker candidates a.csv b.csv --on name -k 5 -o pairs.csv
   linker evaluate linked.csv truth.csv --left-id id --right-id id_right
   linker taxonomy phrases.csv taxonomy.csv --examples labelled.csv -o mapped.csv
+  linker schema source.csv standard.csv --target-is-schema --top-k 3 -o mapping.csv
+  linker glossary table.csv glossary.csv --term term --description description -o terms.csv
   linker demo -o demo_linked.csv
 """
 
@@ -123,6 +127,7 @@ def _parser() -> argparse.ArgumentParser:
     e.add_argument("--truth-left-id", help="left id column in TRUTH (default: --left-id)")
     e.add_argument("--truth-right-id", help="right id column in TRUTH (default: --right-id)")
     _taxonomy_parser(sub, fmt)
+    _schema_parsers(sub, fmt)
     demo = sub.add_parser("demo", help="link the bundled demo firms and report quality", **fmt)
     demo.add_argument("-o", "--output", default="demo_linked.csv", help="output CSV")
     demo.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
@@ -147,6 +152,32 @@ def _taxonomy_parser(sub: Any, fmt: dict[str, Any]) -> None:
     t.add_argument("-o", "--output", default="-", help="output .csv or .parquet (default: stdout)")
     t.add_argument("-q", "--quiet", action="store_true", help="no progress bars or summary")
     t.add_argument("-v", "--verbose", action="store_true", help="log each stage")
+
+
+def _schema_parsers(sub: Any, fmt: dict[str, Any]) -> None:
+    s = sub.add_parser("schema", help="rank the target columns each source column means", **fmt)
+    s.add_argument("source", help="source table (.csv/.parquet): data, or a schema table")
+    s.add_argument("target", help="target table or standard: data, or a schema table")
+    for side in ("source", "target"):
+        s.add_argument(
+            f"--{side}-is-schema",
+            action="store_true",
+            help=f"{side.upper()} is a schema table (column,description[,values]), not data",
+        )
+    s.add_argument("--one-to-one", action="store_true", help="one target per source column")
+    g = sub.add_parser("glossary", help="rank the glossary terms each column means", **fmt)
+    g.add_argument("table", help="table whose columns are mapped (.csv/.parquet)")
+    g.add_argument("glossary", help="glossary table: term, description[, allowed values]")
+    g.add_argument("--term", default="term", help="term column of GLOSSARY (term)")
+    g.add_argument("--description", default="description", help="description column (description)")
+    g.add_argument("--values", help="allowed-values column of GLOSSARY, joined by |")
+    for p in (s, g):
+        p.add_argument("-k", "--top-k", type=int, default=5, help="matches per column (5)")
+        p.add_argument("--model", default=None, help="embedding model: minilm (default), a path")
+        p.add_argument("--delimiter", help="CSV delimiter of the inputs (default: sniffed)")
+        p.add_argument("-o", "--output", default="-", help="output .csv or .parquet (stdout)")
+        p.add_argument("-q", "--quiet", action="store_true", help="no progress bars or summary")
+        p.add_argument("-v", "--verbose", action="store_true", help="log each stage")
 
 
 def _read(path: str, delimiter: str | None) -> Any:
@@ -244,6 +275,49 @@ def _run_taxonomy(a: argparse.Namespace) -> str:
     return f"{out['phrase'].n_unique()} phrases mapped to {len(tax)} nodes, {out.height} rows"
 
 
+def _run_schema(a: argparse.Namespace) -> str:
+    from linker.schema import as_schema, match_schema
+
+    source, target = (
+        as_schema(_read(path, a.delimiter), name=f"{side} ({path})", is_schema=is_schema)
+        for side, path, is_schema in (
+            ("source", a.source, a.source_is_schema),
+            ("target", a.target, a.target_is_schema),
+        )
+    )
+    out = match_schema(
+        source,
+        target,
+        top_k=a.top_k,
+        one_to_one=a.one_to_one,
+        model=a.model,
+        show_progress=not a.quiet and sys.stderr.isatty(),
+    )
+    _write(out, a.output)
+    return f"{len(source)} source columns ranked against {len(target)} target columns"
+
+
+def _run_glossary(a: argparse.Namespace) -> str:
+    from linker.schema import as_schema, glossary_schema, match_glossary
+
+    terms = glossary_schema(
+        _read(a.glossary, a.delimiter),
+        term=a.term,
+        description=a.description,
+        values=a.values,
+        name=f"glossary ({a.glossary})",
+    )
+    out = match_glossary(
+        as_schema(_read(a.table, a.delimiter), name=f"table ({a.table})"),
+        terms,
+        top_k=a.top_k,
+        model=a.model,
+        show_progress=not a.quiet and sys.stderr.isatty(),
+    )
+    _write(out, a.output)
+    return f"{out['column'].n_unique()} columns ranked against {len(terms)} glossary terms"
+
+
 def _run_demo(a: argparse.Namespace) -> str:
     from linker.demo_run import run_demo
 
@@ -256,6 +330,8 @@ _COMMANDS: dict[str, Callable[[argparse.Namespace], str]] = {
     "dedup": _run_dedup,
     "evaluate": _run_evaluate,
     "taxonomy": _run_taxonomy,
+    "schema": _run_schema,
+    "glossary": _run_glossary,
     "demo": _run_demo,
 }
 

@@ -1,0 +1,135 @@
+"""``match_schema`` and ``match_glossary``: thin wrappers over :class:`SchemaMatcher`."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Mapping
+from typing import Any
+
+from linker.embed import Encoder
+from linker.frames import to_kind
+from linker.schema.glossary import glossary_schema
+from linker.schema.matcher import Reranker, SchemaMatcher
+from linker.schema.profiles import as_schema
+
+__all__ = ["match_glossary", "match_schema"]
+
+
+def _kind(data: Any) -> str:
+    pd = sys.modules.get("pandas")
+    return "pandas" if pd is not None and isinstance(data, pd.DataFrame) else "polars"
+
+
+def match_schema(
+    source: Any,
+    target: Any,
+    *,
+    top_k: int = 5,
+    source_is_schema: bool = False,
+    target_is_schema: bool = False,
+    one_to_one: bool = False,
+    weights: Mapping[str, float] | None = None,
+    model: str | Encoder | None = None,
+    reranker: Reranker | None = None,
+    show_progress: bool | None = None,
+) -> Any:
+    """Rank the target columns that each source column most likely means.
+
+    Each side is a data table (polars/pandas frame or CSV/Parquet path: names and values are
+    compared), a schema table without data (``*_is_schema=True``: columns ``column``,
+    ``description`` and optionally ``values``, allowed values split on ``|``), a list of column
+    names, a ``{name: description}`` mapping, or a :class:`~linker.schema.profiles.Schema`.
+
+    Args:
+        source: The columns to map.
+        target: The schema or standard to map them to.
+        top_k: Target columns kept per source column.
+        source_is_schema: Read a ``source`` table as a schema table, not as data.
+        target_is_schema: Read a ``target`` table as a schema table, not as data.
+        one_to_one: Keep one target per source column and one source per target.
+        weights: Weights of the signals (see :data:`linker.schema.matcher.DEFAULT_WEIGHTS`).
+        model: Embedding model name, path or encoder (default: packaged all-MiniLM-L6-v2).
+        reranker: Optional reranker of the best candidates (e.g. an LLM).
+        show_progress: Progress bars (``None``: when logging is at INFO).
+
+    Returns:
+        ``source_column``, ``target_column``, ``score`` (0–1), ``rank`` (1 = best) and
+        ``reason``; pandas if ``source`` was pandas, else polars.
+
+    Raises:
+        InputError: Repeated or empty column names, empty tables, missing schema columns.
+        ConfigError: Bad ``top_k`` or ``weights``.
+
+    Example:
+        >>> import linker as lk
+        >>> import polars as pl
+        >>> people = pl.DataFrame({"pt_dob": ["1970-01-02"], "sex": ["F"]})
+        >>> std = {"date_of_birth": "Date the person was born", "gender": "Self-reported gender"}
+        >>> lk.match_schema(people, std, top_k=1)["target_column"].to_list()
+        ['date_of_birth', 'gender']
+    """
+    matcher = SchemaMatcher(
+        top_k=top_k,
+        weights=weights,
+        model=model,
+        one_to_one=one_to_one,
+        reranker=reranker,
+        show_progress=show_progress,
+    )
+    src = as_schema(source, name="source", is_schema=source_is_schema)
+    tgt = as_schema(target, name="target", is_schema=target_is_schema)
+    return to_kind(matcher.match(src, tgt), _kind(source))  # type: ignore[arg-type]
+
+
+def match_glossary(
+    table_or_columns: Any,
+    glossary: Any,
+    *,
+    top_k: int = 5,
+    term: str = "term",
+    description: str | None = "description",
+    values: str | None = None,
+    weights: Mapping[str, float] | None = None,
+    model: str | Encoder | None = None,
+    reranker: Reranker | None = None,
+    show_progress: bool | None = None,
+) -> Any:
+    """Rank the glossary terms that each column of a table most likely means.
+
+    Args:
+        table_or_columns: A data table (frame or path), column names, or
+            ``{name: description}``.
+        glossary: Frame or path with one row per term: ``term``, ``description`` and
+            optionally allowed ``values`` (text split on ``|``, or a list).
+        top_k: Terms kept per column.
+        term: Glossary column of term names.
+        description: Glossary column of descriptions (``None``: terms only).
+        values: Glossary column of allowed values, if any.
+        weights: Weights of the signals.
+        model: Embedding model name, path or encoder.
+        reranker: Optional reranker of the best candidates.
+        show_progress: Progress bars.
+
+    Returns:
+        ``column``, ``term``, ``score`` (0–1), ``rank`` (1 = best) and ``reason`` (the
+        signals that agreed); pandas if the table was pandas, else polars.
+
+    Raises:
+        InputError: Missing glossary columns, empty or repeated terms, bad tables.
+
+    Example:
+        >>> import linker as lk
+        >>> import polars as pl
+        >>> terms = pl.DataFrame({"term": ["Customer Name", "Order Total"],
+        ...                       "description": ["Full name of the buyer", None]})
+        >>> out = lk.match_glossary(["cust_nm", "total_amt"], terms, top_k=1)
+        >>> out["term"].to_list()
+        ['Customer Name', 'Order Total']
+    """
+    gloss = glossary_schema(glossary, term=term, description=description, values=values)
+    matcher = SchemaMatcher(
+        top_k=top_k, weights=weights, model=model, reranker=reranker, show_progress=show_progress
+    )
+    src = as_schema(table_or_columns, name="table")
+    out = matcher.match(src, gloss).rename({"source_column": "column", "target_column": "term"})
+    return to_kind(out, _kind(table_or_columns))  # type: ignore[arg-type]
