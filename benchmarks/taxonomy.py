@@ -9,13 +9,19 @@ Sets (from ``--data-root``; each is skipped with a note when its files are missi
 - ``ncbi``: NCBI Disease mentions → MeSH/OMIM ids; nodes are the train concepts (label: the
   most frequent train mention), the train mentions are examples, the test mentions evaluated.
   Test mentions whose concept never occurs in train cannot be found (reported as coverage).
+- ``schemaorg``: LLMs4OL 2024 B.2 Schema.org, used for placement: the taxonomy is the train
+  is-a pairs, the phrases are the test types absent from it (CamelCase split into words), and
+  the right answer is their parent: no exact node exists, so this measures back-off and the
+  tree distance of wrong answers;
 - any other folder holding ``terms.json`` (``[{"term", "types": [...]}]``) and optionally
   ``types.txt`` and ``pairs.json`` (``[{"parent", "child"}]``) is read like ``obi``.
 
 Methods: linker's :class:`~linker.taxonomy.TaxonomyMatcher` (defaults; with and without the
-examples), a rapidfuzz best-name baseline (``fuzz.WRatio``) and a plain-embedding
-nearest-name baseline (same MiniLM vectors, cosine). Both baselines see the same names
-linker does (labels, synonyms and the example phrases) and rank a node by its best name.
+examples), and the issue's two baselines: rapidfuzz best label (``fuzz.WRatio`` on
+``utils.default_process``-ed text) and plain-embedding nearest label (the same MiniLM vectors,
+cosine), both over the nodes' labels and synonyms. Where a set has examples, the same two
+baselines are also run over labels, synonyms *and* the example phrases ("name" baselines),
+which is what linker's few-shot mode sees; a baseline ranks a node by its best name.
 
 Run ``python benchmarks/taxonomy.py --help``; see benchmarks/README.md.
 """
@@ -24,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import time
 from collections import Counter
 from collections.abc import Sequence
@@ -37,11 +44,12 @@ from _common import fmt, header_lines, markdown_table, print_table, write_atomic
 from linker.embed import Encoder, Matrix, get_encoder
 from linker.taxonomy import Taxonomy, TaxonomyMatcher
 
-ALL_SETS = ("dbpedia", "obi", "matonto", "ncbi")
+ALL_SETS = ("dbpedia", "obi", "matonto", "ncbi", "schemaorg")
 LLMS4OL = "llms4ol-challenge"
 DBO = f"{LLMS4OL}/2024/TaskA-Term Typing/SubTask A.5(ZS) - DBO"
 TERM_TYPING_2025 = {"obi": "OBI", "matonto": "MatOnto"}
 NCBI = "ncbi-disease/original-data"
+SCHEMA = f"{LLMS4OL}/2024/TaskB-Taxonomy Discovery/SubTask B.2(FS) - Schema.org"
 TOP = 10  # ranks kept per phrase (MRR counts the gold within them)
 
 
@@ -150,6 +158,40 @@ def load_ncbi(root: Path, cap: int | None, seed: int) -> Task:
         f"{len(train)} train mentions of {len(concepts)} concepts; {len(test)} test mentions, "
         f"{covered} ({covered / max(len(test), 1):.3f}) with a concept seen in train: the "
         "ceiling of acc@1 here"
+    )
+    return _sample(task, cap, seed)
+
+
+def _words(name: str) -> str:
+    """``"AMRadioChannel"`` → ``"AM Radio Channel"``."""
+    return re.sub(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])", " ", name)
+
+
+def load_schemaorg(root: Path, cap: int | None, seed: int) -> Task:
+    d = root / SCHEMA
+    train = json.loads((d / "schemaorg_train_pairs.json").read_text(encoding="utf-8"))
+    test = json.loads((d / "schemaorg_test_pairs.json").read_text(encoding="utf-8"))
+    parents: dict[str, list[str]] = {}
+    for p in train:
+        parents.setdefault(p["child"], []).append(p["parent"])
+        parents.setdefault(p["parent"], [])
+    ids = sorted(parents)
+    tax = Taxonomy(ids, [_words(i) for i in ids], [parents[i] for i in ids], source="Schema.org")
+    gold: dict[str, set[str]] = {}
+    for p in test:
+        if p["child"] not in tax.index and p["parent"] in tax.index:
+            gold.setdefault(p["child"], set()).add(p["parent"])
+    kids = sorted(gold)
+    task = Task(
+        "Schema.org placement (LLMs4OL B.2: new type → its parent)",
+        [_words(k) for k in kids],
+        [gold[k] for k in kids],
+        tax,
+        hierarchy_known=True,
+    )
+    task.notes.append(
+        f"{len(ids)} types in the train hierarchy (depth {tax.max_depth}); {len(kids)} test "
+        "types not in it whose parent is: each must be mapped to that parent"
     )
     return _sample(task, cap, seed)
 
@@ -295,7 +337,9 @@ def speed(root: Path, n_phrases: int, n_nodes: int, seed: int) -> dict[str, floa
 
 
 # -- report ---------------------------------------------------------------------------------------
-METHODS = ("linker", "linker, no examples", "rapidfuzz best name", "embedding nearest name")
+LABEL_BASELINES = ("rapidfuzz best label", "embedding nearest label")
+NAME_BASELINES = ("rapidfuzz best name (+ examples)", "embedding nearest name (+ examples)")
+METHODS = ("linker", "linker, no examples", *LABEL_BASELINES, *NAME_BASELINES)
 COLUMNS = ("acc@1", "acc@5", "MRR", "tree distance")
 
 
@@ -307,12 +351,22 @@ class SetResult:
 
 
 def verdict(r: SetResult) -> str:
-    best = max(r.scores[m]["acc@1"] or 0.0 for m in METHODS[2:] if m in r.scores)
+    """The issue's goal against its two baselines (best label), then against the name ones."""
     ours = r.scores["linker"]["acc@1"] or 0.0
-    need = 0.10 if r.task.name.startswith("DBpedia") else 0.0
-    word = "met" if ours - best > need - 1e-12 else "NOT met"
-    goal = "≥ +0.10 acc@1 over both baselines" if need else "beats both baselines (acc@1)"
-    return f"{goal}: {word} ({ours - best:+.3f})"
+    if r.task.hierarchy_known and not r.task.name.startswith(("DBpedia", "OBI", "MatOnto")):
+        goal, need = "none (extra set); margin over the label baselines", None
+    elif r.task.name.startswith("DBpedia"):
+        goal, need = "≥ +0.10 acc@1 over both label baselines", 0.10
+    else:
+        goal, need = "beat both label baselines (acc@1)", 0.0
+    best = max(r.scores[m]["acc@1"] or 0.0 for m in LABEL_BASELINES)
+    out = f"{goal}: {ours - best:+.3f}"
+    if need is not None:
+        out += " — " + ("met" if ours - best > need - 1e-12 else "NOT met")
+    names = [r.scores[m]["acc@1"] or 0.0 for m in NAME_BASELINES if m in r.scores]
+    if names:
+        out += f"; over the name baselines, which also see the examples: {ours - max(names):+.3f}"
+    return out
 
 
 def render(
@@ -341,14 +395,20 @@ def render(
 
 def measure(task: Task, enc: CachedEncoder) -> SetResult:
     res = SetResult(task)
-    names, node_of = names_of(task)
+    labels, label_node = names_of(task, with_examples=False)
     runs = [("linker", lambda: run_linker(task, enc, examples=True))]
     if task.examples:
         runs.append(("linker, no examples", lambda: run_linker(task, enc, examples=False)))
     runs += [
-        ("rapidfuzz best name", lambda: run_rapidfuzz(task, names, node_of)),
-        ("embedding nearest name", lambda: run_embedding(task, names, node_of, enc)),
+        (LABEL_BASELINES[0], lambda: run_rapidfuzz(task, labels, label_node)),
+        (LABEL_BASELINES[1], lambda: run_embedding(task, labels, label_node, enc)),
     ]
+    if task.examples:
+        names, node_of = names_of(task, with_examples=True)
+        runs += [
+            (NAME_BASELINES[0], lambda: run_rapidfuzz(task, names, node_of)),
+            (NAME_BASELINES[1], lambda: run_embedding(task, names, node_of, enc)),
+        ]
     for name, fn in runs:
         t0 = time.perf_counter()
         ranked = fn()
@@ -356,7 +416,7 @@ def measure(task: Task, enc: CachedEncoder) -> SetResult:
         res.scores[name] = metrics(task, ranked)
         s = res.scores[name]
         print(
-            f"  {name:24s} acc@1 {s['acc@1']:.3f} acc@5 {s['acc@5']:.3f} "
+            f"  {name:36s} acc@1 {s['acc@1']:.3f} acc@5 {s['acc@5']:.3f} "
             f"MRR {s['MRR']:.3f} ({res.seconds[name]:.1f} s)",
             flush=True,
         )
@@ -374,6 +434,8 @@ def load(name: str, args: argparse.Namespace) -> Task:
         return load_term_typing(path, title, args.example_share, args.seed, args.max_phrases)
     if name == "ncbi":
         return load_ncbi(root, args.max_phrases, args.seed)
+    if name == "schemaorg":
+        return load_schemaorg(root, args.max_phrases, args.seed)
     return load_folder(Path(name), args.example_share, args.seed, args.max_phrases)
 
 
