@@ -4,6 +4,7 @@ rerank hook, ``lk.map_taxonomy`` and ``linker taxonomy``."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -147,3 +148,18 @@ def test_cli_taxonomy(tmp_path: Path, frame: pl.DataFrame, default_model: Encode
     bad = tmp_path / "bad.csv"
     bad.write_text("id,label,parent\na,A,b\nb,B,a\n", encoding="utf-8")
     assert main(["taxonomy", str(phrases_csv), str(bad), "-o", str(out)]) == 2
+
+
+def test_readme_taxonomy_example_runs(
+    default_model: Encoder, capsys: pytest.CaptureFixture[str]
+) -> None:
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    block = re.search(r"### Map phrases to a taxonomy\n\n```python\n(.*?)```", readme, re.S)
+    assert block is not None, "the README lost its taxonomy example"
+    scope: dict[str, object] = {}
+    exec(compile(block.group(1), "README.md", "exec"), scope)  # noqa: S102 - our own README
+    mapped = scope["mapped"]
+    assert isinstance(mapped, pl.DataFrame)
+    best = mapped.filter(pl.col("rank") == 1)
+    assert best["node_id"].to_list() == ["dog", "cat", "dog"]
+    assert "animal > mammal > dog" in capsys.readouterr().out
