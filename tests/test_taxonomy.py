@@ -8,7 +8,7 @@ import numpy as np
 import polars as pl
 import pytest
 
-from linker.errors import InputError, NotFittedError
+from linker.errors import ConfigError, InputError, NotFittedError
 from linker.taxonomy import Taxonomy, TaxonomyMatcher, as_taxonomy, read_obo
 from linker.taxonomy.api import as_examples, as_phrases
 from linker.taxonomy.nodes import build_prototypes
@@ -178,3 +178,20 @@ def test_predict_before_fit_and_unknown_example_nodes() -> None:
         TaxonomyMatcher().predict(["x"])
     with pytest.raises(InputError, match=r"row 1: 'bird'"):
         TaxonomyMatcher().fit(t, [("hound", "dog"), ("robin", "bird")])
+
+
+def test_matcher_edges_with_a_small_fake_encoder(hashing_encoder: object) -> None:
+    one = Taxonomy.from_labels(["only node"])
+    m = TaxonomyMatcher(hashing_encoder).fit(one)  # type: ignore[arg-type]
+    empty = m.predict(["", "  "], top_k=3)
+    assert (empty.nodes == -1).all() and np.isnan(empty.scores).all()
+    got = m.predict(["only", "node", ""], top_k=2)
+    assert got.nodes[:, 0].tolist() == [0, 0, -1] and got.nodes[:, 1].tolist() == [-1, -1, -1]
+    t = Taxonomy.from_pairs([("dog", "animal"), ("cat", "animal"), ("car", "vehicle")])
+    a = TaxonomyMatcher(hashing_encoder).fit(t).predict(["doggy", "cars", "cat"], top_k=4)  # type: ignore[arg-type]
+    b = TaxonomyMatcher(hashing_encoder).fit(t).predict(["doggy", "cars", "cat"], top_k=4)  # type: ignore[arg-type]
+    assert a.nodes.tolist() == b.nodes.tolist() and np.array_equal(a.scores, b.scores)
+    with pytest.raises(ConfigError, match="k must be"):
+        TaxonomyMatcher(hashing_encoder, k=0).fit(t)  # type: ignore[arg-type]
+    with pytest.raises(ConfigError, match="top_k"):
+        m.predict(["x"], top_k=0)
