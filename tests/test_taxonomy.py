@@ -195,3 +195,10 @@ def test_matcher_edges_with_a_small_fake_encoder(hashing_encoder: object) -> Non
         TaxonomyMatcher(hashing_encoder, k=0).fit(t)  # type: ignore[arg-type]
     with pytest.raises(ConfigError, match="top_k"):
         m.predict(["x"], top_k=0)
+
+
+def test_pairs_without_a_parent_make_roots() -> None:
+    t = Taxonomy.from_pairs(
+        pl.DataFrame({"child": ["dog", "thing", None], "parent": ["thing", None, "x"]})
+    )
+    assert t.ids == ("dog", "thing") and t.roots == (t.index["thing"],)

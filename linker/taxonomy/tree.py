@@ -11,6 +11,7 @@ with the rows at fault and what to do.
 from __future__ import annotations
 
 import logging
+import os
 from collections import deque
 from collections.abc import Mapping, Sequence
 from functools import cached_property
@@ -297,7 +298,7 @@ class Taxonomy:
             >>> t.path(1)
             'A > B'
         """
-        source = str(data) if isinstance(data, str) else "taxonomy"
+        source = str(data) if isinstance(data, str | os.PathLike) else "taxonomy"
         df, _ = as_polars(data, name=source)
         check_not_empty(df, name=source)
         if parent == "parent" and "parent" not in df.columns:
@@ -352,20 +353,26 @@ class Taxonomy:
             'animal > mammal > dog'
         """
         if isinstance(pairs, Sequence) and not isinstance(pairs, str):
-            rows = [(str(c), str(p)) for c, p in pairs]
+            raw = [(c, p) for c, p in pairs]
             source = "taxonomy pairs"
         else:
-            source = str(pairs) if isinstance(pairs, str) else "taxonomy pairs"
+            source = str(pairs) if isinstance(pairs, str | os.PathLike) else "taxonomy pairs"
             df, _ = as_polars(pairs, name=source)
             check_columns(df, [child, parent], name=source)
-            df = df.select(pl.col(child).cast(pl.Utf8), pl.col(parent).cast(pl.Utf8)).drop_nulls()
-            rows = list(df.iter_rows())
+            df = df.select(pl.col(child).cast(pl.Utf8), pl.col(parent).cast(pl.Utf8))
+            raw = list(df.iter_rows())
+        # a pair without a parent makes its child a root; one without a child is skipped
+        rows = [
+            (str(c).strip(), "" if p is None else str(p).strip())
+            for c, p in raw
+            if c is not None and str(c).strip()
+        ]
         if not rows:
             raise InputError(f"{source}: no (child, parent) pairs; give at least one")
-        nodes = list(dict.fromkeys(n for pair in rows for n in pair))
+        nodes = list(dict.fromkeys(n for pair in rows for n in pair if n))
         ups: dict[str, list[str]] = {n: [] for n in nodes}
         for c, p in rows:
-            if p not in ups[c]:
+            if p and p not in ups[c]:
                 ups[c].append(p)
         names = [(labels or {}).get(n, n) for n in nodes]
         return cls(nodes, names, [ups[n] for n in nodes], source=source)
