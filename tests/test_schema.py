@@ -224,6 +224,15 @@ def test_schema_without_data_on_both_sides(minilm: Encoder) -> None:
     }
 
 
+def test_meaningless_header_is_described_by_its_values(minilm: Encoder) -> None:
+    source = pl.DataFrame({"PatientAge": ["34", "61"], "col_7": ["Male", "Female"]})
+    standard = {"age_at_diagnosis": "Age of the patient at diagnosis", "gender": "Gender"}
+    assert top1(match_schema(source, standard, model=minilm)) == {
+        "PatientAge": "age_at_diagnosis",
+        "col_7": "gender",
+    }
+
+
 def test_pandas_in_pandas_out(patients: pl.DataFrame, standard: Schema, minilm: Encoder) -> None:
     out = lk.match_schema(patients.to_pandas(), standard, top_k=1, model=minilm)
     assert isinstance(out, pd.DataFrame)

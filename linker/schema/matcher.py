@@ -27,7 +27,7 @@ from linker.matching.assign import assign
 from linker.schema.profiles import ColumnProfile, Schema
 from linker.schema.signals import SIGNALS, Encoded, encode_schemas, pair_signals, retrieve
 
-__all__ = ["DEFAULT_WEIGHTS", "Reranker", "SchemaMatcher"]
+__all__ = ["DEFAULT_WEIGHTS", "Reranker", "SchemaMatcher", "combine_signals"]
 
 logger = logging.getLogger(__name__)
 
@@ -139,7 +139,7 @@ class SchemaMatcher:
         )
         left, right = retrieve(src, tgt, self.candidates)
         signals = pair_signals(src, tgt, left, right)
-        score = _combine(signals, weights, left)
+        score = combine_signals(signals, weights, left)
         pairs = pl.DataFrame({"source_row": left, "target_row": right, **signals, "score": score})
         pairs = pairs.filter(pl.col("score").is_not_nan())
         pairs = _ranked(pairs)
@@ -195,7 +195,7 @@ class SchemaMatcher:
         return _named(pairs, source, target)
 
 
-def _combine(
+def combine_signals(
     signals: Mapping[str, npt.NDArray[np.float32]],
     weights: Mapping[str, float],
     source_rows: npt.NDArray[np.int64],
@@ -207,6 +207,18 @@ def _combine(
     more than one that rates them all alike; an unmeasured signal counts as average (0). The
     weighted sum of z-scores goes through a logistic function, giving a score in ``(0, 1)``
     (0.5: an average candidate). NaN when no weighted signal was measured for the pair.
+
+    Args:
+        signals: One array per signal name, one value per pair (NaN: not measured).
+        weights: Weight per signal name; names without a positive weight are ignored.
+        source_rows: The source column of each pair (the groups that are standardised).
+
+    Example:
+        >>> import numpy as np
+        >>> sig = {"name_fuzzy": np.array([0.9, 0.5, 0.4], np.float32)}
+        >>> scores = combine_signals(sig, {"name_fuzzy": 1.0}, np.zeros(3, np.int64))
+        >>> [round(float(x), 2) for x in scores]
+        [0.8, 0.39, 0.28]
     """
     n_rows = int(source_rows.max()) + 1 if len(source_rows) else 0
     norm = sum(w for w in weights.values() if w > 0)

@@ -6,7 +6,7 @@ measured (no values on one side, a name without meaning, no description anywhere
 - ``name_fuzzy``: rapidfuzz ``WRatio`` of the names' words (abbreviations spelled out);
 - ``name_embed``: cosine of the names' embeddings;
 - ``description``: cosine of "name: description" embeddings (a side without a description
-  uses its name);
+  uses its name; a column without a meaningful name and description, its values);
 - ``values_embed``: cosine of the embeddings of the most frequent values (text columns);
 - ``value_overlap``: share of the source's distinct values (lower-cased) found among the
   target's values or allowed values;
@@ -101,6 +101,8 @@ def encode_schemas(
         words = [_words(p, abbreviations) for p in profiles]
         descs = [_desc_text(w, p.description) for w, p in zip(words, profiles, strict=True)]
         vals = [_values_text(p) for p in profiles]
+        # a column whose header says nothing is described by its values ("Male, Female")
+        descs = [d or (None if w else v) for w, d, v in zip(words, descs, vals, strict=True)]
         parts.append((list(profiles), words, descs, vals))
         texts += [t for group in (words, descs, vals) for t in group if t]
     unique = list(dict.fromkeys(texts))
