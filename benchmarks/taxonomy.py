@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import time
 from collections import Counter
@@ -464,6 +465,9 @@ def main(argv: list[str] | None = None) -> int:
         "Settings": f"max phrases {args.max_phrases or 'all'}, example share "
         f"{args.example_share}, seed {args.seed}, top {TOP} ranks kept for MRR"
     }
+    settings["Load average (1, 5, 15 min) at start"] = ", ".join(
+        f"{x:.1f}" for x in os.getloadavg()
+    )
     enc = CachedEncoder(get_encoder())
     results: list[SetResult] = []
     for name in args.set or ALL_SETS:
@@ -478,6 +482,8 @@ def main(argv: list[str] | None = None) -> int:
     speed_row = None
     if not args.skip_speed:
         speed_row = speed(Path(args.data_root), args.speed_phrases, args.speed_nodes, args.seed)
+        avg = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+        settings["Load average (1, 5, 15 min) after the speed run"] = avg
         print_table("speed", list(speed_row), [[fmt(v, 1) for v in speed_row.values()]])
     write_atomic(args.out, render(results, speed_row, settings))
     print(f"wrote {args.out}")
