@@ -3,10 +3,11 @@
 
 For each source column the matcher (1) retrieves candidate target columns from name and
 description embeddings, value embeddings, rapidfuzz name similarity and shared values
-(:func:`linker.schema.signals.retrieve`); (2) scores each candidate with a weighted mean of the
-signals that can be measured for it (:data:`DEFAULT_WEIGHTS`, tuned on the GDC benchmark, see
-``benchmarks/results/schema.md``); (3) optionally lets a :class:`Reranker` (an LLM, later)
-re-score the best few; (4) optionally keeps a one-to-one mapping, with the same
+(:func:`linker.schema.signals.retrieve`); (2) scores each candidate with a weighted sum of its
+signals, each standardised among the source column's candidates (:func:`combine_signals`;
+weights :data:`DEFAULT_WEIGHTS`, chosen on the GDC benchmark, see
+``benchmarks/results/schema.md``); (3) optionally lets a :class:`Reranker` (an LLM) re-score
+the best few; (4) optionally keeps a one-to-one mapping, with the same
 :func:`linker.matching.assign.assign` as record linkage.
 """
 
