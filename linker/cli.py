@@ -5,6 +5,8 @@ Examples::
     linker merge firms_1950.csv firms_1960.csv --on name,city --how 1:1 -o linked.csv
     linker merge a.csv b.csv --left-on name,town --right-on firm,city -o linked.csv
     linker dedup people.csv --on first,last,dob --id person_id -o clustered.csv
+    linker dedup people.csv --on first,last,dob --cluster centre --representative -o out.csv
+    linker merge a.csv b.csv --on name --rerank local --rerank-band 0.3,0.7 -o linked.csv
     linker candidates a.csv b.csv --on name -k 5 -o pairs.csv
     linker evaluate linked.csv truth.csv --left-id id --right-id id_right
     linker taxonomy phrases.csv taxonomy.csv --top-k 3 -o mapped.csv
@@ -111,6 +113,18 @@ def _parser() -> argparse.ArgumentParser:
         help="Stata-style merge kind (1:1)",
     )
     m.add_argument("--threshold", type=float, default=0.5, help="minimum match probability (0.5)")
+    m.add_argument(
+        "--assign",
+        default="hungarian",
+        choices=["hungarian", "greedy"],
+        help="1:1 method: optimal matching (hungarian, default) or best-first (greedy)",
+    )
+    m.add_argument(
+        "--rerank",
+        help="rerank the uncertain band: 'local' (SmolLM2 via llama.cpp, needs linker[llm]) "
+        "or 'openai:MODEL' (OPENAI_BASE_URL, OPENAI_API_KEY)",
+    )
+    m.add_argument("--rerank-band", default="0.3,0.7", help="LO,HI: best scores reranked (0.3,0.7)")
     c = sub.add_parser("candidates", help="list the scored candidate pairs of two tables", **fmt)
     c.add_argument("left")
     c.add_argument("right")
@@ -119,6 +133,16 @@ def _parser() -> argparse.ArgumentParser:
     d.add_argument("data")
     _common(d, two_tables=False)
     d.add_argument("--threshold", type=float, default=0.5, help="minimum match probability (0.5)")
+    d.add_argument(
+        "--cluster",
+        default="components",
+        choices=["components", "centre", "average"],
+        help="clustering: connected components (default), or centre / average linkage, "
+        "which resist chaining",
+    )
+    d.add_argument(
+        "--representative", action="store_true", help="add _representative (one per cluster)"
+    )
     e = sub.add_parser("evaluate", help="precision/recall/F1 of pairs against true pairs", **fmt)
     e.add_argument("pairs", help="merge output or candidate pairs (.csv/.parquet)")
     e.add_argument("truth", help="true pairs (.csv/.parquet)")
@@ -203,9 +227,27 @@ def _settings(a: argparse.Namespace, *, two_tables: bool) -> dict[str, Any]:
 
 def _run_merge(a: argparse.Namespace) -> str:
     import linker as lk
+    from linker.errors import ConfigError
 
     left, right = _read(a.left, a.delimiter), _read(a.right, a.delimiter)
-    out = lk.merge(left, right, how=a.how, threshold=a.threshold, **_settings(a, two_tables=True))
+    try:
+        band = tuple(float(v) for v in a.rerank_band.split(","))
+    except ValueError as e:
+        raise ConfigError(
+            f"--rerank-band must be LO,HI (e.g. 0.3,0.7), not {a.rerank_band!r}"
+        ) from e
+    if len(band) != 2:
+        raise ConfigError(f"--rerank-band must be LO,HI (e.g. 0.3,0.7), not {a.rerank_band!r}")
+    out = lk.merge(
+        left,
+        right,
+        how=a.how,
+        threshold=a.threshold,
+        assign=a.assign,
+        rerank=a.rerank,
+        rerank_band=band,
+        **_settings(a, two_tables=True),
+    )
     _write(out, a.output)
     counts = dict(out.group_by("_merge").len().iter_rows())
     return (
@@ -228,10 +270,18 @@ def _run_dedup(a: argparse.Namespace) -> str:
     import linker as lk
 
     out = lk.dedup(
-        _read(a.data, a.delimiter), threshold=a.threshold, **_settings(a, two_tables=False)
+        _read(a.data, a.delimiter),
+        threshold=a.threshold,
+        cluster=a.cluster,
+        representative=a.representative,
+        **_settings(a, two_tables=False),
     )
     _write(out, a.output)
-    return f"{out.height} rows in {out['_cluster'].n_unique()} clusters"
+    sizes = out["_cluster"].value_counts()["count"]
+    return (
+        f"{out.height} rows in {sizes.len()} clusters (largest {sizes.max()}, "
+        f"{(sizes == 1).sum()} singletons)"
+    )
 
 
 def _run_evaluate(a: argparse.Namespace) -> str:

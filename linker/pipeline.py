@@ -1,4 +1,4 @@
-"""The record pipeline: prepare → serialize → embed → block → features → score → assign.
+"""The record pipeline: prepare → serialize → embed → block → features → score → rerank → assign.
 
 :class:`Linker` holds the settings (it only stores them, scikit-learn style) and runs the
 stages; :mod:`linker.api` functions are thin wrappers over it. Each stage lives in its own
@@ -13,7 +13,6 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-import numpy as np
 import polars as pl
 
 from linker._progress import ProgressCallback
@@ -24,8 +23,10 @@ from linker.errors import ConfigError, InputError
 from linker.features import column_features
 from linker.frames import check_columns, check_ids, check_not_empty, check_reserved
 from linker.lexical import NgramVectorizer
-from linker.matching.assign import How, assign, connected_components
+from linker.matching.assign import AssignMethod, How, assign
+from linker.matching.cluster import ClusterMethod, cluster, cluster_sizes, representatives
 from linker.matching.fast import FastMatcher
+from linker.matching.rerank import RerankSpec, check_band, open_reranker, rerank_band
 from linker.result import OUTPUT_COLUMNS, LinkResult, merged_frame
 from linker.serialize import Serializer, wordy_columns
 
@@ -69,6 +70,13 @@ class Linker:
         ann: hnswlib settings.
         show_progress: Progress bars; ``None`` follows the log level.
         callback: Called as ``callback(stage, done, total)`` at each stage.
+        assign: ``how="1:1"`` method: ``"hungarian"`` (optimal, default) or ``"greedy"``.
+        cluster: Dedup clustering: ``"components"`` (default), ``"centre"`` or ``"average"``
+            (see :mod:`linker.matching.cluster`).
+        representative: Dedup: add ``_representative`` (True on one "golden" row per cluster).
+        rerank: Second stage for the uncertain band: ``"local"``, ``"openai:<model>"``, a
+            :class:`~linker.matching.rerank.Reranker` or a ChatClient; ``None``: none.
+        rerank_band: ``(lo, hi)``: left records whose best score lies within are reranked.
 
     Example:
         >>> import polars as pl
@@ -94,6 +102,11 @@ class Linker:
         ann: AnnParams | None = None,
         show_progress: bool | None = None,
         callback: ProgressCallback | None = None,
+        assign: AssignMethod = "hungarian",
+        cluster: ClusterMethod = "components",
+        representative: bool = False,
+        rerank: RerankSpec | None = None,
+        rerank_band: tuple[float, float] = (0.3, 0.7),
     ):
         self.on = on
         self.left_on = left_on
@@ -107,6 +120,11 @@ class Linker:
         self.ann = ann
         self.show_progress = show_progress
         self.callback = callback
+        self.assign = assign
+        self.cluster = cluster
+        self.representative = representative
+        self.rerank = rerank
+        self.rerank_band = rerank_band
 
     # -- settings ---------------------------------------------------------------------------
     def _columns(self, left: pl.DataFrame, right: pl.DataFrame) -> tuple[list[str], list[str]]:
@@ -144,6 +162,14 @@ class Linker:
             raise ConfigError(f"how={self.how!r} is not one of ['1:1', 'm:1', '1:m', 'm:m']")
         if self.k < 1:
             raise ConfigError(f"k must be at least 1, not {self.k}")
+        if self.assign not in ("hungarian", "greedy"):
+            raise ConfigError(f"assign={self.assign!r} is not one of ['hungarian', 'greedy']")
+        if self.cluster not in ("components", "centre", "average"):
+            raise ConfigError(
+                f"cluster={self.cluster!r} is not one of ['components', 'centre', 'average']"
+            )
+        if self.rerank is not None:
+            check_band(self.rerank_band)
 
     # -- stages -----------------------------------------------------------------------------
     @contextmanager
@@ -307,11 +333,22 @@ class Linker:
         start = time.perf_counter()
         lside, rside, names = self._sides(left, right, timings)
         pairs = self._score(lside, rside, names, timings, self_join=False)
+        rstats: dict[str, float] = {}
+        if self.rerank is not None:
+            start_r = time.perf_counter()
+            lo, ro = self._columns(left, right)
+            with open_reranker(self.rerank) as reranker:
+                pairs, rstats = rerank_band(
+                    pairs, reranker, left=left, right=right, left_on=lo, right_on=ro,
+                    band=self.rerank_band,
+                )  # fmt: skip
+            timings["rerank"] = time.perf_counter() - start_r
         with self._stage("assign", timings, 7, _STAGES):
             matches = assign(
                 pairs.select("left_row", "right_row", "score"),
                 how=self.how,
                 threshold=self.threshold,
+                method=self.assign,
             )
             frame = merged_frame(left, right, matches)
         timings["total"] = time.perf_counter() - start
@@ -320,6 +357,7 @@ class Linker:
             "right_rows": float(right.height),
             "candidates": float(pairs.height),
             "matches": float(matches.height),
+            **{f"rerank_{k}": v for k, v in rstats.items()},
         }
         logger.info(
             "linked %d x %d rows: %d matches in %.1f s",
@@ -340,16 +378,32 @@ class Linker:
             undirected = pairs.filter(pl.col("left_row") < pl.col("right_row")).select(
                 "left_row", "right_row", "score"
             )
-            matches = undirected.filter(pl.col("score") >= self.threshold)
-            clusters = connected_components(
-                df.height, matches["left_row"].to_numpy(), matches["right_row"].to_numpy()
+            labels = cluster(df.height, undirected, threshold=self.threshold, method=self.cluster)
+            same = (
+                labels[undirected["left_row"].to_numpy()]
+                == labels[undirected["right_row"].to_numpy()]
             )
-            frame = df.with_columns(_cluster=pl.Series(clusters, dtype=pl.Int64))
+            matches = undirected.filter(pl.Series(same) & (pl.col("score") >= self.threshold))
+            frame = df.with_columns(_cluster=pl.Series(labels, dtype=pl.Int64))
+            if self.representative:
+                golden = representatives(labels, matches)
+                frame = frame.with_columns(_representative=pl.Series(golden, dtype=pl.Boolean))
+            sizes = cluster_sizes(labels)
         timings["total"] = time.perf_counter() - start
+        size = sizes["size"].to_numpy()
         stats = {
             "rows": float(df.height),
             "candidates": float(undirected.height),
             "matches": float(matches.height),
-            "clusters": float(len(np.unique(clusters))),
+            "clusters": float(len(size)),
+            "largest_cluster": float(size.max()) if len(size) else 0.0,
+            "singletons": float((size == 1).sum()),
         }
-        return LinkResult(frame=frame, pairs=pairs, matches=matches, timings=timings, stats=stats)
+        return LinkResult(
+            frame=frame,
+            pairs=pairs,
+            matches=matches,
+            timings=timings,
+            stats=stats,
+            clusters=sizes,
+        )

@@ -14,7 +14,7 @@ import polars as pl
 
 __all__ = ["OUTPUT_COLUMNS", "LinkResult", "merged_frame", "right_renames"]
 
-OUTPUT_COLUMNS = ("_score", "_merge", "_cluster")
+OUTPUT_COLUMNS = ("_score", "_merge", "_cluster", "_representative")
 _L, _R = "__lk_left_row", "__lk_right_row"
 
 
@@ -28,7 +28,9 @@ class LinkResult:
             ``score`` and ``rank`` (1 = the left record's best candidate).
         matches: The accepted pairs (``left_row``, ``right_row``, ``score``).
         timings: Seconds per stage.
-        stats: Counts (rows, candidates, matches, ...).
+        stats: Counts (rows, candidates, matches, ...; ``rerank_*``: the reranker's calls,
+            cache hits, seconds).
+        clusters: Dedup only: ``_cluster`` and ``size`` of every cluster, largest first.
     """
 
     frame: pl.DataFrame
@@ -36,6 +38,7 @@ class LinkResult:
     matches: pl.DataFrame
     timings: dict[str, float] = field(default_factory=dict)
     stats: dict[str, float] = field(default_factory=dict)
+    clusters: pl.DataFrame | None = None
 
 
 def right_renames(left_columns: list[str], right_columns: list[str]) -> dict[str, str]:

