@@ -194,9 +194,12 @@ class TaxonomyMatcher:
         queries = embed_texts(self.encoder_, phrases, show_progress=self.show_progress)
         dense_ids, _ = search(queries, self.vectors_, self.k, params=self.ann)
         hits = [protos.node[dense_ids]]
-        lex_q = self.ngrams_.transform(phrases)
-        lex_ids, lex_sims = search(lex_q, self.lexical_matrix_, self.k)
-        if self.lexical_weight > 0 and lex_ids.shape[1]:
+        lex_ids = np.zeros((len(phrases), 0), np.int64)
+        lex_sims = np.zeros((len(phrases), 0), np.float32)
+        if self.lexical_weight > 0:
+            lex_ids, lex_sims = search(
+                self.ngrams_.transform(phrases), self.lexical_matrix_, self.k
+            )
             hits.append(self.lexical_nodes_[lex_ids])
         q, c = candidate_pairs(hits, n_nodes)
         dense = max_over_groups(queries, self.vectors_, q, protos.starts, c)
@@ -218,8 +221,8 @@ class TaxonomyMatcher:
             return out
         if params.ancestor_weight:
             agree = max_over_groups(
-                queries, self.label_vectors_[self.ancestor_rows_], q, self.ancestor_starts_, c,
-                reduce="mean",
+                queries, self.label_vectors_, q, self.ancestor_starts_, c,
+                reduce="mean", index=self.ancestor_rows_,
             )  # fmt: skip
             has = ~np.isnan(agree)
             out[has] += params.ancestor_weight * (agree[has] - base[has])

@@ -80,10 +80,18 @@ def candidate_pairs(hit_nodes: list[Ints], n_nodes: int) -> tuple[Ints, Ints]:
 
 
 def max_over_groups(
-    queries: Floats, items: Floats, q: Ints, starts: Ints, groups: Ints, *, reduce: str = "max"
+    queries: Floats,
+    items: Floats,
+    q: Ints,
+    starts: Ints,
+    groups: Ints,
+    *,
+    reduce: str = "max",
+    index: Ints | None = None,
 ) -> Floats:
     """Per pair ``(q[i], groups[i])``: the max (or mean) dot product of the query vector with
-    the item rows ``starts[g]:starts[g + 1]`` of its group. Empty groups give NaN.
+    the item rows ``starts[g]:starts[g + 1]`` of its group (rows of ``items[index]`` when
+    ``index`` is given, without building that matrix). Empty groups give NaN.
 
     Example:
         >>> import numpy as np
@@ -104,7 +112,9 @@ def max_over_groups(
         offsets = np.concatenate([[0], np.cumsum(n)[:-1]])
         rep = np.repeat(np.arange(len(part)), n)
         rows = starts[groups[part]][rep] + np.arange(n.sum()) - offsets[rep]
-        dots = np.einsum("ij,ij->i", queries[q[part][rep]], items[rows])
+        dots = np.einsum(
+            "ij,ij->i", queries[q[part][rep]], items[rows if index is None else index[rows]]
+        )
         if reduce == "max":
             out[part] = np.maximum.reduceat(dots, offsets)
         else:
