@@ -89,8 +89,8 @@ class SchemaMatcher:
         >>> from linker.schema.profiles import Schema
         >>> m = SchemaMatcher(top_k=1)
         >>> src, tgt = Schema.from_names(["cust_dob"]), Schema.from_names(["birth_date", "total"])
-        >>> out = m.match(src, tgt)  # doctest: +SKIP
-        >>> out.select("source_column", "target_column", "rank").rows()  # doctest: +SKIP
+        >>> out = m.match(src, tgt)
+        >>> out.select("source_column", "target_column", "rank").rows()
         [('cust_dob', 'birth_date', 1)]
     """
 

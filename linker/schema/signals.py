@@ -91,8 +91,8 @@ def encode_schemas(
 
     Example:
         >>> from linker.embed import get_encoder
-        >>> src, = encode_schemas([[ColumnProfile("pt_age")]], get_encoder())  # doctest: +SKIP
-        >>> src.words  # doctest: +SKIP
+        >>> src, = encode_schemas([[ColumnProfile("pt_age")]], get_encoder())
+        >>> src.words
         ['pt age']
     """
     texts: list[str] = []

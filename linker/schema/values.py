@@ -50,8 +50,8 @@ def match_values(
         ConfigError: ``top_k`` below 1.
 
     Example:
-        >>> out = match_values(["Male", "F"], ["female", "male"])  # doctest: +SKIP
-        >>> out["allowed_value"].to_list()  # doctest: +SKIP
+        >>> out = match_values(["Male", "F"], ["female", "male"])
+        >>> out["allowed_value"].to_list()
         ['male', 'female']
     """
     from rapidfuzz import fuzz, process
@@ -124,8 +124,10 @@ def map_values(
         >>> import polars as pl
         >>> from linker.schema.profiles import ColumnProfile, Schema
         >>> std = Schema([ColumnProfile("gender", values=("female", "male"))])
-        >>> out = map_values(pl.DataFrame({"sex": ["M", "Female"]}), std,
-        ...                  {"sex": "gender"})  # doctest: +SKIP
+        >>> out = map_values(pl.DataFrame({"sex": ["Male", "Female"]}), std,
+        ...                  {"sex": "gender"})
+        >>> out.select("value", "allowed_value").rows()
+        [('Male', 'male'), ('Female', 'female')]
     """
     df, kind = as_polars(source, name="source")
     if not isinstance(mapping, Mapping):
