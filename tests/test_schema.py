@@ -12,7 +12,7 @@ import pytest
 
 import linker as lk
 from linker.embed import Encoder
-from linker.errors import ConfigError, InputError
+from linker.errors import ConfigError, InputError, RerankError
 from linker.schema import (
     ColumnProfile,
     Schema,
@@ -291,6 +291,20 @@ def test_reranker_hook_reorders_the_best_candidates(minilm: Encoder) -> None:
     out = match_schema(["age"], target, top_k=4, model=minilm, reranker=rr)
     assert rr.seen == ["age"]
     assert out["target_column"].to_list() == plain["target_column"].to_list()[::-1]
+
+
+def test_reranker_with_wrong_score_count_is_a_rerank_error(minilm: Encoder) -> None:
+    class Short:
+        def rerank(
+            self,
+            column: ColumnProfile,
+            candidates: Sequence[ColumnProfile],
+            scores: Sequence[float],
+        ) -> Sequence[float]:
+            return [1.0]
+
+    with pytest.raises(RerankError, match="'age'"):
+        match_schema(["age"], ["age_at_diagnosis", "gender"], model=minilm, reranker=Short())
 
 
 # -- glossary -------------------------------------------------------------------------------

@@ -23,7 +23,7 @@ import numpy.typing as npt
 import polars as pl
 
 from linker.embed import Encoder, get_encoder
-from linker.errors import ConfigError
+from linker.errors import ConfigError, RerankError
 from linker.matching.assign import assign
 from linker.schema.profiles import ColumnProfile, Schema
 from linker.schema.signals import SIGNALS, Encoded, encode_schemas, pair_signals, retrieve
@@ -159,8 +159,9 @@ class SchemaMatcher:
                 self.reranker.rerank(src.profiles[int(row)], targets, group["score"].to_list())
             )
             if len(scores) != len(targets):
-                raise ConfigError(
-                    f"the reranker returned {len(scores)} scores for {len(targets)} candidates"
+                raise RerankError(
+                    f"the reranker returned {len(scores)} scores for {len(targets)} candidates "
+                    f"of source column {src.profiles[int(row)].name!r}; it must return one each"
                 )
             new_scores[offset : offset + len(targets)] = scores
             offset += len(targets)
