@@ -48,6 +48,19 @@ BAND = (0.3, 0.7)
 Rows = list[list[str]]
 
 
+def chosen_sets(args: argparse.Namespace, default: tuple[str, ...]) -> list[str]:
+    """The section's datasets, limited by ``--datasets`` when given."""
+    if not args.datasets:
+        return list(default)
+    return [d for d in default if d in args.datasets.split(",")]
+
+
+def merged(old: Rows, new: Rows) -> Rows:
+    """``old`` rows whose dataset (first cell) was not re-run, then the new rows, in order."""
+    again = {r[0] for r in new}
+    return [r for r in old if r[0] not in again] + new
+
+
 def prf(pred: set[tuple[int, int]], true: set[tuple[int, int]]) -> tuple[float, float, float]:
     tp = len(pred & true)
     p = tp / len(pred) if pred else 0.0
@@ -71,7 +84,7 @@ def cached_pairs(path: Path, make: Any) -> pl.DataFrame:
 # -- 1. assignment ---------------------------------------------------------------------------
 def run_assign(args: argparse.Namespace) -> Rows:
     rows = []
-    for name in ASSIGN_SETS:
+    for name in chosen_sets(args, ASSIGN_SETS):
         bench = load_benchmark(name, data_root=args.data_root)
         start = time.perf_counter()
         linker = Linker(on=bench.on, show_progress=False)
@@ -117,36 +130,43 @@ def synthetic(kind: str, n_pairs: int, seed: int = 0) -> pl.DataFrame:
     return frame.unique(["left_row", "right_row"], keep="first").sort("left_row", "right_row")
 
 
-def _scale_child(kind: str, n_pairs: int, method: str, queue: Any) -> None:
-    pairs = synthetic(kind, n_pairs)
+def _scale_child(path: str, method: str, queue: Any) -> None:
+    import tracemalloc
+
+    pairs = pl.read_parquet(path)  # built by the parent, so its peak is not this child's
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    tracemalloc.start()
     start = time.perf_counter()
     out = assign(pairs, how="1:1", threshold=THRESHOLD, method=method)  # type: ignore[arg-type]
     sec = time.perf_counter() - start
+    traced = tracemalloc.get_traced_memory()[1]
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     eligible = int((pairs["score"] >= THRESHOLD).sum())
-    queue.put((pairs.height, eligible, out.height, float(out["score"].sum()), sec, before, peak))
+    queue.put((pairs.height, eligible, out.height, float(out["score"].sum()), sec, before, peak,
+               traced))  # fmt: skip
 
 
 def run_scale(args: argparse.Namespace) -> Rows:
     rows = []
     ctx = mp.get_context("spawn")
     for kind in ("blocking", "random"):
+        path = args.cache_dir / f"synthetic-{kind}-{args.scale_pairs}.parquet"
+        cached_pairs(path, lambda k=kind: synthetic(k, args.scale_pairs))
         for method in ("greedy", "hungarian"):
             queue = ctx.Queue()
-            proc = ctx.Process(target=_scale_child, args=(kind, args.scale_pairs, method, queue))
+            proc = ctx.Process(target=_scale_child, args=(str(path), method, queue))
             proc.start()
-            n, eligible, kept, total, sec, before, peak = queue.get()
+            n, eligible, kept, total, sec, before, peak, traced = queue.get()
             proc.join()
             rows.append([kind, f"{n:,}", f"{eligible:,}", method, f"{kept:,}", f"{total:,.1f}",
                          f"{sec:.2f}", f"{before / 1024:.0f}", f"{peak / 1024:.0f}",
-                         f"{(peak - before) / 1024:.0f}"])  # fmt: skip
+                         f"{(peak - before) / 1024:.0f}", f"{traced / 2**20:.0f}"])  # fmt: skip
             print_table("scale", SCALE_HEAD, rows[-1:])
     return rows
 
 
 SCALE_HEAD = ["graph", "pairs", "pairs ≥ 0.5", "method", "matches", "sum of scores", "seconds",
-              "RSS before MB", "peak RSS MB", "added MB"]  # fmt: skip
+              "RSS before MB", "peak RSS MB", "RSS added MB", "numpy peak MB"]  # fmt: skip
 
 
 # -- 3. LLM rerank ---------------------------------------------------------------------------
@@ -156,7 +176,7 @@ def run_rerank(args: argparse.Namespace) -> Rows:
     rows = []
     cache = CallCache(args.cache_dir / "llm_calls.sqlite")
     with LocalServer() as server:
-        for name in RERANK_SETS:
+        for name in chosen_sets(args, RERANK_SETS):
             bench = load_benchmark(name, data_root=args.data_root)
             lk = Linker(on=bench.on, show_progress=False)
             pairs = cached_pairs(
@@ -221,7 +241,7 @@ def dirty(name: str, root: Path) -> tuple[pl.DataFrame, str, pl.DataFrame]:
 
 def run_dedup(args: argparse.Namespace) -> Rows:
     rows = []
-    for name in DEDUP_SETS:
+    for name in chosen_sets(args, DEDUP_SETS):
         if name.startswith("febrl"):
             df, idc, gt = load_dedup_benchmark(name, data_root=args.data_root)
         else:
@@ -278,8 +298,10 @@ NOTES = """## Definitions
   record used once; *hungarian*: the maximum-weight one-to-one matching (weights: log-odds of
   the score above the threshold), `linker.matching.assign`.
 - Scale: `assign(pairs, how="1:1")` alone (the frame is built before timing), in a fresh
-  spawned process; *peak RSS* is that process's `ru_maxrss` (includes Python, polars, scipy
-  and the input frame), *added* is peak minus the RSS just before the call.
+  spawned process that reads the pairs from parquet; *peak RSS* is that process's `ru_maxrss`
+  (Python, polars, scipy and the input frame included), *RSS added* is the peak minus the RSS
+  just before the call, *numpy peak* the largest memory the call held in numpy/Python objects
+  (tracemalloc; polars' own buffers are not traced).
 - Rerank: *F1 (all)* is the Hungarian 1:1 F1 over the whole dataset, where only the sampled band
   records got new scores; *P/R/F1 (reranked)* are restricted to the sampled left records.
   *calls per 1,000 left (all band)* projects the calls per reranked record onto every band
@@ -311,6 +333,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--llm-max-left", type=int, default=60, help="band left records reranked")
     p.add_argument("--rounds", type=int, default=3, help="LLM voting rounds per record")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--datasets", help="comma-separated subset of each section's datasets")
     return p.parse_args(argv)
 
 
@@ -324,12 +347,16 @@ def main(argv: list[str] | None = None) -> int:
         f"at most {args.llm_max_left} band left records reranked per dataset, seed {args.seed}; "
         "sections run at the dates shown (results kept in --cache-dir between runs)",
     }
-    for key in args.sections.split(","):
+    for key in [k for k in args.sections.split(",") if k]:  # "" only re-renders the file
         rows = SECTIONS[key][2](args)
-        results[key] = {"rows": rows, "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
+        old = results.get(key, {}).get("rows", []) if key != "scale" else []
+        date = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+        dates = [d for d in [results.get(key, {}).get("date"), date] if d and old]
+        results[key] = {"rows": merged(old, rows), "date": " and ".join(dates) or date}
         args.cache_dir.mkdir(parents=True, exist_ok=True)
         state_path.write_text(json.dumps(results))
         write_atomic(args.out, render(results, NOTES))
+    write_atomic(args.out, render(results, NOTES))
     print(f"\nwrote {args.out}", flush=True)
     return 0
 
