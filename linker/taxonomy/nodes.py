@@ -30,18 +30,28 @@ __all__ = ["PrototypeKind", "Prototypes", "build_prototypes", "node_text"]
 
 PrototypeKind = Literal["label", "synonym", "context", "example"]
 _DESCRIPTION_CHARS = 300  # longer definitions are cut: the model reads 128 tokens at most
+_PATH_LABELS = 5  # deeper paths keep the root and the nearest ancestors: "A > ... > D > E > F"
 
 
 def node_text(taxonomy: Taxonomy, node: int) -> str:
     """The node's context text: path, synonyms and (shortened) description.
+
+    Paths longer than five labels keep the root and the last four labels, and
+    descriptions are cut near 300 characters, so the text fits the model's window.
 
     Example:
         >>> t = Taxonomy(["a", "b"], ["Agent", "Company"], [None, ["a"]],
         ...              synonyms=[[], ["firm"]], descriptions=[None, "A business."])
         >>> node_text(t, 1)
         'Agent > Company; firm. A business.'
+        >>> deep = Taxonomy.from_pairs([(str(i + 1), str(i)) for i in range(7)])
+        >>> node_text(deep, deep.index["7"])
+        '0 > ... > 4 > 5 > 6 > 7'
     """
-    text = taxonomy.path(node)
+    labels = [taxonomy.labels[i] for i in taxonomy.lineage(node)]
+    if len(labels) > _PATH_LABELS:
+        labels = [labels[0], "...", *labels[-(_PATH_LABELS - 1) :]]
+    text = " > ".join(labels)
     if taxonomy.synonyms[node]:
         text += "; " + ", ".join(taxonomy.synonyms[node])
     description = (taxonomy.descriptions[node] or "").strip()
