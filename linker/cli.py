@@ -13,6 +13,7 @@ Examples::
     linker schema source.csv target.csv --top-k 3 -o mapping.csv
     linker glossary table.csv glossary.csv -o terms.csv
     linker demo -o demo_linked.csv
+    linker review linked.csv            # the review app on http://127.0.0.1:8501
 
 User errors (a missing column, a bad file) print one line and exit with status 2. Output is
 written to a temporary file next to the target and renamed, so a half-written file never
@@ -43,6 +44,7 @@ _EPILOG = """examples:
   linker schema source.csv standard.csv --target-is-schema --top-k 3 -o mapping.csv
   linker glossary table.csv glossary.csv --term term --description description -o terms.csv
   linker demo -o demo_linked.csv
+  linker review linked.csv --port 8501
 """
 
 
@@ -156,7 +158,19 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("-o", "--output", default="demo_linked.csv", help="output CSV")
     demo.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
     demo.add_argument("-v", "--verbose", action="store_true", help="log each stage")
+    _review_parser(sub, fmt)
     return parser
+
+
+def _review_parser(sub: Any, fmt: dict[str, Any]) -> None:
+    r = sub.add_parser("review", help="review uncertain pairs in the browser (Streamlit)", **fmt)
+    r.add_argument("path", nargs="?", help="merge output (.csv/.parquet) or review store (.sqlite)")
+    r.add_argument(
+        "--db", help="review store (default: PATH.review.sqlite or linker_review.sqlite)"
+    )
+    r.add_argument("--host", default="127.0.0.1", help="address to bind (127.0.0.1)")
+    r.add_argument("--port", type=int, default=8501, help="port (8501)")
+    r.add_argument("--reviewer", help="name saved with each decision (default: $USER)")
 
 
 def _taxonomy_parser(sub: Any, fmt: dict[str, Any]) -> None:
@@ -374,6 +388,16 @@ def _run_demo(a: argparse.Namespace) -> str:
     return run_demo(a.output, show_progress=not a.quiet and sys.stderr.isatty())
 
 
+def _run_review(a: argparse.Namespace) -> str:
+    from linker.review.launch import review_command
+
+    cmd = review_command(a.path, db=a.db, host=a.host, port=a.port, reviewer=a.reviewer)
+    print(f"linker review: serving on http://{a.host}:{a.port} (Ctrl+C stops)", file=sys.stderr)
+    sys.stderr.flush()
+    os.execv(cmd[0], cmd)  # the server replaces this process: one pid, signals reach it
+    return ""  # pragma: no cover - execv does not return
+
+
 _COMMANDS: dict[str, Callable[[argparse.Namespace], str]] = {
     "merge": _run_merge,
     "candidates": _run_candidates,
@@ -383,6 +407,7 @@ _COMMANDS: dict[str, Callable[[argparse.Namespace], str]] = {
     "schema": _run_schema,
     "glossary": _run_glossary,
     "demo": _run_demo,
+    "review": _run_review,
 }
 
 

@@ -1,0 +1,153 @@
+"""What the review screens show, as data: field differences, score histogram, P/R/F1 curve,
+dedup clusters. The app only draws these; scripts and tests read them directly."""
+
+from __future__ import annotations
+
+import difflib
+import re
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import numpy as np
+import polars as pl
+
+from linker.review.build import ID
+
+__all__ = ["FieldDiff", "clusters", "field_diffs", "histogram", "threshold_curve"]
+
+Status = Literal["same", "similar", "different", "missing"]
+
+
+@dataclass(frozen=True)
+class FieldDiff:
+    """One compared field of a pair.
+
+    Attributes:
+        column: Column name (the left name when names differ).
+        left: Left value as text (``""`` when null).
+        right: Right value as text.
+        similarity: ``difflib`` ratio of the lower-cased values, 0–1.
+        status: ``same`` (equal ignoring case and spaces), ``similar`` (ratio ≥ 0.8),
+            ``different`` or ``missing`` (a side is empty).
+        left_spans: ``(text, changed)`` pieces of the left value; changed pieces are what
+            the right value lacks.
+        right_spans: The same for the right value.
+    """
+
+    column: str
+    left: str
+    right: str
+    similarity: float
+    status: Status
+    left_spans: tuple[tuple[str, bool], ...]
+    right_spans: tuple[tuple[str, bool], ...]
+
+
+def _text(value: Any) -> str:
+    return "" if value is None else str(value)
+
+
+def _pieces(text: str, words: bool) -> list[str]:
+    return re.findall(r"\s+|[^\s]+", text) if words else list(text)
+
+
+def _spans(a: str, b: str) -> tuple[tuple[tuple[str, bool], ...], tuple[tuple[str, bool], ...]]:
+    """Changed pieces: whole words when a value has several words, else characters."""
+    words = " " in a.strip() or " " in b.strip()
+    pa, pb = _pieces(a, words), _pieces(b, words)
+    sm = difflib.SequenceMatcher(
+        None, [p.lower() for p in pa], [p.lower() for p in pb], autojunk=False
+    )
+    left: list[tuple[str, bool]] = []
+    right: list[tuple[str, bool]] = []
+    for op, i1, i2, j1, j2 in sm.get_opcodes():
+        if i2 > i1:
+            left.append(("".join(pa[i1:i2]), op != "equal"))
+        if j2 > j1:
+            right.append(("".join(pb[j1:j2]), op != "equal"))
+    return tuple(left), tuple(right)
+
+
+def field_diffs(
+    left: dict[str, Any], right: dict[str, Any], left_on: list[str], right_on: list[str]
+) -> list[FieldDiff]:
+    """Field-by-field comparison of two records over the compared columns.
+
+    Example:
+        >>> d = field_diffs({"name": "Acme Corp"}, {"name": "ACME Corp."}, ["name"], ["name"])[0]
+        >>> d.status, d.right_spans[-1]
+        ('similar', ('Corp.', True))
+    """
+    out = []
+    for lc, rc in zip(left_on, right_on, strict=True):
+        a, b = _text(left.get(lc)), _text(right.get(rc))
+        if not a or not b:
+            ratio, status = 0.0, "missing"
+        else:
+            ratio = difflib.SequenceMatcher(None, a.lower(), b.lower(), autojunk=False).ratio()
+            same = " ".join(a.lower().split()) == " ".join(b.lower().split())
+            status = "same" if same else "similar" if ratio >= 0.8 else "different"
+        ls, rs = _spans(a, b)
+        out.append(FieldDiff(lc, a, b, round(ratio, 3), status, ls, rs))  # type: ignore[arg-type]
+    return out
+
+
+def histogram(scores: np.ndarray[Any, Any], *, bins: int = 20) -> pl.DataFrame:
+    """Counts of scores in ``bins`` equal bins over [0, 1]: ``start``, ``end``, ``count``.
+
+    Example:
+        >>> histogram(np.array([0.1, 0.15, 0.9]), bins=2)["count"].to_list()
+        [2, 1]
+    """
+    counts, edges = np.histogram(np.clip(scores, 0.0, 1.0), bins=bins, range=(0.0, 1.0))
+    return pl.DataFrame({"start": edges[:-1], "end": edges[1:], "count": counts.astype(np.int64)})
+
+
+def threshold_curve(
+    scores: np.ndarray[Any, Any], labels: np.ndarray[Any, Any], *, steps: int = 101
+) -> pl.DataFrame:
+    """Precision, recall and F1 over the labelled pairs at each threshold in [0, 1].
+
+    A pair is predicted a match when its score is at least the threshold; the labels
+    (1 match, 0 non-match) are the reviewer's. Precision is null where nothing is predicted.
+
+    Example:
+        >>> c = threshold_curve(np.array([0.9, 0.6, 0.3]), np.array([1, 0, 1]), steps=3)
+        >>> c.row(1)  # threshold 0.5: one of two predicted is right, one of two found
+        (0.5, 0.5, 0.5, 0.5)
+    """
+    t = np.linspace(0.0, 1.0, steps)
+    pred = scores[None, :] >= t[:, None]
+    y = labels.astype(bool)[None, :]
+    tp = (pred & y).sum(axis=1).astype(np.float64)
+    n_pred = pred.sum(axis=1).astype(np.float64)
+    n_pos = float(y.sum())
+    precision = np.where(n_pred > 0, tp / np.maximum(n_pred, 1), np.nan)
+    recall = tp / n_pos if n_pos else np.full_like(tp, np.nan)
+    denom = precision + recall
+    f1 = np.where(denom > 0, 2 * precision * recall / np.where(denom > 0, denom, 1), 0.0)
+    return pl.DataFrame(
+        {"threshold": t, "precision": precision, "recall": recall, "f1": f1},
+        nan_to_null=True,
+    )
+
+
+def clusters(
+    records: pl.DataFrame, pairs: pl.DataFrame, *, threshold: float, method: str = "components"
+) -> pl.DataFrame:
+    """Dedup clusters of ``records`` from scored pairs (``left_id``, ``right_id``, ``score``).
+
+    Returns ``records`` plus ``_cluster`` and ``_size``, largest clusters first.
+    """
+    from linker.matching.cluster import cluster
+
+    at = {v: i for i, v in enumerate(records[ID].to_list())}
+    edges = pairs.select(
+        pl.col("left_id").replace_strict(at, return_dtype=pl.Int64).alias("left_row"),
+        pl.col("right_id").replace_strict(at, return_dtype=pl.Int64).alias("right_row"),
+        pl.col("score"),
+    )
+    labels = cluster(records.height, edges, threshold=threshold, method=method)  # type: ignore[arg-type]
+    out = records.with_columns(_cluster=pl.Series(labels, dtype=pl.Int64))
+    out = out.with_columns(_size=pl.len().over("_cluster"))
+    return out.sort(["_size", "_cluster", ID], descending=[True, False, False])
