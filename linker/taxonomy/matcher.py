@@ -136,11 +136,7 @@ class TaxonomyMatcher:
         self.label_vectors_ = self.vectors_[label_rows]
         self.prototypes_ = protos
         self.taxonomy_ = taxonomy
-        anc = [taxonomy.ancestors(n) for n in range(len(taxonomy))]
-        self.ancestor_starts_ = np.concatenate([[0], np.cumsum([len(a) for a in anc])]).astype(
-            np.int64
-        )
-        self.ancestor_rows_ = np.asarray([a for group in anc for a in group], np.int64)
+        self.ancestor_means_, self.ancestor_starts_ = _ancestor_means(taxonomy, self.label_vectors_)
         logger.info(
             "taxonomy matcher: %d nodes, %d prototypes (%d from examples)",
             len(taxonomy),
@@ -220,10 +216,8 @@ class TaxonomyMatcher:
         if tax.max_depth == 0:
             return out
         if params.ancestor_weight:
-            agree = max_over_groups(
-                queries, self.label_vectors_, q, self.ancestor_starts_, c,
-                reduce="mean", index=self.ancestor_rows_,
-            )  # fmt: skip
+            # the mean cosine with the ancestors' labels is the dot with their mean label vector
+            agree = max_over_groups(queries, self.ancestor_means_, q, self.ancestor_starts_, c)
             has = ~np.isnan(agree)
             out[has] += params.ancestor_weight * (agree[has] - base[has])
         if params.depth_weight:
@@ -253,6 +247,23 @@ def _lexical_scores(
     found[found] = keys[pos[found]] == (q * n_nodes + c)[found]
     out[found] = sims[pos[found]]
     return out
+
+
+def _ancestor_means(
+    taxonomy: Taxonomy, label_vectors: npt.NDArray[np.float32]
+) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.int64]]:
+    """The mean label vector of each node's proper ancestors, for the nodes that have any,
+    and ``starts`` grouping them by node (roots get an empty group)."""
+    import scipy.sparse as sp
+
+    a_starts, a_rows = taxonomy.ancestor_index
+    counts = np.diff(a_starts)
+    weights = np.repeat(1.0 / np.maximum(counts, 1), counts).astype(np.float32)
+    n = len(taxonomy)
+    mean = sp.csr_matrix((weights, a_rows, a_starts), shape=(n, n)) @ label_vectors
+    has = counts > 0
+    starts = np.concatenate([[0], np.cumsum(has)]).astype(np.int64)
+    return np.ascontiguousarray(mean[has], dtype=np.float32), starts
 
 
 def _example_rows(taxonomy: Taxonomy, examples: Sequence[tuple[str, str]]) -> list[tuple[str, int]]:

@@ -168,26 +168,51 @@ def back_off(
     if params.backoff_threshold is None or taxonomy.max_depth == 0 or ids.shape[1] == 0:
         return ids, scores, backed
     weak = np.flatnonzero((ids[:, 0] >= 0) & (scores[:, 0] < params.backoff_threshold))
-    for row in weak:
-        valid = ids[row] >= 0
-        cand, s = ids[row][valid], scores[row][valid].astype(np.float64)
-        w = np.exp((s - s.max()) / params.temperature)
-        w /= w.sum()
-        mass: dict[int, float] = {}
-        for node, weight in zip(cand.tolist(), w.tolist(), strict=True):
-            for a in [node, *taxonomy.ancestors(node)]:
-                mass[a] = mass.get(a, 0.0) + weight
-        held = [a for a, m in mass.items() if m >= params.backoff_mass - 1e-9]
-        if not held:
-            continue
-        best = max(held, key=lambda a: (int(taxonomy.depth[a]), mass[a], -a))
-        if best == cand[0]:
-            continue
-        rest = [n for n in cand.tolist() if n != best]
-        rest_s = [float(x) for n, x in zip(cand.tolist(), s.tolist(), strict=True) if n != best]
-        new_ids = [best, *rest][: ids.shape[1]]
-        new_s = [float(s[0]), *rest_s][: ids.shape[1]]
-        ids[row, : len(new_ids)] = new_ids
-        scores[row, : len(new_s)] = new_s
-        backed[row] = True
+    if len(weak) == 0:
+        return ids, scores, backed
+    best, held_any = _backoff_targets(taxonomy, ids[weak], scores[weak], params)
+    moved = held_any & (best != ids[weak, 0])
+    rows, best = weak[moved], best[moved]
+    if len(rows) == 0:
+        return ids, scores, backed
+    # new row: the ancestor first (with the best score), then the candidates without it
+    width = ids.shape[1]
+    ext_ids = np.concatenate([best[:, None], ids[rows]], axis=1)
+    ext_scores = np.concatenate([scores[rows, :1], scores[rows]], axis=1)
+    drop = np.zeros_like(ext_ids, dtype=np.bool_)
+    drop[:, 1:] = ids[rows] == best[:, None]
+    order = np.argsort(drop, axis=1, kind="stable")[:, :width]
+    ids[rows] = np.take_along_axis(ext_ids, order, axis=1)
+    scores[rows] = np.take_along_axis(ext_scores, order, axis=1)
+    backed[rows] = True
     return ids, scores, backed
+
+
+def _backoff_targets(
+    taxonomy: Taxonomy, ids: Ints, scores: Floats, params: HierarchyParams
+) -> tuple[Ints, npt.NDArray[np.bool_]]:
+    """Per row, the deepest node (candidate or ancestor) holding ``backoff_mass`` of the
+    candidates' softmax weight (ties: more weight, then lower row), and whether any does."""
+    n_rows, n_nodes = len(ids), len(taxonomy)
+    valid = ids >= 0
+    s = np.where(valid, scores.astype(np.float64), -np.inf)
+    w = np.exp((s - s.max(axis=1, keepdims=True)) / params.temperature)
+    w /= w.sum(axis=1, keepdims=True)
+    row, col = np.nonzero(valid)
+    node, weight = ids[row, col], w[row, col]
+    # expand each candidate to itself and its proper ancestors
+    starts, anc = taxonomy.ancestor_index
+    counts = 1 + starts[node + 1] - starts[node]
+    rep = np.repeat(np.arange(len(node)), counts)
+    pos = np.arange(int(counts.sum())) - np.repeat(np.cumsum(counts) - counts, counts)
+    up = np.where(pos == 0, node[rep], anc[np.maximum(starts[node[rep]] + pos - 1, 0)])
+    keys, inverse = np.unique(row[rep] * n_nodes + up, return_inverse=True)
+    mass = np.bincount(inverse.reshape(-1), weights=weight[rep], minlength=len(keys))
+    held = mass >= params.backoff_mass - 1e-9
+    keys, mass = keys[held], mass[held]
+    key_row, key_node = keys // n_nodes, keys % n_nodes
+    order = np.lexsort((key_node, -mass, -taxonomy.depth[key_node], key_row))
+    first = order[np.flatnonzero(np.r_[True, key_row[order][1:] != key_row[order][:-1]])]
+    best = np.full(n_rows, -1, np.int64)
+    best[key_row[first]] = key_node[first]
+    return best, best >= 0

@@ -220,6 +220,24 @@ class Taxonomy:
         """The largest depth (0 for a flat list of labels)."""
         return int(self.depth.max()) if len(self.ids) else 0
 
+    @cached_property
+    def ancestor_index(self) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+        """Every node's proper ancestors as one array: ``(starts, rows)``.
+
+        ``rows[starts[n]:starts[n + 1]]`` equals :meth:`ancestors` of ``n`` (nearest first),
+        so vectorised code can expand (node, ancestor) pairs without a Python loop per node.
+
+        Example:
+            >>> t = Taxonomy.from_pairs([("dog", "mammal"), ("mammal", "animal")])
+            >>> starts, rows = t.ancestor_index
+            >>> rows[starts[0]:starts[1]].tolist()
+            [1, 2]
+        """
+        groups = [self.ancestors(n) for n in range(len(self.ids))]
+        starts = np.concatenate([[0], np.cumsum([len(g) for g in groups])]).astype(np.int64)
+        rows = np.fromiter((a for g in groups for a in g), np.int64, int(starts[-1]))
+        return starts, rows
+
     def ancestors(self, node: int) -> list[int]:
         """All proper ancestors of ``node`` (every parent line), nearest first."""
         up = self._up[node]
