@@ -79,5 +79,24 @@ def curve_chart(curve: pl.DataFrame, threshold: float) -> Any:
             color="measure:N",
         )
     )
-    rule = alt.Chart({"values": [{"t": threshold}]}).mark_rule(color="red").encode(x="t:Q")
+    rule = (
+        alt.Chart({"values": [{"t": threshold}]})
+        .mark_rule(color="black", strokeDash=[4, 4])
+        .encode(x="t:Q")
+    )
     return (lines + rule).properties(height=260)
+
+
+def table_html(frame: pl.DataFrame, *, element_id: str) -> str:
+    """A plain HTML table of ``frame`` (values escaped), with an id tests and CSS can find."""
+    head = "".join(f"<th>{html.escape(c)}</th>" for c in frame.columns)
+    body = "".join(
+        "<tr>"
+        + "".join(f"<td>{html.escape('' if v is None else str(v))}</td>" for v in row)
+        + "</tr>"
+        for row in frame.iter_rows()
+    )
+    return (
+        f'<table id="{element_id}" style="width:100%;border-collapse:collapse">'
+        f"<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+    )

@@ -18,7 +18,7 @@ from typing import Any
 
 import polars as pl
 import streamlit as st
-from render import curve_chart, histogram_chart, pair_html
+from render import curve_chart, histogram_chart, pair_html, table_html
 
 import linker as lk
 from linker import review as rv
@@ -28,10 +28,10 @@ SHORTCUTS = {"match": "A", "non_match": "N", "skip": "S", "undo": "U"}
 
 def _args() -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="linker review")
-    p.add_argument("--db", default="linker_review.sqlite")
+    p.add_argument("--db", default=os.environ.get("LINKER_REVIEW_DB", "linker_review.sqlite"))
     p.add_argument("--open", default=None)
     p.add_argument("--reviewer", default=os.environ.get("USER", ""))
-    return p.parse_args(sys.argv[1:])
+    return p.parse_known_args(sys.argv[1:])[0]  # AppTest runs under pytest's argv
 
 
 @st.cache_resource(show_spinner="Reading the merge output…")
@@ -49,13 +49,14 @@ def _store() -> rv.ReviewStore:
 def _session(linkage_id: str) -> rv.ReviewSession:
     s: rv.ReviewSession | None = st.session_state.get("session")
     if s is None or s.linkage_id != linkage_id:
-        s = rv.ReviewSession(_store(), linkage_id, reviewer=st.session_state.get("reviewer", ""))
+        s = rv.ReviewSession(_store(), linkage_id)
         st.session_state.session = s
+    s.reviewer = st.session_state.get("reviewer", "")
     return s
 
 
 def _open(linkage: rv.Linkage) -> None:
-    s = rv.ReviewSession.create(_store(), linkage)
+    s = rv.ReviewSession.create(_store(), linkage, reviewer=st.session_state.get("reviewer", ""))
     st.session_state.session = s
     st.query_params["linkage"] = s.linkage_id
 
@@ -186,10 +187,30 @@ def _undo_only() -> None:
 def _recent(s: rv.ReviewSession) -> None:
     st.markdown("**Recent decisions**")
     recent = s.decided().head(10).select("left_id", "right_id", "label", "note", "reviewer")
-    st.table(recent.to_pandas())
+    st.html(table_html(recent, element_id="lk-recent"))
+
+
+def _retrain() -> None:
+    s: rv.ReviewSession = st.session_state.session
+    try:
+        r = rv.retrain(s)
+    except lk.LinkerError as e:
+        st.session_state.retrain_msg = ("error", str(e))
+    else:
+        st.session_state.retrain_msg = (
+            "success",
+            f"Retrained on {r.labels} labels: {r.changed:,} pairs changed side of the "
+            f"threshold; agreement with the labels {r.agree_before:.0%} → {r.agree_after:.0%}.",
+        )
 
 
 def _scores_tab(s: rv.ReviewSession) -> None:
+    st.button("Retrain on the labels and re-score", key="btn-retrain", on_click=_retrain)
+    kind, msg = st.session_state.pop("retrain_msg", (None, ""))
+    if kind == "error":
+        st.error(msg)
+    elif kind == "success":
+        st.success(msg)
     st.markdown("**Score histogram** (red: threshold)")
     st.altair_chart(histogram_chart(rv.histogram(s.scores), s.threshold), width="stretch")
     rows, y = s.labelled()
@@ -199,19 +220,10 @@ def _scores_tab(s: rv.ReviewSession) -> None:
                         width="stretch")  # fmt: skip
     else:
         st.info("Label some pairs (at least one match) to see precision and recall.")
-    if st.button("Retrain on the labels and re-score", key="btn-retrain"):
-        try:
-            r = rv.retrain(s)
-        except lk.LinkerError as e:
-            st.error(str(e))
-        else:
-            st.success(
-                f"Retrained on {r.labels} labels: {r.changed:,} pairs changed side of the "
-                f"threshold; agreement with the labels {r.agree_before:.0%} → {r.agree_after:.0%}."
-            )
     history = s.store.retrains(s.linkage_id)
     if history:
-        st.table(pl.DataFrame(history).drop("matcher").to_pandas())
+        st.markdown("**Retrain history**")
+        st.dataframe(pl.DataFrame(history).drop("matcher").to_pandas(), hide_index=True)
 
 
 def _clusters_tab(s: rv.ReviewSession) -> None:
@@ -225,7 +237,8 @@ def _clusters_tab(s: rv.ReviewSession) -> None:
 
 
 def _export_tab(s: rv.ReviewSession) -> None:
-    folder = st.text_input("Folder", value=str(Path(ARGS.db).resolve().parent / "export"))
+    default = str(Path(ARGS.db).resolve().parent / "export")
+    folder = st.text_input("Folder", value=default, key="export-folder")
     fmt = st.radio("Linked table format", ["csv", "parquet"], horizontal=True)
     if st.button("Export linked table, labels and config", key="btn-export", type="primary"):
         out = Path(folder)

@@ -211,7 +211,8 @@ class ReviewSession:
         return self._pair(int(skipped[0])) if len(skipped) else None
 
     def pair(self, left_id: str, right_id: str) -> Pair:
-        """The pair of two record ids."""
+        """The pair of two record ids, with its latest decision."""
+        self.sync()
         i = self._at.get((left_id, right_id))
         if i is None:
             raise InputError(f"({left_id!r}, {right_id!r}) is not a pair of {self.linkage_id}")
@@ -240,21 +241,28 @@ class ReviewSession:
         return did
 
     def undo(self) -> Pair | None:
-        """Take back this session's last decision; that pair is shown again. ``None``: none."""
+        """Take back this reviewer's last decision; that pair is shown again. ``None``: none.
+
+        Decisions made in this session count, and so do the reviewer's earlier ones when a
+        ``reviewer`` name was given.
+        """
         self.sync()
-        while self._mine:
-            did = self._mine.pop()
-            i = self._by_id.get(did)
-            if i is None or all(d.id != did for d in self._stacks.get(i, [])):
-                continue  # already undone
-            self.store.add_decision(
-                self.linkage_id, self._lids[i], self._rids[i], "undo",
-                reviewer=self.reviewer, undoes=did,
-            )  # fmt: skip
-            self.sync()
-            self._pinned = i
-            return self._pair(i)
-        return None
+        live = {d.id: (i, d.reviewer) for i, stack in self._stacks.items() for d in stack}
+        mine = [d for d in self._mine if d in live]
+        if not mine and self.reviewer:  # e.g. after a reload: the reviewer's latest decision
+            mine = sorted(d for d, (_, who) in live.items() if who == self.reviewer)
+        if not mine:
+            return None
+        did = mine[-1]
+        i = live[did][0]
+        self.store.add_decision(
+            self.linkage_id, self._lids[i], self._rids[i], "undo",
+            reviewer=self.reviewer, undoes=did,
+        )  # fmt: skip
+        self._mine = [d for d in mine if d != did]
+        self.sync()
+        self._pinned = i
+        return self._pair(i)
 
     # -- summaries --------------------------------------------------------------------------
     def progress(self) -> dict[str, int]:

@@ -1,0 +1,187 @@
+"""The review app in a real headless Chromium, served by ``linker review`` as a user starts it.
+
+Debian's ``chromium`` drives through playwright (``executable_path``), since playwright's own
+browser download is not available. The test links a slice of the demo firms, serves the
+merge output, decides pairs with the keyboard, reloads, kills the server and starts it
+again, and checks the decisions in the page and in the SQLite file each time.
+
+Screenshots go to ``$LINKER_SCREENSHOTS`` when set (``make screenshots`` writes ``docs/``).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import linker as lk
+
+pytestmark = pytest.mark.slow
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+DEMO = Path(__file__).resolve().parents[1] / "datasets" / "demo"
+ON = ["name", "street", "city", "state", "zip", "phone"]
+WAIT = 90_000  # ms: generous, the box is shared
+
+
+def _need_browser() -> Any:
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        sync_playwright = None
+    if sync_playwright is None or CHROMIUM is None:
+        why = "playwright and Debian's chromium are needed (make test installs them)"
+        if os.environ.get("CI"):
+            pytest.fail(why)
+        pytest.skip(why)
+    return sync_playwright
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class Server:
+    """``linker review FILE`` in a child process (the CLI execs streamlit: one pid)."""
+
+    def __init__(self, path: Path, port: int, log: Path):
+        self.path, self.port, self.log = path, port, log
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        cmd = [sys.executable, "-m", "linker", "review", str(self.path), "--port", str(self.port),
+               "--reviewer", "tester"]  # fmt: skip
+        with open(self.log, "ab") as out:
+            self.proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline:
+            assert self.proc.poll() is None, self.log.read_text()
+            try:
+                with urllib.request.urlopen(f"{self.url}/_stcore/health", timeout=2) as r:
+                    if r.status == 200:
+                        return
+            except OSError:
+                time.sleep(0.5)
+        raise AssertionError(f"server did not start: {self.log.read_text()}")
+
+    def kill(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGKILL)  # no clean shutdown: a crash
+            self.proc.wait(30)
+
+
+@pytest.fixture(scope="module")
+def merged(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A `linker merge` output of 200 demo firms against the right rows they may match."""
+    folder = tmp_path_factory.mktemp("review")
+    left = lk.read(DEMO / "left.csv").head(200)
+    right = lk.read(DEMO / "right.csv").head(250)
+    path = folder / "linked.csv"
+    lk.merge(left, right, on=ON, id="id").write_csv(path)
+    return path
+
+
+@pytest.fixture
+def server(merged: Path, tmp_path: Path) -> Iterator[Server]:
+    srv = Server(merged, _free_port(), tmp_path / "server.log")
+    srv.start()
+    yield srv
+    srv.kill()
+
+
+def _log(db: Path) -> list[tuple[str, str, str, str]]:
+    conn = sqlite3.connect(db)
+    try:
+        return conn.execute(
+            "SELECT left_id, right_id, label, note FROM decisions ORDER BY id"
+        ).fetchall()
+    finally:
+        conn.close()
+
+
+def _shot(page: Any, name: str) -> None:
+    folder = os.environ.get("LINKER_SCREENSHOTS")
+    if folder:
+        Path(folder).mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(Path(folder) / name), full_page=True)
+
+
+def _pair(page: Any) -> tuple[str, str]:
+    el = page.locator("#lk-pair")
+    el.wait_for(timeout=WAIT)
+    return el.get_attribute("data-left"), el.get_attribute("data-right")
+
+
+def _press(page: Any, key: str, decided: int) -> None:
+    page.get_by_role("heading", name="linker review").click()  # focus the page, not an input
+    page.keyboard.press(key)
+    page.wait_for_selector(f'#lk-progress[data-decided="{decided}"]', timeout=WAIT)
+
+
+def test_keyboard_decisions_survive_reload_and_a_killed_server(
+    server: Server, merged: Path
+) -> None:
+    sync_playwright = _need_browser()
+    db = Path(f"{merged}.review.sqlite")
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        page = browser.new_page(viewport={"width": 1400, "height": 1100})
+        page.set_default_timeout(WAIT)
+        page.goto(server.url)
+        first = _pair(page)
+        _shot(page, "review-queue.png")
+        _press(page, "a", 1)  # accept
+        second = _pair(page)
+        assert second != first
+        _press(page, "n", 2)  # reject
+        third = _pair(page)
+        assert third not in (first, second)
+        page.get_by_label("Note (saved with the decision)").fill("phone differs")
+        page.get_by_role("button", name="Skip").click()
+        page.wait_for_selector('#lk-progress[data-decided="3"]')
+        assert _log(db) == [
+            (*first, "match", ""), (*second, "non_match", ""), (*third, "skip", "phone differs"),
+        ]  # fmt: skip
+
+        page.reload()
+        page.wait_for_selector('#lk-progress[data-decided="3"]')
+        recent = page.locator("#lk-recent").inner_text()
+        assert first[0] in recent and "match" in recent and "phone differs" in recent
+        _press(page, "u", 2)  # undo reaches the skip made before the reload
+        assert _pair(page) == third
+
+        _press(page, "a", 3)
+        server.kill()  # mid-session, right after the page showed the decision
+        assert [row[2] for row in _log(db)] == ["match", "non_match", "skip", "undo", "match"]
+        server.start()
+        page.goto(server.url)
+        page.wait_for_selector('#lk-progress[data-decided="3"]')
+        assert _pair(page) not in (first, second, third)
+
+        page.get_by_role("tab", name="Scores").click()
+        page.get_by_role("button", name="Retrain on the labels and re-score").click()
+        page.get_by_text("changed side of the threshold").wait_for()
+        _shot(page, "scores-retrain.png")
+        page.get_by_role("tab", name="Export").click()
+        page.get_by_role("button", name="Export linked table, labels and config").click()
+        page.get_by_text("Written:").wait_for()
+        _shot(page, "export.png")
+        export = db.parent / "export"
+        assert {p.name for p in export.iterdir()} == {"linked.csv", "labels.csv", "config.json"}
+        browser.close()
