@@ -135,7 +135,9 @@ def _decide(label: str, pair: tuple[str, str], note_key: str) -> None:
         s.decide(label, pair=pair, note=st.session_state.get(note_key, ""))
 
 
+@st.fragment
 def _review_tab(s: rv.ReviewSession) -> None:
+    """The queue. A fragment: a decision reruns this part only, not the charts."""
     order = st.radio("Queue order", ["uncertainty", "disagreement"], horizontal=True,
                      index=["uncertainty", "disagreement"].index(s.order))  # fmt: skip
     if order != s.order:

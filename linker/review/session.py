@@ -138,6 +138,7 @@ class ReviewSession:
         self._lids = self.pairs["left_id"].to_list()
         self._rids = self.pairs["right_id"].to_list()
         self._at = {(a, b): i for i, (a, b) in enumerate(zip(self._lids, self._rids, strict=True))}
+        self._by_left: dict[str, list[int]] | None = None
         self.labels = np.full(len(self.scores), _NONE, dtype=np.int8)
         self._stacks: dict[int, list[Decision]] = {}
         self._by_id: dict[int, int] = {}
@@ -276,7 +277,11 @@ class ReviewSession:
 
     def candidates_of(self, left_id: str) -> pl.DataFrame:
         """Every candidate of one left record: ``right_id``, ``score``, ``label``, best first."""
-        idx = [i for i, lid in enumerate(self._lids) if lid == left_id]
+        if self._by_left is None:  # built on first use: left id -> its pair rows
+            self._by_left = {}
+            for i, lid in enumerate(self._lids):
+                self._by_left.setdefault(lid, []).append(i)
+        idx = self._by_left.get(left_id, [])
         names = {v: k for k, v in _CODE.items()}
         return pl.DataFrame(
             {
