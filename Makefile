@@ -9,13 +9,13 @@ LLM_STAMP := $(VENV)/.installed-llm
 export HF_HUB_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: install install-llm demo test lint bench clean
+.PHONY: install install-llm browser demo test lint bench screenshots clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet torch==2.13.0
-	$(PY) -m pip install --quiet -e '.[st,dev]'
+	$(PY) -m pip install --quiet -e '.[st,dev,app]'
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -29,20 +29,33 @@ $(LLM_STAMP): $(STAMP)
 
 install-llm: $(LLM_STAMP)
 
+# The review app's browser tests drive Debian's chromium (playwright cannot download its own
+# here). Installed with apt-get when missing and running as root; quick when already there.
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+	      apt-get install -y -qq --no-install-recommends chromium >/dev/null; \
+	  else echo "browser tests need Debian's chromium: sudo apt-get install chromium"; fi; }
+
 demo: install
 	$(VENV)/bin/linker demo -o demo_linked.csv
 
-test: install install-llm
+test: install install-llm browser
 	$(PY) -m pytest -q
 
 lint: install
-	$(VENV)/bin/ruff check linker tests benchmarks datasets
-	$(VENV)/bin/ruff format --check linker tests benchmarks datasets
+	$(VENV)/bin/ruff check linker tests benchmarks datasets app
+	$(VENV)/bin/ruff format --check linker tests benchmarks datasets app
 	$(VENV)/bin/mypy linker
 
 bench: install install-llm
 	$(PY) benchmarks/blocking.py --data-root ../shared/datasets --all
 	$(PY) benchmarks/assign_rerank.py --data-root ../shared/datasets
+
+# The review app's screenshots in docs/, taken by its browser test.
+screenshots: install browser
+	LINKER_SCREENSHOTS=docs/screenshots $(PY) -m pytest -q tests/test_app_browser.py
 
 clean:
 	rm -rf $(VENV) demo_linked.csv .pytest_cache .ruff_cache .mypy_cache
