@@ -8,6 +8,7 @@ import numpy as np
 import polars as pl
 import pytest
 
+from linker.embed import Encoder
 from linker.errors import ConfigError, InputError, NotFittedError
 from linker.taxonomy import Taxonomy, TaxonomyMatcher, as_taxonomy, read_obo
 from linker.taxonomy.api import as_examples, as_phrases
@@ -202,3 +203,38 @@ def test_pairs_without_a_parent_make_roots() -> None:
         pl.DataFrame({"child": ["dog", "thing", None], "parent": ["thing", None, "x"]})
     )
     assert t.ids == ("dog", "thing") and t.roots == (t.index["thing"],)
+
+
+DAG = Taxonomy(
+    ["thing", "animal", "pet", "dog", "cat", "robot_dog"],
+    ["Thing", "Animal", "Pet", "Dog", "Cat", "Robot dog"],
+    [None, ["thing"], ["thing"], ["animal", "pet"], ["animal", "pet"], ["dog"]],
+)
+
+
+def test_ancestor_index_matches_ancestors() -> None:
+    starts, rows = DAG.ancestor_index
+    for n in range(len(DAG)):
+        assert rows[starts[n] : starts[n + 1]].tolist() == DAG.ancestors(n)
+    assert DAG.ancestors(DAG.index["robot_dog"]) == [3, 1, 2, 0]
+
+
+def test_back_off_in_a_dag_sums_weight_over_every_parent_line() -> None:
+    # dog and cat split the weight; both sit under animal and pet (depth 1, equal mass), so
+    # the tie goes to the lower row (animal); a confident row is left alone
+    ids = np.array([[3, 4, -1], [3, 4, 5]])
+    scores = np.array([[0.30, 0.30, np.nan], [0.90, 0.30, 0.20]], np.float32)
+    new, new_scores, off = back_off(DAG, ids, scores, HierarchyParams())
+    assert off.tolist() == [True, False]
+    assert new[0].tolist() == [1, 3, 4] and new_scores[0, 0] == pytest.approx(0.30)
+    assert new[1].tolist() == [3, 4, 5]
+
+
+def test_ancestor_agreement_is_the_mean_over_all_ancestors(hashing_encoder: Encoder) -> None:
+    m = TaxonomyMatcher(hashing_encoder, lexical_weight=0.0).fit(DAG)
+    q = hashing_encoder.encode(["a robot dog toy"])
+    node = DAG.index["robot_dog"]
+    want = np.mean([q[0] @ m.label_vectors_[a] for a in DAG.ancestors(node)])
+    starts = m.ancestor_starts_
+    assert starts[node + 1] - starts[node] == 1 and starts[1] - starts[0] == 0  # a root has none
+    assert float(q[0] @ m.ancestor_means_[starts[node]]) == pytest.approx(want, abs=1e-6)
