@@ -23,8 +23,12 @@ def _spans(spans: tuple[tuple[str, bool], ...]) -> str:
     )
 
 
-def pair_html(pair: Pair, diffs: list[FieldDiff], *, extra: list[str]) -> str:
-    """The side-by-side table of a pair: compared fields first (coloured), then the rest."""
+def pair_html(pair: Pair, diffs: list[FieldDiff], *, extra: list[str], decided: int) -> str:
+    """The side-by-side table of a pair: compared fields first (coloured), then the rest.
+
+    ``decided`` (the count of decided pairs) is an attribute, so a test can wait for the
+    pair that follows a given decision.
+    """
     rows = []
     for d in diffs:
         rows.append(
@@ -41,7 +45,7 @@ def pair_html(pair: Pair, diffs: list[FieldDiff], *, extra: list[str]) -> str:
         )
     lid, rid = html.escape(pair.left_id), html.escape(pair.right_id)
     return (
-        f'<div id="lk-pair" data-left="{lid}" data-right="{rid}">'
+        f'<div id="lk-pair" data-left="{lid}" data-right="{rid}" data-decided="{decided}">'
         '<table style="width:100%;border-collapse:collapse;font-size:1.05rem">'
         f"<thead><tr><th>field</th><th>left · {lid}</th><th>right · {rid}</th>"
         "<th>difference</th></tr></thead><tbody>" + "".join(rows) + "</tbody></table></div>"

@@ -160,7 +160,7 @@ def _review_tab(s: rv.ReviewSession) -> None:
     diffs = rv.field_diffs(pair.left, pair.right, lo, ro)
     extra = [c for c in pair.left if c not in lo and not c.startswith("__lk_")]
     st.subheader(f"Score {pair.score:.3f} (threshold {s.threshold:.2f})")
-    st.html(pair_html(pair, diffs, extra=extra))
+    st.html(pair_html(pair, diffs, extra=extra, decided=p["decided"]))
     note_key = f"note-{pair.left_id}-{pair.right_id}"
     st.text_input("Note (saved with the decision)", key=note_key, value=pair.note)
     ids = (pair.left_id, pair.right_id)

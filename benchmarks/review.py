@@ -141,11 +141,10 @@ def browser_timings(db: Path, presses: int) -> list[list[str]]:
             page.get_by_role("heading", name="linker review").click()
             times = []
             for _ in range(presses):
-                before = page.locator("#lk-progress").get_attribute("data-decided")
+                before = int(page.locator("#lk-pair").get_attribute("data-decided"))
                 t = time.perf_counter()
                 page.keyboard.press("a")
-                page.wait_for_selector(f'#lk-progress:not([data-decided="{before}"])')
-                page.wait_for_selector("#lk-pair")
+                page.wait_for_selector(f'#lk-pair[data-decided="{before + 1}"]')
                 times.append(time.perf_counter() - t)
             browser.close()
     finally:

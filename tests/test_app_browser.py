@@ -32,6 +32,7 @@ CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 DEMO = Path(__file__).resolve().parents[1] / "datasets" / "demo"
 ON = ["name", "street", "city", "state", "zip", "phone"]
 WAIT = 90_000  # ms: generous, the box is shared
+NOTE = "Note (saved with the decision)"
 
 
 def _need_browser() -> Any:
@@ -128,10 +129,21 @@ def _pair(page: Any) -> tuple[str, str]:
     return el.get_attribute("data-left"), el.get_attribute("data-right")
 
 
-def _press(page: Any, key: str, decided: int) -> None:
+def _settled(page: Any, decided: int) -> tuple[str, str]:
+    """Wait for the pair shown after ``decided`` decisions, with no stale copy left over."""
+    page.wait_for_selector(f'#lk-pair[data-decided="{decided}"]', timeout=WAIT)
+    page.wait_for_function(
+        "() => document.querySelectorAll('#lk-pair').length === 1"
+        f" && document.querySelectorAll('input[aria-label=\"{NOTE}\"]').length === 1",
+        timeout=WAIT,
+    )
+    return _pair(page)
+
+
+def _press(page: Any, key: str, decided: int) -> tuple[str, str]:
     page.get_by_role("heading", name="linker review").click()  # focus the page, not an input
     page.keyboard.press(key)
-    page.wait_for_selector(f'#lk-progress[data-decided="{decided}"]', timeout=WAIT)
+    return _settled(page, decided)
 
 
 def test_keyboard_decisions_survive_reload_and_a_killed_server(
@@ -144,35 +156,31 @@ def test_keyboard_decisions_survive_reload_and_a_killed_server(
         page = browser.new_page(viewport={"width": 1400, "height": 1100})
         page.set_default_timeout(WAIT)
         page.goto(server.url)
-        first = _pair(page)
+        first = _settled(page, 0)
         _shot(page, "review-queue.png")
-        _press(page, "a", 1)  # accept
-        second = _pair(page)
+        second = _press(page, "a", 1)  # accept
         assert second != first
-        _press(page, "n", 2)  # reject
-        third = _pair(page)
+        third = _press(page, "n", 2)  # reject
         assert third not in (first, second)
-        page.get_by_label("Note (saved with the decision)").fill("phone differs")
+        page.get_by_label(NOTE).fill("phone differs")
         page.get_by_role("button", name="Skip").click()
-        page.wait_for_selector('#lk-progress[data-decided="3"]')
+        _settled(page, 3)
         assert _log(db) == [
             (*first, "match", ""), (*second, "non_match", ""), (*third, "skip", "phone differs"),
         ]  # fmt: skip
 
         page.reload()
-        page.wait_for_selector('#lk-progress[data-decided="3"]')
+        _settled(page, 3)
         recent = page.locator("#lk-recent").inner_text()
         assert first[0] in recent and "match" in recent and "phone differs" in recent
-        _press(page, "u", 2)  # undo reaches the skip made before the reload
-        assert _pair(page) == third
+        assert _press(page, "u", 2) == third  # undo reaches the skip made before the reload
 
         _press(page, "a", 3)
         server.kill()  # mid-session, right after the page showed the decision
         assert [row[2] for row in _log(db)] == ["match", "non_match", "skip", "undo", "match"]
         server.start()
         page.goto(server.url)
-        page.wait_for_selector('#lk-progress[data-decided="3"]')
-        assert _pair(page) not in (first, second, third)
+        assert _settled(page, 3) not in (first, second, third)
 
         page.get_by_role("tab", name="Scores").click()
         page.get_by_role("button", name="Retrain on the labels and re-score").click()
