@@ -40,7 +40,7 @@ $(STATIC_STAMP): $(STAMP) models/distill_static.py
 	rm -rf $(DISTILL_LIB)
 	$(PY) -m pip install --quiet --no-deps --target $(DISTILL_LIB) 'model2vec[distill]==0.10.0' \
 		skeletoken==0.6.1 transformers==5.3.0 tokenizers==0.22.2 huggingface_hub==1.33.0 \
-		httpx==0.28.1 httpcore==1.0.9
+		httpx==0.28.1 httpcore==1.0.9 h11==0.16.0 anyio==4.16.0 certifi==2026.10.18 idna==3.20
 	PYTHONPATH=$(DISTILL_LIB) $(PY) models/distill_static.py $(STATIC_DIR)
 	rm -rf $(DISTILL_LIB)
 	touch $(STATIC_STAMP)
