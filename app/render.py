@@ -91,13 +91,17 @@ def curve_chart(curve: pl.DataFrame, threshold: float) -> Any:
     return (lines + rule).properties(height=260)
 
 
+def _cell(value: Any) -> str:
+    if value is None:
+        return ""
+    return f"{value:.3f}" if isinstance(value, float) else str(value)
+
+
 def table_html(frame: pl.DataFrame, *, element_id: str) -> str:
     """A plain HTML table of ``frame`` (values escaped), with an id tests and CSS can find."""
     head = "".join(f"<th>{html.escape(c)}</th>" for c in frame.columns)
     body = "".join(
-        "<tr>"
-        + "".join(f"<td>{html.escape('' if v is None else str(v))}</td>" for v in row)
-        + "</tr>"
+        "<tr>" + "".join(f"<td>{html.escape(_cell(v))}</td>" for v in row) + "</tr>"
         for row in frame.iter_rows()
     )
     return (

@@ -9,6 +9,7 @@ writes its decision to the store before the page is drawn again.
 from __future__ import annotations
 
 import argparse
+import html
 import os
 import sys
 import tempfile
@@ -67,9 +68,10 @@ def _read_input(label: str, key: str) -> tuple[pl.DataFrame | None, str | None]:
     path = st.text_input(f"{label}: or a path", key=f"{key}-path")
     if up is not None:
         suffix = Path(up.name).suffix or ".csv"
-        with tempfile.NamedTemporaryFile(delete=False, suffix=suffix) as tmp:
-            tmp.write(up.getvalue())
-        return lk.read(tmp.name), up.name
+        with tempfile.TemporaryDirectory() as folder:  # read (never run), then removed
+            tmp = Path(folder) / f"upload{suffix}"
+            tmp.write_bytes(up.getvalue())
+            return lk.read(tmp), up.name
     if path:
         return lk.read(path), path
     return None, None
@@ -138,20 +140,18 @@ def _decide(label: str, pair: tuple[str, str], note_key: str) -> None:
 @st.fragment
 def _review_tab(s: rv.ReviewSession) -> None:
     """The queue. A fragment: a decision reruns this part only, not the charts."""
-    order = st.radio("Queue order", ["uncertainty", "disagreement"], horizontal=True,
-                     index=["uncertainty", "disagreement"].index(s.order))  # fmt: skip
-    if order != s.order:
-        s.set_order(order)  # type: ignore[arg-type]
     start = time.perf_counter()
     pair = s.current()
     p = s.progress()
-    cols = st.columns(5)
-    for col, (name, key) in zip(cols, [("Decided", "decided"), ("Matches", "match"),
-                                       ("Non-matches", "non_match"), ("Skipped", "skip"),
-                                       ("Remaining", "remaining")], strict=True):  # fmt: skip
-        col.metric(name, f"{p[key]:,}")
-    st.html(f'<div id="lk-progress" data-decided="{p["decided"]}">{p["decided"]:,} of '
-            f'{p["total"]:,} pairs decided</div>')  # fmt: skip
+    counts = " · ".join(
+        f"<b>{p[k]:,}</b> {name}"
+        for k, name in [("match", "matches"), ("non_match", "non-matches"), ("skip", "skipped"),
+                        ("remaining", "to go")]
+    )  # fmt: skip
+    st.html(
+        f'<div id="lk-progress" data-decided="{p["decided"]}" style="font-size:1.1rem">'
+        f"<b>{p['decided']:,}</b> of {p['total']:,} pairs decided: {counts}</div>"
+    )
     if pair is None:
         st.success("Every pair has a decision. Export the result from the Export tab.")
         _undo_only()
@@ -159,7 +159,7 @@ def _review_tab(s: rv.ReviewSession) -> None:
     lo, ro = s.config.get("left_on", []), s.config.get("right_on", [])
     diffs = rv.field_diffs(pair.left, pair.right, lo, ro)
     extra = [c for c in pair.left if c not in lo and not c.startswith("__lk_")]
-    st.subheader(f"Score {pair.score:.3f} (threshold {s.threshold:.2f})")
+    st.markdown(f"#### Score {pair.score:.3f} (threshold {s.threshold:.2f})")
     st.html(pair_html(pair, diffs, extra=extra, decided=p["decided"]))
     note_key = f"note-{pair.left_id}-{pair.right_id}"
     st.text_input("Note (saved with the decision)", key=note_key, value=pair.note)
@@ -177,8 +177,10 @@ def _review_tab(s: rv.ReviewSession) -> None:
         )
     ms = (time.perf_counter() - start) * 1000
     st.caption(f"Keys: A accept · N reject · S skip · U undo  (pair ready in {ms:.0f} ms)")
-    with st.expander(f"All candidates of {pair.left_id}", expanded=s.config.get("how") == "1:1"):
-        st.table(s.candidates_of(pair.left_id).to_pandas())
+    is_open = " open" if s.config.get("how") == "1:1" else ""
+    table = table_html(s.candidates_of(pair.left_id), element_id="lk-candidates")
+    st.html(f"<details{is_open}><summary>All candidates of {html.escape(pair.left_id)}</summary>"
+            f"{table}</details>")  # fmt: skip
     _recent(s)
 
 
@@ -265,6 +267,10 @@ def main() -> None:
         st.info("Load two tables (sidebar: New linkage) or open a merge output to start.")
         return
     s = _session(chosen)
+    orders = ["uncertainty", "disagreement"]
+    order = st.sidebar.radio("Queue order", orders, index=orders.index(s.order))
+    if order != s.order:
+        s.set_order(order)  # type: ignore[arg-type]
     names = ["Review", "Scores", "Export"] + (["Clusters"] if s.kind == "dedup" else [])
     tabs: list[Any] = st.tabs(names)
     with tabs[0]:

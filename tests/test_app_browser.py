@@ -182,6 +182,17 @@ def test_keyboard_decisions_survive_reload_and_a_killed_server(
         page.goto(server.url)
         assert _settled(page, 3) not in (first, second, third)
 
+        tab2 = browser.new_page(viewport={"width": 1400, "height": 1100})  # a second tab
+        tab2.goto(server.url)
+        mine, theirs = _settled(page, 3), _settled(tab2, 3)
+        assert mine == theirs  # both tabs start on the same pair
+        _press(tab2, "n", 4)
+        _press(page, "a", 4)  # the same pair, decided again: both rows are kept
+        assert _log(db)[-2:] == [(*mine, "non_match", ""), (*mine, "match", "")]
+        tab2.reload()
+        assert _settled(tab2, 4) == _settled(page, 4)
+        tab2.close()
+
         page.get_by_role("tab", name="Scores").click()
         page.get_by_role("button", name="Retrain on the labels and re-score").click()
         page.get_by_text("changed side of the threshold").wait_for()
