@@ -185,6 +185,16 @@ def linkage_from_merged(
 
     Raises:
         InputError: not a merge output (no ``_merge``/``_score``), or no matched row.
+
+    Example:
+        >>> merged = pl.DataFrame({"id": ["L1", "L2", None], "name": ["Acme", "Bolt", None],
+        ...                        "id_right": ["R1", None, "R2"],
+        ...                        "name_right": ["ACME", None, "Cog"],
+        ...                        "_score": [0.8, None, None],
+        ...                        "_merge": ["both", "left_only", "right_only"]})
+        >>> link = linkage_from_merged(merged)
+        >>> link.pairs.select("left_id", "right_id", "score").rows()
+        [('L1', 'R1', 0.8)]
     """
     from linker.features import column_features
     from linker.frames import read
