@@ -111,7 +111,21 @@ def session_timings(db: Path, link: Linkage, steps: int) -> tuple[list[list[str]
     return rows, link.id
 
 
-def browser_timings(db: Path, presses: int) -> list[list[str]]:
+_FLOOR_APP = """
+import streamlit as st
+st.session_state.setdefault("n", 0)
+def inc():
+    st.session_state.n += 1
+@st.fragment
+def f():
+    st.button("Go", shortcut="A", on_click=inc)
+    st.html(f'<div id="lk-pair" data-decided="{st.session_state.n}">{st.session_state.n}</div>')
+st.title("linker review")
+f()
+"""
+
+
+def browser_timings(db: Path, presses: int, *, floor: bool = False) -> list[list[str]]:
     from playwright.sync_api import sync_playwright
 
     chromium = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -121,8 +135,14 @@ def browser_timings(db: Path, presses: int) -> list[list[str]]:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     log = open(db.parent / "server.log", "wb")  # noqa: SIM115 - closed below
-    proc = subprocess.Popen([sys.executable, "-m", "linker", "review", str(db), "--port",
-                             str(port)], stdout=log, stderr=subprocess.STDOUT)  # fmt: skip
+    if floor:  # a one-button Streamlit app: what any Streamlit page update costs here
+        script = db.parent / "floor_app.py"
+        script.write_text(_FLOOR_APP)
+        cmd = [sys.executable, "-m", "streamlit", "run", str(script), "--server.port", str(port),
+               "--server.address", "127.0.0.1", "--server.headless", "true"]  # fmt: skip
+    else:
+        cmd = [sys.executable, "-m", "linker", "review", str(db), "--port", str(port)]
+    proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
     try:
         for _ in range(180):
             try:
@@ -151,6 +171,8 @@ def browser_timings(db: Path, presses: int) -> list[list[str]]:
         proc.send_signal(signal.SIGTERM)
         proc.wait(30)
         log.close()
+    if floor:
+        return [["key press to page update, one-button Streamlit app", str(presses), *_ms(times)]]
     return [
         ["page load to first pair (browser)", "1", fmt(load * 1000, 1), "", ""],
         ["key press A to next pair on the page (browser)", str(presses), *_ms(times)],
@@ -174,6 +196,8 @@ def main() -> None:
         rows, _ = session_timings(db, link, a.steps)
         if a.browser:
             rows += browser_timings(db, a.presses)
+        if a.browser and n == a.pairs[-1]:
+            rows += browser_timings(db, a.presses, floor=True)
         table += [[f"{link.pairs.height:,}", *r] for r in rows]
         print_table(f"review queue, {link.pairs.height:,} pairs", headers, table[-len(rows) :])
     if a.out:
@@ -194,6 +218,8 @@ def main() -> None:
             "the pre-sorted queue). The browser rows run from the key press to the next pair on",
             "the page: Streamlit's shortcut, the websocket round trip, the rerun of the review",
             "fragment and the page update in Chromium, all on the same shared 2-core machine.",
+            "The one-button row times a Streamlit app that does nothing but count, the same way:",
+            "what any Streamlit page update costs on this machine at this load.",
             "",
         ]
         write_atomic(a.out, "\n".join(lines))
