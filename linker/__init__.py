@@ -34,6 +34,7 @@ __all__ = [
     "match_schema",
     "merge",
     "read",
+    "train",
 ]
 
 _LAZY = {
@@ -44,6 +45,7 @@ _LAZY = {
     "match_schema": "linker.schema.api",
     "match_glossary": "linker.schema.api",
     "read": "linker.frames",
+    "train": "linker.api",
     "Linker": "linker.pipeline",
     "LinkerError": "linker.errors",
     "InputError": "linker.errors",
@@ -53,7 +55,7 @@ _LAZY = {
 }
 
 if TYPE_CHECKING:
-    from linker.api import candidates, dedup, merge
+    from linker.api import candidates, dedup, merge, train
     from linker.errors import ConfigError, InputError, LinkerError
     from linker.frames import read
     from linker.measures import evaluate

@@ -1,4 +1,4 @@
-"""The four-line API: ``read``, ``merge``, ``dedup``, ``candidates``, ``evaluate``.
+"""The four-line API: ``read``, ``merge``, ``dedup``, ``candidates``, ``evaluate``, ``train``.
 
 Each function converts its inputs once (:func:`linker.frames.as_polars`), runs a
 :class:`~linker.pipeline.Linker`, and returns the frame type it was given (pandas in,
@@ -8,7 +8,8 @@ pandas out; polars or a path in, polars out).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from linker.ann import AnnParams
 from linker.embed import Encoder
@@ -19,7 +20,11 @@ from linker.matching.rerank import RerankSpec
 from linker.measures import Evaluation, evaluate
 from linker.pipeline import Linker
 
-__all__ = ["candidates", "dedup", "evaluate", "merge", "read", "Evaluation"]
+if TYPE_CHECKING:
+    from linker.matching.ditto import DittoMatcher
+    from linker.matching.pairs import PairSet
+
+__all__ = ["candidates", "dedup", "evaluate", "merge", "read", "train", "Evaluation"]
 
 Columns = Sequence[str] | str | None
 
@@ -42,6 +47,7 @@ def merge(
     assign: AssignMethod = "hungarian",
     rerank: RerankSpec | None = None,
     rerank_band: tuple[float, float] = (0.3, 0.7),
+    matcher: DittoMatcher | str | Path | None = None,
 ) -> Any:
     """Link two tables; every row of both comes back, with ``_score`` and ``_merge``.
 
@@ -62,9 +68,13 @@ def merge(
         assign: For ``how="1:1"``: ``"hungarian"`` (optimal matching, default) or ``"greedy"``.
         rerank: Second opinion on the uncertain band: ``"local"`` (SmolLM2 served by a
             llama.cpp subprocess; needs ``pip install 'linker[llm]'``), ``"openai:<model>"``
-            (any OpenAI-compatible endpoint: ``OPENAI_BASE_URL``, ``OPENAI_API_KEY``), a
+            (any OpenAI-compatible endpoint: ``OPENAI_BASE_URL``, ``OPENAI_API_KEY``),
+            ``"cross-encoder:<folder>"`` (a matcher saved by :func:`train`), a
             :class:`~linker.matching.rerank.Reranker` or a ChatClient. ``None``: no rerank.
         rerank_band: ``(lo, hi)``: only left records whose best score lies within are reranked.
+        matcher: A fine-tuned pair matcher (from :func:`train`, or its saved folder) that
+            scores every candidate; its probability is ``_score``. Compare on the columns it
+            was trained on. Its own validation threshold is ``matcher.threshold_``.
 
     Returns:
         All left columns, all right columns (``_right`` suffix on name clashes), ``_score``
@@ -100,6 +110,7 @@ def merge(
         assign=assign,
         rerank=rerank,
         rerank_band=rerank_band,
+        matcher=matcher,
     )
     return to_kind(linker.link(lf, rf).frame, kind)
 
@@ -215,3 +226,77 @@ def dedup(
         representative=representative,
     )
     return to_kind(linker.dedup(df).frame, kind)
+
+
+def train(
+    pairs: PairSet | str | Path | Any,
+    *,
+    left: Any = None,
+    right: Any = None,
+    valid: PairSet | str | Path | Any = None,
+    backbone: str | None = None,
+    epochs: int = 10,
+    columns: Sequence[str] | None = None,
+    save: str | Path | None = None,
+    seed: int = 0,
+    show_progress: bool | None = None,
+    **settings: Any,
+) -> DittoMatcher:
+    """Fine-tune a Ditto-style cross-encoder on labelled pairs; returns the fitted matcher.
+
+    Args:
+        pairs: Training pairs: a Ditto pair file (``left \\t right \\t label``), a
+            DeepMatcher pair CSV (``ltable_id,rtable_id,label``; tables beside it or given as
+            ``left``/``right``), a folder holding ``train``/``valid`` files of either kind, a
+            frame of ``ltable_id, rtable_id, label`` (with ``left``/``right``) or of serialized
+            ``left, right, label``, or a :class:`~linker.matching.pairs.PairSet`.
+        left: Left table (frame, CSV path) for id pairs; needs an ``id`` column.
+        right: Right table, same.
+        valid: Validation pairs (same kinds) for early stopping and the threshold. Default:
+            the folder's ``valid`` split, else a seeded 20% of ``pairs``.
+        backbone: ``None``/``"minilm"`` (packaged all-MiniLM-L6-v2), a local model folder or a
+            hub name.
+        epochs: Most passes over the training pairs.
+        columns: Columns serialized, in order (default: all, as in the pairs).
+        save: Folder to save the matcher to (JSON + safetensors + tokenizer).
+        seed: Seed of every random step (same seed, same matcher on the same machine).
+        show_progress: Progress bar with time left (``None`` follows the log level).
+        **settings: More :class:`~linker.matching.ditto.DittoMatcher` settings: ``max_len``,
+            ``batch_size``, ``lr``, ``summarize``, ``inject``, ``augment``, ``patience``,
+            ``max_train_seconds``, ``device``.
+
+    Returns:
+        The fitted matcher: ``predict_proba``, ``threshold_``, ``save``; pass it (or its
+        folder) to :func:`merge` as ``matcher=``.
+
+    Raises:
+        InputError: unreadable pairs (the file and line are named), one class only.
+        ModelError: the backbone cannot be loaded.
+
+    Example:
+        >>> import linker as lk
+        >>> lk.train("no/such/pairs.txt")
+        Traceback (most recent call last):
+        ...
+        linker.errors.InputError: pair file no/such/pairs.txt not found; pass a Ditto pair file or a DeepMatcher folder
+    """  # noqa: E501
+    from linker.matching.ditto import DittoMatcher
+    from linker.matching.pairs import as_pairs
+
+    train_set = as_pairs(pairs, left=left, right=right)
+    valid_set: PairSet | None
+    if valid is not None:
+        valid_set = as_pairs(valid, left=left, right=right, split="valid")
+    elif isinstance(pairs, str | Path) and Path(pairs).is_dir():
+        folder = Path(pairs)
+        has_valid = (folder / "valid.csv").is_file() or (folder / "valid.txt").is_file()
+        valid_set = as_pairs(folder, left=left, right=right, split="valid") if has_valid else None
+    else:
+        valid_set = None
+    matcher = DittoMatcher(
+        backbone, columns=columns, epochs=epochs, seed=seed, show_progress=show_progress, **settings
+    )
+    matcher.fit(train_set, valid_set)
+    if save is not None:
+        matcher.save(save)
+    return matcher

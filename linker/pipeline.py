@@ -12,7 +12,11 @@ import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
 
+import numpy as np
+import numpy.typing as npt
 import polars as pl
 
 from linker._progress import ProgressCallback
@@ -29,6 +33,9 @@ from linker.matching.fast import FastMatcher
 from linker.matching.rerank import RerankSpec, check_band, open_reranker, rerank_band
 from linker.result import OUTPUT_COLUMNS, LinkResult, merged_frame
 from linker.serialize import Serializer, wordy_columns
+
+if TYPE_CHECKING:
+    from linker.matching.ditto import DittoMatcher
 
 __all__ = ["Linker", "PreparedSide"]
 
@@ -77,6 +84,9 @@ class Linker:
         rerank: Second stage for the uncertain band: ``"local"``, ``"openai:<model>"``, a
             :class:`~linker.matching.rerank.Reranker` or a ChatClient; ``None``: none.
         rerank_band: ``(lo, hi)``: left records whose best score lies within are reranked.
+        matcher: A fine-tuned pair matcher (:class:`~linker.matching.ditto.DittoMatcher` or
+            the folder of a saved one) that scores the candidates instead of the fast
+            unsupervised matcher; its probability becomes ``score``.
 
     Example:
         >>> import polars as pl
@@ -107,6 +117,7 @@ class Linker:
         representative: bool = False,
         rerank: RerankSpec | None = None,
         rerank_band: tuple[float, float] = (0.3, 0.7),
+        matcher: DittoMatcher | str | Path | None = None,
     ):
         self.on = on
         self.left_on = left_on
@@ -125,6 +136,7 @@ class Linker:
         self.representative = representative
         self.rerank = rerank
         self.rerank_band = rerank_band
+        self.matcher = matcher
 
     # -- settings ---------------------------------------------------------------------------
     def _columns(self, left: pl.DataFrame, right: pl.DataFrame) -> tuple[list[str], list[str]]:
@@ -295,9 +307,12 @@ class Linker:
             feats = column_features(lside.columns, rside.columns, li, ri, names=names)
             pairs = pairs.with_columns(**{k: pl.Series(v) for k, v in feats.items()})
         with self._stage("score", timings, 6, _STAGES):
-            X = pairs.drop("left_row", "right_row")
-            matcher = FastMatcher().fit_unlabelled(X, li, ri)
-            pairs = pairs.with_columns(score=pl.Series(matcher.predict_proba(X), dtype=pl.Float32))
+            if self.matcher is not None:
+                proba = self._pair_scores(lside, rside, names, li, ri)
+            else:
+                X = pairs.drop("left_row", "right_row")
+                proba = FastMatcher().fit_unlabelled(X, li, ri, mostly_matched=True).predict_proba(X)
+            pairs = pairs.with_columns(score=pl.Series(proba, dtype=pl.Float32))
             pairs = pairs.with_columns(
                 rank=pl.col("score")
                 .rank("ordinal", descending=True)
@@ -305,6 +320,34 @@ class Linker:
                 .cast(pl.Int32)
             )
         return pairs
+
+    def _pair_scores(
+        self,
+        lside: PreparedSide,
+        rside: PreparedSide,
+        names: list[str],
+        li: npt.NDArray[np.int64],
+        ri: npt.NDArray[np.int64],
+    ) -> npt.NDArray[np.float32]:
+        """The fine-tuned matcher's probability per candidate; both sides keyed by ``names``."""
+        from linker.matching.ditto.rerank import load_matcher
+
+        assert self.matcher is not None  # checked by the caller
+        matcher = self._matcher_cache = getattr(self, "_matcher_cache", None) or load_matcher(
+            self.matcher
+        )
+        known = [c for c in matcher.columns_ if c in names]
+        if not known:
+            raise ConfigError(
+                f"the matcher was trained on the columns {matcher.columns_}, none of which is "
+                f"compared here ({names}): pass on=/left_on= with those names"
+            )
+
+        def records(side: PreparedSide, rows: npt.NDArray[np.int64]) -> list[dict[str, str]]:
+            cols = [c.gather(rows).to_list() for c in side.columns]
+            return [dict(zip(names, vals, strict=True)) for vals in zip(*cols, strict=True)]
+
+        return matcher.predict_proba((records(lside, li), records(rside, ri)))
 
     # -- public -----------------------------------------------------------------------------
     def candidates(self, left: pl.DataFrame, right: pl.DataFrame) -> pl.DataFrame:
