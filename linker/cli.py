@@ -127,6 +127,7 @@ def _parser() -> argparse.ArgumentParser:
         "or 'openai:MODEL' (OPENAI_BASE_URL, OPENAI_API_KEY)",
     )
     m.add_argument("--rerank-band", default="0.3,0.7", help="LO,HI: best scores reranked (0.3,0.7)")
+    m.add_argument("--matcher", help="folder of a matcher from `linker train`: it scores the pairs")
     c = sub.add_parser("candidates", help="list the scored candidate pairs of two tables", **fmt)
     c.add_argument("left")
     c.add_argument("right")
@@ -154,6 +155,9 @@ def _parser() -> argparse.ArgumentParser:
     e.add_argument("--truth-right-id", help="right id column in TRUTH (default: --right-id)")
     _taxonomy_parser(sub, fmt)
     _schema_parsers(sub, fmt)
+    from linker.matching.ditto.commands import add_parsers as _train_parsers
+
+    _train_parsers(sub, fmt)
     demo = sub.add_parser("demo", help="link the bundled demo firms and report quality", **fmt)
     demo.add_argument("-o", "--output", default="demo_linked.csv", help="output CSV")
     demo.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
@@ -260,6 +264,7 @@ def _run_merge(a: argparse.Namespace) -> str:
         assign=a.assign,
         rerank=a.rerank,
         rerank_band=band,
+        matcher=a.matcher,
         **_settings(a, two_tables=True),
     )
     _write(out, a.output)
@@ -382,6 +387,12 @@ def _run_glossary(a: argparse.Namespace) -> str:
     return f"{out['column'].n_unique()} columns ranked against {len(terms)} glossary terms"
 
 
+def _ditto_commands() -> Any:
+    from linker.matching.ditto import commands
+
+    return commands
+
+
 def _run_demo(a: argparse.Namespace) -> str:
     from linker.demo_run import run_demo
 
@@ -407,6 +418,8 @@ _COMMANDS: dict[str, Callable[[argparse.Namespace], str]] = {
     "schema": _run_schema,
     "glossary": _run_glossary,
     "demo": _run_demo,
+    "train": lambda a: _ditto_commands().run_train(a),
+    "score": lambda a: _ditto_commands().run_score(a),
     "review": _run_review,
 }
 

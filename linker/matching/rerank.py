@@ -5,7 +5,8 @@ Only left records whose best candidate scores inside ``band = (lo, hi)`` are rer
 a :class:`Query` holding its top candidates (those scoring at least ``lo``, best first). A
 :class:`Reranker` returns a new score per candidate (``None``: undecided, the first-stage score
 stays). Any object with ``rerank`` and ``report`` plugs in: the LLM select-among-candidates
-reranker (:class:`linker.llm.select.LLMSelectReranker`) today, a cross-encoder later.
+reranker (:class:`linker.llm.select.LLMSelectReranker`) and the fine-tuned cross-encoder
+(:class:`linker.matching.ditto.rerank.CrossEncoderReranker`).
 """
 
 from __future__ import annotations
@@ -193,14 +194,22 @@ def open_reranker(
     Args:
         spec: ``"local"`` (SmolLM2 via a llama.cpp server subprocess), ``"openai:<model>"``
             (any OpenAI-compatible endpoint: ``OPENAI_BASE_URL``, ``OPENAI_API_KEY``), a
-            :class:`Reranker`, or a :class:`~linker.llm.client.ChatClient`.
+            :class:`Reranker`, a :class:`~linker.llm.client.ChatClient`, or a fine-tuned
+            cross-encoder: ``"cross-encoder:<folder>"`` (saved by ``lk.train``) or a
+            :class:`~linker.matching.ditto.DittoMatcher`.
         cache: SQLite file of the LLM call cache (default: the user cache).
         seed: Seed of the shuffled candidate orders.
         max_calls: Cap on new LLM calls.
 
     Raises:
-        ConfigError: an unknown spec, or ``"cross-encoder"`` (not available yet).
+        ConfigError: an unknown spec, or ``"cross-encoder"`` without a matcher folder.
     """
+    from linker.matching.ditto.rerank import cross_encoder_reranker
+
+    cross_encoder = cross_encoder_reranker(spec)  # "cross-encoder:<folder>" or a DittoMatcher
+    if cross_encoder is not None:
+        yield cross_encoder
+        return
     if isinstance(spec, Reranker):
         yield spec
         return
