@@ -1,0 +1,348 @@
+"""ER-Magellan pair matching: the Ditto-style cross-encoder and the fast feature matcher.
+
+For each task (a folder of ``train/valid/test`` pair files, Ditto ``.txt`` or DeepMatcher
+``.csv`` with ``tableA.csv``/``tableB.csv``): train on ``train``, select the epoch and the
+threshold on ``valid``, report precision/recall/F1 on ``test``, training and scoring seconds and
+pairs/s; with ``--ablation``, the F1 with each Ditto optimization switched off; with
+``--fast``, the fast feature matcher (rapidfuzz per column + n-gram cosine, monotone logistic
+fitted on ``train``, threshold on ``valid``) and, when a cross-encoder row exists, a stack of
+the two (logistic on valid).
+
+Runs are written to a JSON file (``--json``), one entry per (task, variant, machine); the
+markdown file (``--out``) is rendered from all JSON files given with ``--merge``, so GPU runs
+(made where polars is absent: this script imports it only to render) and CPU runs share a table.
+
+    python benchmarks/er_magellan.py --data-root ../shared/datasets --task Structured/DBLP-ACM
+    python benchmarks/er_magellan.py --data-root ../shared/datasets --all --ablation
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from linker.matching.ditto import DittoMatcher  # noqa: E402
+from linker.matching.ditto.loop import best_threshold, f1_at  # noqa: E402
+from linker.matching.pairs import PairSet, read_pairs  # noqa: E402
+
+TASKS = [
+    "Structured/Amazon-Google", "Structured/Beer", "Structured/DBLP-ACM",
+    "Structured/Fodors-Zagats", "Structured/iTunes-Amazon", "Dirty/DBLP-ACM",
+    "Dirty/iTunes-Amazon", "Textual/Abt-Buy",
+]  # fmt: skip
+DITTO_F1 = {  # Ditto (RoBERTa, all optimizations), Li et al. VLDB 2021, Table 4
+    "Structured/Amazon-Google": 75.58, "Structured/Beer": 94.37, "Structured/DBLP-ACM": 98.99,
+    "Structured/Fodors-Zagats": 100.0, "Structured/iTunes-Amazon": 97.06,
+    "Dirty/DBLP-ACM": 99.03, "Dirty/iTunes-Amazon": 95.65, "Textual/Abt-Buy": 89.33,
+}  # fmt: skip
+DEEPMATCHER_F1 = {  # DeepMatcher (hybrid), Mudgal et al. SIGMOD 2018, as quoted by the issue
+    "Structured/Amazon-Google": 69.3, "Structured/Beer": 72.7, "Structured/DBLP-ACM": 98.4,
+    "Textual/Abt-Buy": 62.8,
+}  # fmt: skip
+VARIANTS = {
+    "full": {},
+    "no summarize": {"summarize": False},
+    "no inject": {"inject": False},
+    "no augment": {"augment": False},
+}
+
+
+def task_dir(data_root: str, task: str) -> Path:
+    """The folder of ``task``: under ``ditto/er_magellan/``, under the root, or a path."""
+    for cand in (Path(data_root) / "ditto" / "er_magellan" / task, Path(data_root) / task,
+                 Path(task)):  # fmt: skip
+        if cand.is_dir():
+            return cand
+    raise SystemExit(f"task {task!r} not found under {data_root} (nor as a folder)")
+
+
+def machine_label(args: argparse.Namespace) -> str:
+    if args.machine:
+        return str(args.machine)
+    try:
+        import torch
+
+        if torch.cuda.is_available() and args.device != "cpu":
+            return f"GPU, {torch.cuda.get_device_name(0)}"
+    except ImportError:
+        pass
+    return f"CPU, {len(os.sched_getaffinity(0))} cores"
+
+
+def run_ditto(
+    name: str, splits: dict[str, PairSet], args: argparse.Namespace, variant: str
+) -> dict[str, Any]:
+    """Train one matcher (variant = which optimization is off) and measure it on test."""
+    m = DittoMatcher(
+        args.backbone, max_len=args.max_len, epochs=args.epochs, batch_size=args.batch_size,
+        lr=args.lr, patience=args.patience, device=args.device, seed=args.seed,
+        max_train_seconds=args.max_train_minutes * 60 if args.max_train_minutes else None,
+        show_progress=args.progress, **VARIANTS[variant],
+    )  # fmt: skip
+    load0 = os.getloadavg()[0]
+    t0 = time.perf_counter()
+    m.fit(splits["train"], splits["valid"])
+    train_s = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    test_scores = m.predict_proba(splits["test"])
+    score_s = time.perf_counter() - t0
+    valid_scores = m.predict_proba(splits["valid"])
+    y = np.asarray(splits["test"].labels)
+    res = f1_at(test_scores, y, m.threshold_)
+    return {
+        "task": name, "variant": variant, "model": "cross-encoder",
+        "backbone": args.backbone_name or args.backbone or "all-MiniLM-L6-v2",
+        "precision": res["precision"], "recall": res["recall"], "f1": res["f1"],
+        "valid_f1": m.valid_f1_, "threshold": m.threshold_, "epochs_run": len(m.history_),
+        "train_s": train_s, "score_s": score_s, "test_pairs": len(y),
+        "pairs_per_s": len(y) / score_s, "load_avg": [load0, os.getloadavg()[0]],
+        "settings": {k: v for k, v in m.get_params().items() if k != "show_progress"},
+        "test_scores": test_scores.round(5).tolist(),
+        "valid_scores": valid_scores.round(5).tolist(),
+    }  # fmt: skip
+
+
+def fast_features(pairs: PairSet, columns: list[str], vec: Any) -> Any:
+    """Per-column rapidfuzz similarities, whole-record similarities, n-gram cosine."""
+    import polars as pl
+
+    from linker.features import column_features
+
+    def col(side: list[dict[str, str]], c: str) -> pl.Series:
+        return pl.Series([(r.get(c) or "").lower() for r in side], dtype=pl.Utf8)
+
+    n = len(pairs)
+    rows = np.arange(n, dtype=np.int64)
+    names = [*columns, "record"]
+    lcols = [col(pairs.left, c) for c in columns]
+    rcols = [col(pairs.right, c) for c in columns]
+    lcols.append(pl.Series([" ".join(r.values()).lower() for r in pairs.left]))
+    rcols.append(pl.Series([" ".join(r.values()).lower() for r in pairs.right]))
+    feats = column_features(lcols, rcols, rows, rows, names=[f"f{i}" for i in range(len(names))])
+    a, b = vec.transform(lcols[-1].to_list()), vec.transform(rcols[-1].to_list())
+    feats["ngram_cos"] = np.asarray(a.multiply(b).sum(axis=1)).ravel().astype(np.float32)
+    return pl.DataFrame(feats)
+
+
+def run_fast(name: str, splits: dict[str, PairSet], args: argparse.Namespace) -> dict[str, Any]:
+    """The fast feature matcher, fitted on train, threshold on valid, measured on test."""
+    from linker.lexical import NgramVectorizer
+    from linker.matching.fast import FastMatcher
+
+    t0 = time.perf_counter()
+    columns = splits["train"].columns
+    texts = [" ".join(r.values()).lower() for r in (*splits["train"].left, *splits["train"].right)]
+    vec = NgramVectorizer().fit(texts)
+    X = {s: fast_features(p, columns, vec) for s, p in splits.items()}
+    fm = FastMatcher().fit(X["train"], splits["train"].labels)
+    valid_scores = fm.predict_proba(X["valid"])
+    threshold, valid_f1 = best_threshold(valid_scores, np.asarray(splits["valid"].labels))
+    train_s = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    test_x = fast_features(splits["test"], columns, vec)
+    test_scores = fm.predict_proba(test_x)
+    score_s = time.perf_counter() - t0
+    res = f1_at(test_scores, np.asarray(splits["test"].labels), threshold)
+    return {
+        "task": name, "variant": "fast", "model": "fast", "backbone": "—",
+        "precision": res["precision"], "recall": res["recall"], "f1": res["f1"],
+        "valid_f1": valid_f1, "threshold": threshold, "epochs_run": 0, "train_s": train_s,
+        "score_s": score_s, "test_pairs": len(test_scores),
+        "pairs_per_s": len(test_scores) / score_s, "load_avg": [os.getloadavg()[0]] * 2,
+        "test_scores": test_scores.round(5).tolist(),
+        "valid_scores": valid_scores.round(5).tolist(),
+    }  # fmt: skip
+
+
+def stack(ce: dict[str, Any], fast: dict[str, Any], splits: dict[str, PairSet]) -> dict[str, Any]:
+    """Logistic regression on (cross-encoder logit, fast logit), fitted and thresholded on valid."""
+    from sklearn.linear_model import LogisticRegression
+
+    def x(run: dict[str, Any], key: str) -> Any:
+        p = np.clip(np.asarray(run[key], dtype=np.float64), 1e-5, 1 - 1e-5)
+        return np.log(p / (1 - p))
+
+    xv = np.column_stack([x(ce, "valid_scores"), x(fast, "valid_scores")])
+    xt = np.column_stack([x(ce, "test_scores"), x(fast, "test_scores")])
+    yv = np.asarray(splits["valid"].labels)
+    lr = LogisticRegression(C=1.0).fit(xv, yv)
+    pv = lr.predict_proba(xv)[:, 1].astype(np.float32)
+    threshold, valid_f1 = best_threshold(pv, yv)
+    res = f1_at(lr.predict_proba(xt)[:, 1], np.asarray(splits["test"].labels), threshold)
+    return {**{k: ce[k] for k in ("task", "backbone", "machine")}, "variant": "stack",
+            "model": "stack", **res, "valid_f1": valid_f1, "threshold": threshold}  # fmt: skip
+
+
+# -- rendering ------------------------------------------------------------------------------
+def render(runs: list[dict[str, Any]], args: argparse.Namespace) -> str:
+    from _common import fmt, header_lines, markdown_table
+
+    def pct(v: float | None) -> str:
+        return "—" if v is None else f"{100 * v:.2f}"
+
+    lines = header_lines(
+        "ER-Magellan pair matching: Ditto-style cross-encoder and fast feature matcher",
+        extra={"Data": "Ditto's ER-Magellan train/valid/test pair files (../shared/datasets)"},
+    )
+    ce = [r for r in runs if r["model"] == "cross-encoder" and r["variant"] == "full"]
+    head = ["task", "F1", "P", "R", "Ditto F1", "Δ", "valid F1", "epochs", "train min",
+            "score s", "pairs/s", "backbone", "machine", "load avg", "date"]  # fmt: skip
+    rows = [[r["task"], pct(r["f1"]), pct(r["precision"]), pct(r["recall"]),
+             fmt(DITTO_F1.get(r["task"]), 2),
+             fmt(100 * r["f1"] - DITTO_F1[r["task"]], 2) if r["task"] in DITTO_F1 else "—",
+             pct(r["valid_f1"]), str(r["epochs_run"]), fmt(r["train_s"] / 60, 1),
+             fmt(r["score_s"], 1), fmt(r["pairs_per_s"], 0), r["backbone"], r["machine"],
+             "–".join(f"{v:.1f}" for v in r["load_avg"]), r["date"]]
+            for r in ce]  # fmt: skip
+    lines += ["## Cross-encoder (all three optimizations on), test split", "",
+              *markdown_table(head, rows), ""]  # fmt: skip
+    abl = [r for r in runs if r["model"] == "cross-encoder"]
+    by_task: dict[tuple[str, str], dict[str, dict[str, Any]]] = {}
+    for r in abl:
+        by_task.setdefault((r["task"], r["machine"]), {})[r["variant"]] = r
+    rows = []
+    for (task, machine), v in by_task.items():
+        if len(v) < 2 or "full" not in v:
+            continue
+        full = v["full"]["f1"]
+        rows.append([task, machine, pct(full)] + [
+            f"{pct(v[k]['f1'])} ({100 * (v[k]['f1'] - full):+.2f})" if k in v else "—"
+            for k in ("no summarize", "no inject", "no augment")])  # fmt: skip
+    if rows:
+        lines += ["## Ablation: test F1 with one optimization off (change against full)", "",
+                  *markdown_table(["task", "machine", "full", "no summarize", "no inject",
+                                   "no augment"], rows), ""]  # fmt: skip
+    fast = [r for r in runs if r["model"] == "fast"]
+    rows = [[r["task"], pct(r["f1"]), pct(r["precision"]), pct(r["recall"]),
+             fmt(DEEPMATCHER_F1.get(r["task"]), 1), fmt(r["train_s"], 1),
+             fmt(r["pairs_per_s"], 0), r["machine"],
+             "–".join(f"{v:.1f}" for v in r["load_avg"]), r["date"]] for r in fast]  # fmt: skip
+    if rows:
+        lines += ["## Fast feature matcher (no transformer), test split", "",
+                  *markdown_table(["task", "F1", "P", "R", "DeepMatcher F1", "fit s", "pairs/s",
+                                   "machine", "load avg", "date"], rows), ""]  # fmt: skip
+    st = [r for r in runs if r["model"] == "stack"]
+    rows = [[r["task"], pct(r["f1"]), pct(r["precision"]), pct(r["recall"]), r["backbone"],
+             r["machine"]] for r in st]  # fmt: skip
+    if rows:
+        lines += ["## Stack: logistic on (cross-encoder, fast) logits, fitted on valid", "",
+                  *markdown_table(["task", "F1", "P", "R", "backbone", "cross-encoder run on"],
+                                  rows), ""]  # fmt: skip
+    lines += [line for note in args.note for line in (f"- {note}",)]
+    return "\n".join(lines) + "\n"
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
+    p.add_argument("--data-root", default="../shared/datasets")
+    p.add_argument("--task", action="append", default=[], help="task folder (repeatable)")
+    p.add_argument("--all", action="store_true", help="the eight tasks of the issue")
+    p.add_argument("--ablation", action="store_true", help="also each optimization off")
+    p.add_argument("--ablation-tasks", default=None, help="comma list; default: all run")
+    p.add_argument("--fast", action="store_true", help="also the fast feature matcher")
+    p.add_argument("--no-ditto", action="store_true", help="skip the cross-encoder")
+    p.add_argument("--backbone", default=None)
+    p.add_argument("--backbone-name", default=None, help="label of the backbone column")
+    p.add_argument("--variants", default="full", help="comma list of " + ", ".join(VARIANTS))
+    p.add_argument("--epochs", type=int, default=10)
+    p.add_argument("--max-len", type=int, default=128)
+    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--lr", type=float, default=5e-5)
+    p.add_argument("--patience", type=int, default=3)
+    p.add_argument("--max-train-minutes", type=float, default=None)
+    p.add_argument("--device", default="auto")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    p.add_argument("--machine", default=None, help="label of the machine column")
+    p.add_argument("--progress", action="store_true")
+    p.add_argument("--json", default="benchmarks/results/er_magellan.json")
+    p.add_argument("--merge", action="append", default=[], help="more JSON runs to render")
+    p.add_argument("--out", default="benchmarks/results/er_magellan.md")
+    p.add_argument("--no-render", action="store_true", help="write JSON only (no polars)")
+    p.add_argument("--render-only", action="store_true")
+    p.add_argument("--note", action="append", default=[], help="a note line for the file")
+    return p.parse_args(argv)
+
+
+def _load(paths: list[str]) -> list[dict[str, Any]]:
+    runs: list[dict[str, Any]] = []
+    for path in paths:
+        if Path(path).is_file():
+            runs += json.loads(Path(path).read_text())
+    return runs
+
+
+def _save(path: str, runs: list[dict[str, Any]]) -> None:
+    tmp = Path(path + ".part")
+    tmp.parent.mkdir(parents=True, exist_ok=True)
+    tmp.write_text(json.dumps(runs))
+    os.replace(tmp, path)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
+    tasks = TASKS if args.all else args.task
+    runs = _load([args.json])
+    machine = machine_label(args)
+    date = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+    abl_tasks = set(args.ablation_tasks.split(",")) if args.ablation_tasks else set(tasks)
+    for name in [] if args.render_only else tasks:
+        folder = task_dir(args.data_root, name)
+        splits = {s: read_pairs(folder, split=s) for s in ("train", "valid", "test")}
+        variants = [] if args.no_ditto else args.variants.split(",")
+        if args.ablation and name in abl_tasks and not args.no_ditto:
+            variants += [v for v in VARIANTS if v not in variants]
+        new = []
+        for v in variants:
+            new.append(run_ditto(name, splits, args, v))
+            print(f"{name} {v}: F1 {new[-1]['f1']:.4f} train {new[-1]['train_s']:.0f}s", flush=True)
+        if args.fast:
+            new.append(run_fast(name, splits, args))
+            print(f"{name} fast: F1 {new[-1]['f1']:.4f}", flush=True)
+        for r in new:
+            r.update(machine=machine, date=date, node=platform.node())
+        old = _load(args.merge)
+        ce = [r for r in new + old + runs if r["task"] == name and r["model"] == "cross-encoder"
+              and r["variant"] == "full"]  # fmt: skip
+        fast = [r for r in new if r["model"] == "fast"]
+        if ce and fast:
+            new.append({**stack(ce[0], fast[0], splits), "date": date})
+        keys = {(r["task"], r["variant"], r["machine"]) for r in new}
+        runs = [r for r in runs if (r["task"], r["variant"], r["machine"]) not in keys] + new
+        _save(args.json, runs)
+        if not args.no_render:
+            from _common import write_atomic
+
+            write_atomic(args.out, render(_dedup(runs + _load(args.merge)), args))
+    if args.render_only:
+        from _common import write_atomic
+
+        write_atomic(args.out, render(_dedup(runs + _load(args.merge)), args))
+    return 0
+
+
+def _dedup(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    seen: dict[tuple[str, str, str], dict[str, Any]] = {}
+    for r in runs:
+        seen[(r["task"], r["variant"], r["machine"])] = r
+    order = {t: i for i, t in enumerate(TASKS)}
+    return sorted(seen.values(), key=lambda r: (r["machine"], order.get(r["task"], 99), r["task"]))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
