@@ -311,7 +311,11 @@ class Linker:
                 proba = self._pair_scores(lside, rside, names, li, ri)
             else:
                 X = pairs.drop("left_row", "right_row")
-                proba = FastMatcher().fit_unlabelled(X, li, ri, mostly_matched=True).predict_proba(X)
+                proba = (
+                    FastMatcher()
+                    .fit_unlabelled(X, li, ri, mostly_matched=not self_join)
+                    .predict_proba(X)
+                )
             pairs = pairs.with_columns(score=pl.Series(proba, dtype=pl.Float32))
             pairs = pairs.with_columns(
                 rank=pl.col("score")

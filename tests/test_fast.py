@@ -9,7 +9,7 @@ import polars as pl
 import pytest
 
 from linker.errors import InputError, NotFittedError
-from linker.matching.fast import FastMatcher, pseudo_labels
+from linker.matching.fast import FastMatcher, pseudo_labels, split_point
 
 
 def grid(n: int, seed: int = 0) -> tuple[pl.DataFrame, np.ndarray, np.ndarray, np.ndarray]:
@@ -49,6 +49,34 @@ def test_pseudo_labels_find_the_diagonal() -> None:
     assert (labels[labels == 1] == 1).all() and true[labels == 1].all()
     assert not true[labels == 0].any()
     assert (labels == 1).sum() >= 15
+
+
+def test_split_point_separates_two_groups() -> None:
+    assert split_point(np.array([0.1, 0.12, 0.11, 0.8, 0.82])) == 0.46
+    assert split_point(np.array([0.3])) == 0.3
+    assert split_point(np.array([])) == 0.0
+
+
+def dedup_like(n_true: int, n_strangers: int, seed: int = 0) -> tuple[np.ndarray, ...]:
+    """Mutual best pairs of a dedup: a few clear duplicates (big lead over the runner-up) and
+    many strangers who are each other's nearest by a small, spread-out lead."""
+    rng = np.random.default_rng(seed)
+    n = n_true + n_strangers
+    left = np.repeat(np.arange(n), 2)
+    right = np.stack([np.arange(n), (np.arange(n) + 1) % n], axis=1).ravel()
+    best = np.where(np.arange(n) < n_true, 0.95, rng.uniform(0.45, 0.6, n))
+    runner = np.where(np.arange(n) < n_true, 0.3, best - rng.uniform(0.05, 0.25, n))
+    base = np.stack([best, runner], axis=1).ravel().astype(np.float32)
+    return left, right, base, left == right
+
+
+def test_pseudo_labels_in_dedup_keep_only_clearly_separated_pairs() -> None:
+    left, right, base, diagonal = dedup_like(n_true=20, n_strangers=200)
+    is_dup = diagonal & (left < 20)
+    linking = pseudo_labels(left, right, base)
+    assert ((linking == 1) & ~is_dup).sum() > 50  # the median rule takes strangers as matches
+    dedup = pseudo_labels(left, right, base, mostly_matched=False)
+    assert (dedup == 1).sum() == 20 and is_dup[dedup == 1].all()
 
 
 # ----------------------------------------------------------------------------- FastMatcher

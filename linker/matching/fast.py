@@ -4,7 +4,12 @@ With labels, :meth:`FastMatcher.fit` is plain (balanced) logistic regression. Wi
 :meth:`FastMatcher.fit_unlabelled` trains on pseudo-labels that the candidate graph itself gives:
 
 - *positives*: mutual best pairs (each side's best candidate is the other) whose lead over
-  the runner-up is in the upper half of all such leads: almost surely true matches;
+  the runner-up is in the upper half of all such leads: almost surely true matches when most
+  records have a match (linking two tables). In dedup most records are singletons, so many
+  mutual best pairs are two strangers that happen to be each other's nearest; there the cut is
+  also raised to the natural split of the leads (Otsu's two-group split), which keeps only the
+  clearly separated pairs (on Febrl 2 the median rule took 1,076 positives of which 592 true,
+  the split 238, all true);
 - *negatives*: every other candidate of those records. In a one-to-one linkage these are
   non-matches, and they are the hardest ones: the records that look most like the match.
 
@@ -26,7 +31,7 @@ import polars as pl
 
 from linker.errors import InputError, NotFittedError
 
-__all__ = ["FastMatcher", "pseudo_labels"]
+__all__ = ["FastMatcher", "pseudo_labels", "split_point"]
 
 logger = logging.getLogger(__name__)
 
@@ -50,10 +55,35 @@ def _best_two(groups: npt.NDArray[np.int64], score: Vector) -> tuple[Vector, Vec
     return out_best, out_second
 
 
+def split_point(values: npt.NDArray[np.floating]) -> float:
+    """Otsu's threshold: the cut that maximises the between-group variance of two groups.
+
+    Example:
+        >>> split_point(np.array([0.1, 0.12, 0.11, 0.8, 0.82]))
+        0.46
+    """
+    x = np.sort(np.asarray(values, dtype=np.float64))
+    n = len(x)
+    if n < 2:
+        return float(x[0]) if n else 0.0
+    below = np.cumsum(x)[:-1]
+    k = np.arange(1, n, dtype=np.float64)
+    between = k * (n - k) * ((x.sum() - below) / (n - k) - below / k) ** 2
+    i = int(np.argmax(between))
+    return round(float((x[i] + x[i + 1]) / 2), 12)
+
+
 def pseudo_labels(
-    left_rows: npt.NDArray[np.int64], right_rows: npt.NDArray[np.int64], base: Vector
+    left_rows: npt.NDArray[np.int64],
+    right_rows: npt.NDArray[np.int64],
+    base: Vector,
+    *,
+    mostly_matched: bool = True,
 ) -> npt.NDArray[np.int8]:
     """Label candidate pairs 1 (confident match), 0 (confident non-match) or -1 (unknown).
+
+    ``mostly_matched=False`` (dedup) also requires positives to lie above the natural split of
+    the mutual pairs' leads (see the module docstring).
 
     Example:
         >>> import numpy as np
@@ -69,6 +99,8 @@ def pseudo_labels(
     if not mutual.any():
         return labels
     cut = max(float(np.median(margin[mutual])), 1e-6)
+    if not mostly_matched:
+        cut = max(cut, split_point(margin[mutual]))
     pos = mutual & (margin >= cut)
     pos_left, pos_right = np.unique(left_rows[pos]), np.unique(right_rows[pos])
     neg = (np.isin(left_rows, pos_left) | np.isin(right_rows, pos_right)) & ~pos
@@ -152,15 +184,20 @@ class FastMatcher:
         features: pl.DataFrame,
         left_rows: npt.NDArray[np.int64],
         right_rows: npt.NDArray[np.int64],
+        *,
+        mostly_matched: bool = True,
     ) -> FastMatcher:
         """Fit on pseudo-labels from the candidate graph (see the module docstring).
+
+        ``mostly_matched``: ``True`` when most records have a match among the candidates
+        (linking two tables), ``False`` for dedup, where most records are singletons.
 
         Falls back to the mean similarity as the score when too few confident pairs exist
         (fewer than 5 of either kind), and logs a warning saying so.
         """
         base = features.to_numpy().astype(np.float32).mean(axis=1)
         for round_ in range(max(self.rounds, 1)):
-            labels = pseudo_labels(left_rows, right_rows, base)
+            labels = pseudo_labels(left_rows, right_rows, base, mostly_matched=mostly_matched)
             n_pos, n_neg = int((labels == 1).sum()), int((labels == 0).sum())
             if n_pos < 5 or n_neg < 5:
                 if round_ == 0:
