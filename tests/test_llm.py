@@ -228,11 +228,7 @@ needs_llama = pytest.mark.skipif(
 )
 
 
-@pytest.fixture(scope="module")
-def local_server() -> Iterator[LocalServer]:
-    with LocalServer(n_ctx=1024) as server:
-        yield server
-    assert not server.running
+# local_server: the session's one real llama.cpp server (tests/conftest.py)
 
 
 @needs_llama

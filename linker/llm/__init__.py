@@ -8,7 +8,11 @@
   real subprocess on a free port and stopped on exit. Install with ``pip install 'linker[llm]'``.
 * :class:`~linker.llm.cache.CallCache`: every call stored in SQLite, keyed by model, prompt
   version and prompt, so a re-run makes no calls.
-* :class:`~linker.llm.select.LLMSelectReranker`: the select-among-candidates reranker.
+* :class:`~linker.llm.select.LLMSelectReranker`: the select-among-candidates reranker, for
+  records, schema columns and taxonomy nodes alike (a :class:`~linker.llm.select.SelectTask`
+  per kind; the column and node prompts are in :mod:`linker.llm.tasks`).
+* :func:`~linker.llm.resolve.open_select`: the one resolver of ``rerank=`` specs (``"local"``,
+  ``"openai:<model>"``, a ChatClient).
 
 Nothing here is imported by ``import linker``.
 """
@@ -18,7 +22,8 @@ from __future__ import annotations
 from linker.llm.cache import CallCache
 from linker.llm.client import ChatClient, OpenAIClient, client_from_spec
 from linker.llm.local import LocalServer, smollm2_path
-from linker.llm.select import LLMSelectReranker
+from linker.llm.resolve import open_select
+from linker.llm.select import RECORDS, LLMSelectReranker, SelectTask
 
 __all__ = [
     "CallCache",
@@ -26,6 +31,9 @@ __all__ = [
     "LLMSelectReranker",
     "LocalServer",
     "OpenAIClient",
+    "RECORDS",
+    "SelectTask",
     "client_from_spec",
+    "open_select",
     "smollm2_path",
 ]

@@ -53,6 +53,10 @@ class OpenAIClient:
         timeout: Seconds per request.
         retries: Extra attempts after a connection error or a 429/5xx answer.
 
+    Attributes:
+        usage_: Prompt and completion tokens of all answers so far, as the server reported
+            them (the cost of the calls; servers that report no usage add nothing).
+
     Example:
         >>> c = OpenAIClient("gpt-4o-mini", base_url="http://127.0.0.1:8000/v1", api_key="x")
         >>> c.url
@@ -75,6 +79,7 @@ class OpenAIClient:
         self.api_key_env = api_key_env
         self.timeout = timeout
         self.retries = retries
+        self.usage_: dict[str, int] = {"prompt_tokens": 0, "completion_tokens": 0}
 
     @property
     def url(self) -> str:
@@ -116,7 +121,9 @@ class OpenAIClient:
             try:
                 with urllib.request.urlopen(request, timeout=self.timeout) as response:
                     payload = json.loads(response.read().decode("utf-8"))
-                return str(payload["choices"][0]["message"]["content"] or "")
+                text = str(payload["choices"][0]["message"]["content"] or "")
+                self._count(payload.get("usage"))
+                return text
             except urllib.error.HTTPError as e:
                 if e.code not in (429, 500, 502, 503, 504) or attempt == self.retries:
                     detail = e.read().decode("utf-8", "replace")[:300]
@@ -132,6 +139,13 @@ class OpenAIClient:
             logger.warning("LLM request failed (attempt %d), retrying", attempt + 1)
             time.sleep(min(2.0**attempt, 10.0))
         raise RerankError(f"{self.url}: no answer")  # pragma: no cover - loop always returns
+
+    def _count(self, usage: object) -> None:
+        if isinstance(usage, dict):
+            for name in self.usage_:
+                value = usage.get(name)
+                if isinstance(value, int) and not isinstance(value, bool):
+                    self.usage_[name] += value
 
 
 def client_from_spec(spec: str) -> ChatClient:

@@ -9,17 +9,27 @@ else is malformed, asked again once (``retries``) with a reminder, then that rou
 no vote. A candidate's new score is its share of the valid votes (``{"match": 0}`` is a vote
 for none); with no valid vote at all the query stays undecided (first-stage scores kept).
 
-Every request is cached (:class:`~linker.llm.cache.CallCache`) by model, :data:`PROMPT_VERSION`
-and the full request, so a re-run makes no calls. :meth:`LLMSelectReranker.report` gives calls,
-cache hits, seconds spent in calls, malformed answers and undecided queries.
+The same machinery judges any kind of item: a :class:`SelectTask` holds the system prompt and
+prompt version of one kind (:data:`RECORDS` here; schema columns and taxonomy nodes in
+:mod:`linker.llm.tasks`), and the caller turns its items into flat ``{field: text}`` records
+(the item text builders: :func:`linker.schema.llm.column_record`,
+:func:`linker.taxonomy.llm.node_record`). Prompting, votes, JSON parsing, retries, cache and
+counters are this module's, once.
+
+Every request is cached (:class:`~linker.llm.cache.CallCache`) by model, the task's prompt
+version and the full request, so a re-run makes no calls. :meth:`LLMSelectReranker.report`
+gives calls, cache hits, seconds spent in calls, malformed answers, undecided queries and, when
+the server reports them, prompt and completion tokens of the calls made.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -28,7 +38,14 @@ from linker.llm.cache import CallCache
 from linker.llm.client import ChatClient, Message
 from linker.matching.rerank import Query, Record
 
-__all__ = ["PROMPT_VERSION", "LLMSelectReranker", "build_messages", "parse_answer"]
+__all__ = [
+    "PROMPT_VERSION",
+    "RECORDS",
+    "LLMSelectReranker",
+    "SelectTask",
+    "build_messages",
+    "parse_answer",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -42,6 +59,31 @@ SYSTEM = (
     'query. Reply with one JSON object and nothing else: {"match": N} where N is the number '
     'of the matching candidate, or {"match": 0} if no candidate matches.'
 )
+
+
+@dataclass(frozen=True)
+class SelectTask:
+    """What kind of items a select-among-candidates prompt judges.
+
+    Attributes:
+        name: Short name of the kind (``"records"``, ``"columns"``, ``"nodes"``).
+        system: The system prompt: what the query and candidates are, that their text is
+            data only, and the strict ``{"match": N}`` answer format.
+        prompt_version: Part of every cache key; change it whenever ``system`` or the message
+            layout changes, so old answers are not reused for a new prompt.
+        seed_by_text: Seed a query's candidate orders by its text (stable when the set of
+            queries changes) instead of by ``Query.left_row``.
+    """
+
+    name: str
+    system: str
+    prompt_version: str
+    seed_by_text: bool = False
+
+
+RECORDS = SelectTask("records", SYSTEM, PROMPT_VERSION)
+"""Records of two tables: which candidate is the same real-world entity (``select-v1``)."""
+
 RETRY = 'Your reply was not valid. Reply with only a JSON object like {"match": 2} or {"match": 0}.'
 
 
@@ -51,9 +93,11 @@ def _record_json(record: Record, max_chars: int) -> str:
 
 
 def build_messages(
-    left: Record, candidates: Sequence[Record], *, max_chars: int = 200
+    left: Record, candidates: Sequence[Record], *, max_chars: int = 200, system: str = SYSTEM
 ) -> list[Message]:
-    """The chat messages of one round: system rules, then the records as JSON data.
+    """The chat messages of one round: system rules, then the items as JSON data.
+
+    ``system`` is the task's system prompt (default: the records one, :data:`SYSTEM`).
 
     Example:
         >>> m = build_messages({"name": "Acme"}, [{"name": "ACME Inc"}, {"name": "Zeta"}])
@@ -68,7 +112,7 @@ def build_messages(
     lines += [f"{i}: {_record_json(c, max_chars)}" for i, c in enumerate(candidates, 1)]
     n = len(candidates)
     lines.append(f'Reply with {{"match": N}} (N from 1 to {n}) or {{"match": 0}} for none.')
-    return [{"role": "system", "content": SYSTEM}, {"role": "user", "content": "\n".join(lines)}]
+    return [{"role": "system", "content": system}, {"role": "user", "content": "\n".join(lines)}]
 
 
 def parse_answer(text: str, n: int) -> int | None:
@@ -97,6 +141,7 @@ class LLMSelectReranker:
 
     Args:
         client: Any :class:`~linker.llm.client.ChatClient` (OpenAI-compatible or local).
+        task: The kind of items judged (system prompt, prompt version); default records.
         cache: Call cache (default: the user cache file, see
             :func:`~linker.llm.cache.default_cache_path`).
         rounds: Rounds per query, each with a different candidate order.
@@ -124,6 +169,7 @@ class LLMSelectReranker:
         self,
         client: ChatClient,
         *,
+        task: SelectTask = RECORDS,
         cache: CallCache | None = None,
         rounds: int = 3,
         retries: int = 1,
@@ -134,6 +180,7 @@ class LLMSelectReranker:
         seed: int = 0,
     ) -> None:
         self.client = client
+        self.task = task
         self.cache = cache
         self.rounds = rounds
         self.retries = retries
@@ -145,6 +192,8 @@ class LLMSelectReranker:
         self.counts_: dict[str, float] = dict.fromkeys(
             ("calls", "cache_hits", "seconds", "malformed", "undecided", "skipped_calls"), 0.0
         )
+        # tokens of the calls made, when the client counts them (OpenAIClient.usage_)
+        self.counts_.update(prompt_tokens=0.0, completion_tokens=0.0)
 
     def _format(self, n: int) -> dict[str, Any]:
         if not self.json_schema:
@@ -163,7 +212,8 @@ class LLMSelectReranker:
         fmt = self._format(n)
         request = {"messages": messages, "max_tokens": self.max_tokens, "temperature": 0.0,
                    "response_format": fmt}  # fmt: skip
-        key = self.cache.key(self.client.model, PROMPT_VERSION, request)
+        version = self.task.prompt_version
+        key = self.cache.key(self.client.model, version, request)
         hit = self.cache.get(key)
         if hit is not None:
             self.counts_["cache_hits"] += 1
@@ -171,6 +221,8 @@ class LLMSelectReranker:
         if self.max_calls is not None and self.counts_["calls"] >= self.max_calls:
             self.counts_["skipped_calls"] += 1
             return None
+        usage: dict[str, int] | None = getattr(self.client, "usage_", None)
+        before = dict(usage) if usage is not None else {}
         start = time.perf_counter()
         text = self.client.chat(
             messages, max_tokens=self.max_tokens, temperature=0.0, response_format=fmt
@@ -178,14 +230,19 @@ class LLMSelectReranker:
         seconds = time.perf_counter() - start
         self.counts_["calls"] += 1
         self.counts_["seconds"] += seconds
-        self.cache.put(key, model=self.client.model, prompt_version=PROMPT_VERSION,
+        for name in ("prompt_tokens", "completion_tokens"):
+            if usage is not None:
+                self.counts_[name] += usage.get(name, 0) - before.get(name, 0)
+        self.cache.put(key, model=self.client.model, prompt_version=version,
                        request=request, response=text, seconds=seconds)  # fmt: skip
         return text
 
     def _round(self, query: Query, order: list[int]) -> int | None:
         """The original index of the chosen candidate, -1 for none, ``None`` for no vote."""
         shown = [query.right[i] for i in order]
-        messages = build_messages(query.left, shown, max_chars=self.max_chars)
+        messages = build_messages(
+            query.left, shown, max_chars=self.max_chars, system=self.task.system
+        )
         for _ in range(self.retries + 1):
             text = self._ask(messages, len(shown))
             if text is None:
@@ -204,8 +261,9 @@ class LLMSelectReranker:
         for q in queries:
             n = len(q.right_rows)
             votes = np.zeros(n + 1)  # last slot: "none"
+            ident = _text_id(q.left) if self.task.seed_by_text else q.left_row
             for r in range(self.rounds):
-                rng = np.random.default_rng([self.seed, q.left_row, r])
+                rng = np.random.default_rng([self.seed, ident, r])
                 order = list(range(n)) if r == 0 else rng.permutation(n).tolist()
                 choice = self._round(q, order)
                 if choice is not None:
@@ -219,5 +277,12 @@ class LLMSelectReranker:
         return out
 
     def report(self) -> dict[str, float]:
-        """Calls made, cache hits, seconds in calls, malformed answers, undecided queries."""
+        """Calls made, cache hits, seconds in calls, malformed answers, undecided queries,
+        calls skipped by ``max_calls``, and prompt/completion tokens of the calls made."""
         return dict(self.counts_)
+
+
+def _text_id(record: Record) -> int:
+    """A stable 63-bit number for a query's content (seeds its candidate orders)."""
+    blob = json.dumps(record, sort_keys=True, ensure_ascii=False).encode("utf-8")
+    return int.from_bytes(hashlib.sha256(blob).digest()[:8], "little") >> 1

