@@ -85,7 +85,9 @@ class CachedEncoder:
             self.cache.update(
                 zip(todo, self.inner.encode(todo, show_progress=show_progress), strict=True)
             )
-        return np.stack([self.cache[t] for t in texts]) if texts else np.zeros((0, 384), np.float32)
+        if not texts:
+            return self.inner.encode([], show_progress=False)
+        return np.stack([self.cache[t] for t in texts])
 
 
 # -- loaders -------------------------------------------------------------------------------------
@@ -484,6 +486,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--seed", type=int, default=0, help="seed of splits and samples")
     p.add_argument("--speed-phrases", type=int, default=50_000, help="phrases of the speed run")
     p.add_argument("--speed-nodes", type=int, default=10_000, help="nodes of the speed run")
+    p.add_argument(
+        "--model",
+        default="minilm",
+        help="embedding model of the sets, for linker and the embedding baselines (e.g. static)",
+    )
     p.add_argument("--skip-speed", action="store_true", help="skip the speed run")
     p.add_argument(
         "--speed-model",
@@ -570,12 +577,13 @@ def main(argv: list[str] | None = None) -> int:
         return run_rerank(args)
     settings = {
         "Settings": f"max phrases {args.max_phrases or 'all'}, example share "
-        f"{args.example_share}, seed {args.seed}, top {TOP} ranks kept for MRR"
+        f"{args.example_share}, seed {args.seed}, top {TOP} ranks kept for MRR, "
+        f"embedding model of the sets {args.model} (linker and the embedding baselines)"
     }
     settings["Load average (1, 5, 15 min) at start"] = ", ".join(
         f"{x:.1f}" for x in os.getloadavg()
     )
-    enc = CachedEncoder(get_encoder())
+    enc = CachedEncoder(get_encoder(args.model))
     results: list[SetResult] = []
     for name in args.set or ALL_SETS:
         try:
