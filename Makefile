@@ -12,7 +12,7 @@ DISTILL_LIB := $(VENV)/distill-lib
 export HF_HUB_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: install install-llm browser demo test lint bench screenshots clean
+.PHONY: install install-llm install-static browser demo test lint bench screenshots clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -59,7 +59,7 @@ browser:
 demo: install
 	$(VENV)/bin/linker demo -o demo_linked.csv
 
-test: install install-llm browser
+test: install install-llm install-static browser
 	$(PY) -m pytest -q
 
 lint: install
