@@ -35,7 +35,7 @@ install-llm: $(LLM_STAMP)
 # model="static": a model2vec model distilled offline from the packaged MiniLM (about 2 min of
 # CPU, 15 MB, written inside the venv). model2vec's distill extra pins transformers<5.4, older
 # than the venv's, so it goes to its own folder, first on PYTHONPATH for the distillation only.
-$(STATIC_STAMP): $(STAMP) models/distill_static.py
+$(STATIC_STAMP): models/distill_static.py | $(STAMP)
 	$(PY) -m pip install --quiet -e '.[static]'
 	rm -rf $(DISTILL_LIB)
 	$(PY) -m pip install --quiet --no-deps --target $(DISTILL_LIB) 'model2vec[distill]==0.10.0' \
