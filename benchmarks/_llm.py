@@ -69,7 +69,13 @@ def counter_lines(report: Mapping[str, float], wall: float, items: int, what: st
         fmt(int(report.get("cache_hits", 0))),
         fmt(float(report.get("seconds", 0.0)), 1),
         fmt(float(report.get("seconds", 0.0)) / calls if calls else None, 2),
-        fmt(float(report.get("seconds", 0.0)) / items if items else None, 1),
+        # with cache hits, the seconds of earlier runs are not here: no per-item figure
+        fmt(
+            float(report.get("seconds", 0.0)) / items
+            if items and not report.get("cache_hits")
+            else None,
+            1,
+        ),
         fmt(int(report.get("prompt_tokens", 0))),
         fmt(int(report.get("completion_tokens", 0))),
         fmt(int(report.get("malformed", 0))),
