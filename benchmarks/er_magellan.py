@@ -239,7 +239,10 @@ def render(runs: list[dict[str, Any]], args: argparse.Namespace) -> str:
         lines += ["## Stack: logistic on (cross-encoder, fast) logits, fitted on valid", "",
                   *markdown_table(["task", "F1", "P", "R", "backbone", "cross-encoder run on"],
                                   rows), ""]  # fmt: skip
-    lines += [line for note in args.note for line in (f"- {note}",)]
+    notes = list(args.note)
+    if args.notes_file:
+        notes += [n.strip() for n in Path(args.notes_file).read_text().split("\n\n") if n.strip()]
+    lines += [f"- {note}" for note in notes]
     return "\n".join(lines) + "\n"
 
 
@@ -272,6 +275,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--no-render", action="store_true", help="write JSON only (no polars)")
     p.add_argument("--render-only", action="store_true")
     p.add_argument("--note", action="append", default=[], help="a note line for the file")
+    p.add_argument("--notes-file", help="notes for the file, separated by blank lines")
     return p.parse_args(argv)
 
 
