@@ -211,7 +211,10 @@ def test_client_sends_key_from_env(
 
 
 def test_rerank_spec_errors() -> None:
-    with pytest.raises(ConfigError, match="issue 3"), open_reranker("cross-encoder"):
+    with (
+        pytest.raises(ConfigError, match="needs a fine-tuned matcher"),
+        open_reranker("cross-encoder"),
+    ):
         pass
     with pytest.raises(ConfigError, match="openai:<model>"), open_reranker("gpt-4o"):
         pass

@@ -213,11 +213,6 @@ def open_reranker(
     if isinstance(spec, Reranker):
         yield spec
         return
-    if spec == "cross-encoder":
-        raise ConfigError(
-            "rerank='cross-encoder' is not available yet (the fine-tuned cross-encoder is "
-            "issue 3): use rerank='local', 'openai:<model>' or a Reranker object"
-        )
     from linker.llm.client import ChatClient
     from linker.llm.resolve import open_select  # the one LLM spec resolver (schema, taxonomy)
 
