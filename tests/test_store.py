@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import multiprocessing as mp
 import sqlite3
+import subprocess
+import sys
 from pathlib import Path
 
 import polars as pl
@@ -24,7 +25,7 @@ def _linkage(store: ReviewStore, lid: str = "link-x") -> None:
 
 def test_new_file_has_the_current_version_and_wal(tmp_path: Path) -> None:
     store = ReviewStore(tmp_path / "r.sqlite")
-    assert store.version == SCHEMA_VERSION == 2
+    assert store.version == SCHEMA_VERSION == 3
     mode = sqlite3.connect(tmp_path / "r.sqlite").execute("PRAGMA journal_mode").fetchone()[0]
     assert mode == "wal"
 
@@ -44,9 +45,29 @@ def test_version_1_file_is_migrated_and_keeps_its_decisions(tmp_path: Path) -> N
     conn.close()
     assert "retrains" not in _tables(path)
     store = ReviewStore(path)
-    assert store.version == 2
+    assert store.version == SCHEMA_VERSION
     assert "retrains" in _tables(path)
     assert [(d.left_id, d.label) for d in store.decisions("l1")] == [("a", "match")]
+
+
+def test_version_2_file_gets_the_mapping_tables_and_keeps_its_retrains(tmp_path: Path) -> None:
+    path = tmp_path / "v2.sqlite"
+    migrate_to(path, 2)
+    conn = sqlite3.connect(path)
+    conn.execute(
+        "INSERT INTO linkages (id, kind, config, created_at) VALUES ('l1', 'link', '{}', 0)"
+    )
+    conn.execute(
+        "INSERT INTO retrains (linkage_id, created_at, labels, changed, report) "
+        "VALUES ('l1', 0, 4, 1, '{\"matcher\": null}')"
+    )
+    conn.commit()
+    conn.close()
+    assert not {"mappings", "mapping_decisions"} & _tables(path)
+    store = ReviewStore(path)
+    assert store.version == 3
+    assert {"mappings", "mapping_decisions"} <= _tables(path)
+    assert store.retrains("l1")[0]["labels"] == 4
 
 
 def _tables(path: Path) -> set[str]:
@@ -97,23 +118,26 @@ def test_decisions_are_visible_to_another_connection_at_once(tmp_path: Path) -> 
         a.add_decision("link-x", "a", "b", "maybe")
 
 
-def _write_many(path: str, who: str, n: int) -> None:
-    store = ReviewStore(path, timeout=60)
-    for i in range(n):
-        store.add_decision("link-x", f"{who}{i}", "r", "match", reviewer=who)
-    store.close()
+# Run as separate Python processes (not multiprocessing): a spawned child re-imports the
+# parent's __main__, which Streamlit's AppTest (tests/test_app.py, run earlier) replaces.
+WRITE_MANY = """
+import sys
+from linker.review.store import ReviewStore
+store = ReviewStore(sys.argv[1], timeout=60)
+for i in range(int(sys.argv[3])):
+    store.add_decision("link-x", f"{sys.argv[2]}{i}", "r", "match", reviewer=sys.argv[2])
+store.close()
+"""
 
 
 def test_two_processes_writing_at_once_lose_nothing(tmp_path: Path) -> None:
     path = str(tmp_path / "r.sqlite")
     _linkage(ReviewStore(path))
-    ctx = mp.get_context("spawn")
-    procs = [ctx.Process(target=_write_many, args=(path, w, 150)) for w in ("p", "q")]
+    procs = [
+        subprocess.Popen([sys.executable, "-c", WRITE_MANY, path, w, "150"]) for w in ("p", "q")
+    ]
     for p in procs:
-        p.start()
-    for p in procs:
-        p.join(120)
-        assert p.exitcode == 0
+        assert p.wait(120) == 0
     log = ReviewStore(path).decisions("link-x")
     assert len(log) == 300
     assert len({d.left_id for d in log}) == 300

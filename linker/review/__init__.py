@@ -4,7 +4,8 @@ The UI-free half of the review app (``linker review``): build a linkage to revie
 (:func:`linkage_from_tables`, :func:`linkage_from_merged`), keep it and every decision in a
 :class:`ReviewStore`, work through the queue with a :class:`ReviewSession`, learn from the
 labels (:func:`retrain`) and export the result (:func:`export_linked`, :func:`export_labels`,
-:func:`export_config`).
+:func:`export_config`). Proposed schema, glossary and taxonomy mappings are reviewed with a
+:class:`MappingReview` and written with :func:`export_mapping`.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from linker.review.export import (
     write_table,
 )
 from linker.review.learn import RetrainReport, retrain
+from linker.review.mappings import MappingReview, export_mapping, is_mapping, mapping_kind
 from linker.review.session import Order, Pair, ReviewSession
 from linker.review.store import SCHEMA_VERSION, Decision, ReviewStore
 from linker.review.views import FieldDiff, clusters, field_diffs, histogram, threshold_curve
@@ -30,6 +32,7 @@ __all__ = [
     "Decision",
     "FieldDiff",
     "Linkage",
+    "MappingReview",
     "Order",
     "Pair",
     "RetrainReport",
@@ -39,11 +42,14 @@ __all__ = [
     "export_config",
     "export_labels",
     "export_linked",
+    "export_mapping",
     "field_diffs",
     "histogram",
+    "is_mapping",
     "linkage_from_merged",
     "linkage_from_tables",
     "linked_frame",
+    "mapping_kind",
     "neutralise",
     "retrain",
     "run_config",

@@ -17,6 +17,8 @@ Tables::
     frames     linkage_id, name (left|right|pairs), data (Parquet bytes)
     decisions  id, linkage_id, left_id, right_id, label, note, reviewer, created_at, undoes
     retrains   id, linkage_id, created_at, labels, changed, report (JSON)     (version 2)
+    mappings   id, kind (schema|glossary|taxonomy), source, created_at, proposals (Parquet)
+    mapping_decisions  id, mapping_id, item, action, target, note, reviewer, created_at  (v3)
 """
 
 from __future__ import annotations
@@ -89,8 +91,28 @@ CREATE TABLE retrains (
     report TEXT NOT NULL
 );
 """
+_V3 = """
+CREATE TABLE mappings (
+    id TEXT PRIMARY KEY,
+    kind TEXT NOT NULL CHECK (kind IN ('schema', 'glossary', 'taxonomy')),
+    source TEXT NOT NULL DEFAULT '',
+    created_at REAL NOT NULL,
+    proposals BLOB NOT NULL
+);
+CREATE TABLE mapping_decisions (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    mapping_id TEXT NOT NULL REFERENCES mappings(id),
+    item TEXT NOT NULL,
+    action TEXT NOT NULL CHECK (action IN ('accept', 'pick', 'edit', 'no_match', 'pending')),
+    target TEXT,
+    note TEXT NOT NULL DEFAULT '',
+    reviewer TEXT NOT NULL DEFAULT '',
+    created_at REAL NOT NULL
+);
+CREATE INDEX mapping_decisions_item ON mapping_decisions (mapping_id, item);
+"""
 #: Migration scripts: ``MIGRATIONS[i]`` takes a file from version ``i`` to ``i + 1``.
-MIGRATIONS: tuple[str, ...] = (_V1, _V2)
+MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
@@ -129,7 +151,7 @@ class ReviewStore:
         >>> folder = tempfile.mkdtemp()
         >>> store = ReviewStore(f"{folder}/review.sqlite")
         >>> store.version
-        2
+        3
         >>> store.close()
     """
 
@@ -168,6 +190,10 @@ class ReviewStore:
     def _query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         with self._lock:
             return self._conn.execute(sql, params).fetchall()
+
+    def read(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        """Rows of one read-only query (for the modules that own other tables of the file)."""
+        return self._query(sql, params)
 
     @property
     def version(self) -> int:
@@ -330,7 +356,7 @@ def migrate_to(path: str | Path, version: int) -> None:
         >>> path = f"{tempfile.mkdtemp()}/old.sqlite"
         >>> migrate_to(path, 1)
         >>> ReviewStore(path).version
-        2
+        3
     """
     conn = sqlite3.connect(path, isolation_level=None)
     try:
