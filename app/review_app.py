@@ -19,6 +19,7 @@ from typing import Any
 
 import polars as pl
 import streamlit as st
+from mapping_view import mappings_view, open_mapping
 from render import curve_chart, histogram_chart, pair_html, table_html
 
 import linker as lk
@@ -260,8 +261,20 @@ def main() -> None:
     st.title("linker review")
     if ARGS.open and "opened" not in st.session_state:
         p = Path(ARGS.open)
-        _open(_merged_linkage(str(p.resolve()), p.stat().st_mtime))
+        if rv.is_mapping(p):
+            open_mapping(_store(), str(p), ARGS.reviewer)
+        else:
+            _open(_merged_linkage(str(p.resolve()), p.stat().st_mtime))
         st.session_state.opened = True
+    views = ["Pairs", "Mappings"]
+    at = 1 if st.query_params.get("view") == "mappings" else 0
+    view = st.sidebar.radio("Review", views, index=at, horizontal=True, key="view")
+    st.query_params["view"] = view.lower()
+    if view == "Mappings":
+        st.session_state.reviewer = st.sidebar.text_input("Reviewer", value=ARGS.reviewer)
+        mappings_view(_store(), reviewer=st.session_state.reviewer,
+                      export_folder=str(Path(ARGS.db).resolve().parent / "export"))  # fmt: skip
+        return
     chosen = _sidebar()
     if chosen is None:
         st.info("Load two tables (sidebar: New linkage) or open a merge output to start.")

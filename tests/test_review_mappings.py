@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import polars as pl
 import pytest
@@ -17,6 +18,9 @@ from linker.review import (
     mapping_kind,
 )
 from linker.review.store import migrate_to
+
+if TYPE_CHECKING:
+    from streamlit.testing.v1 import AppTest
 
 
 def _schema() -> pl.DataFrame:
@@ -194,3 +198,65 @@ def test_version_2_store_is_migrated_and_keeps_pair_decisions(tmp_path: Path) ->
     m = MappingReview.create(store, _schema())
     m.decide("amt", "accept")
     assert m.choices()["amt"].target == "total"
+
+
+APP = Path(__file__).resolve().parents[1] / "app" / "review_app.py"
+
+
+def _app(db: Path, monkeypatch: pytest.MonkeyPatch, *args: str) -> AppTest:
+    """The real app script on the store ``db`` (skipped without the ``[app]`` extra)."""
+    streamlit_testing = pytest.importorskip("streamlit.testing.v1")
+    monkeypatch.setenv("LINKER_REVIEW_DB", str(db))
+    monkeypatch.setattr("sys.argv", ["review_app.py", *args])
+    at: AppTest = streamlit_testing.AppTest.from_file(str(APP), default_timeout=60)
+    return at.run()
+
+
+def test_view_opens_a_mapping_file_saves_each_edit_and_exports(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    csv = tmp_path / "schema.csv"
+    _schema().write_csv(csv)
+    db = tmp_path / "r.sqlite"
+    at = _app(db, monkeypatch, "--open", str(csv), "--reviewer", "ann")  # linker review schema.csv
+    assert not at.exception
+    assert at.radio(key="view").value == "Mappings"
+    editor = at.data_editor[0]
+    assert editor.value["proposed"].tolist() == ["customer_name", "total"]
+    assert editor.key is not None and editor.key.startswith("mapping-schema-")
+    at.session_state[editor.key] = {
+        "edited_rows": {0: {"decision": "accept"}, 1: {"target": "amount", "note": "=sum()"}},
+        "added_rows": [],
+        "deleted_rows": [],
+    }
+    at.run()
+    assert not at.exception
+    m = MappingReview.create(db, csv)  # reopened from the file: the edits were saved
+    assert {k: (c.action, c.target, c.reviewer) for k, c in m.choices().items()} == {
+        "cust_nm": ("accept", "customer_name", "ann"),
+        "amt": ("edit", "amount", "ann"),
+    }
+    assert at.data_editor[0].value["decision"].tolist() == ["accept", "edit"]  # redrawn
+    at.text_input(key="mapping-export-folder").input(str(tmp_path / "out"))
+    at.button(key="btn-export-mapping").click().run()
+    text = (tmp_path / "out" / "schema_mapping.csv").read_text()
+    assert "amount" in text and "'=sum()" in text
+
+
+def test_view_opens_a_path_and_reports_a_bad_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    at = _app(tmp_path / "r.sqlite", monkeypatch)
+    at.radio(key="view").set_value("Mappings").run()
+    assert "Open a mapping" in at.info[0].value
+    bad = tmp_path / "bad.csv"
+    bad.write_text("a,b\n1,2\n")
+    at.text_input(key="mapping-path").input(str(bad)).run()
+    at.button(key="btn-open-mapping").click().run()
+    assert "not a schema, glossary or taxonomy mapping" in at.error[0].value
+    good = tmp_path / "tax.csv"
+    _taxonomy().write_csv(good)
+    at.text_input(key="mapping-path").input(str(good)).run()
+    at.button(key="btn-open-mapping").click().run()
+    assert not at.exception
+    assert at.data_editor[0].value["item"].tolist() == ["apples", "red fruit", ""]

@@ -26,8 +26,10 @@ def review_command(
     """The command line that serves the review app.
 
     Args:
-        path: A merge output (``.csv``/``.parquet``) to review, or a review store
-            (``.sqlite``/``.db``) to reopen; ``None``: start from the app's forms.
+        path: A merge output (``.csv``/``.parquet``) to review, a schema or taxonomy mapping
+            from ``linker schema``/``linker taxonomy`` (the app tells it by its columns and
+            opens its Mappings view), or a review store (``.sqlite``/``.db``) to reopen;
+            ``None``: start from the app's forms.
         db: The review store; default: ``<path>.review.sqlite`` beside a merge output, else
             ``linker_review.sqlite`` in the current folder.
         host: Address to bind (``127.0.0.1``: this machine only).
