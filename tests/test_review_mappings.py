@@ -117,6 +117,8 @@ def test_taxonomy_frame_choose_and_an_empty_phrase(tmp_path: Path) -> None:
     m.choose("apples", "3")
     m.choose("red fruit", "3", note="more precise")
     m.choose("", "99")
+    assert m.table().select("target", "label").rows() == [("3", "Apple"), ("3", "Apple"),
+                                                          ("99", None)]  # fmt: skip
     with pytest.raises(InputError, match="no proposal to accept"):
         m.decide("", "accept")
     final = m.final()
@@ -260,3 +262,11 @@ def test_view_opens_a_path_and_reports_a_bad_file(
     at.button(key="btn-open-mapping").click().run()
     assert not at.exception
     assert at.data_editor[0].value["item"].tolist() == ["apples", "red fruit", ""]
+    glossary = b"column,term,score,rank,reason\ncust_nm,Customer,0.7,1,a\n"
+    at.file_uploader(key="mapping-upload").upload("terms.csv", glossary, "text/csv").run()
+    at.button(key="btn-open-mapping").click().run()
+    assert not at.exception
+    assert at.data_editor[0].value["proposed"].tolist() == ["Customer"]
+    assert MappingReview.stored(ReviewStore(tmp_path / "r.sqlite"))["source"].to_list() == [
+        str(good), "terms.csv",
+    ]  # fmt: skip

@@ -303,7 +303,8 @@ class MappingReview:
 
         Columns: ``item``, ``proposed`` (top target), ``score``, ``alternatives`` (the other
         proposals with their scores), ``decision`` (``pending`` when undecided), ``target``
-        (the decided one, else the proposal) and ``note``.
+        (the decided one, else the proposal), for a taxonomy the ``label`` of that node (when
+        it was proposed for some phrase), and ``note``.
         """
         top = self.proposals.sort("__lk_order").sort("rank", maintain_order=True, nulls_last=True)
         label = (pl.col("target") + pl.lit(" ") + pl.col("label").fill_null("")).str.strip_chars()
@@ -322,7 +323,7 @@ class MappingReview:
         chosen = self.choices()
         none = Choice("pending", None, "", "")
         now = [chosen.get(i, none) for i in self.items]
-        return base.with_columns(
+        out = base.with_columns(
             pl.Series("decision", [c.action for c in now], dtype=pl.Utf8),
             pl.Series(
                 "target",
@@ -336,6 +337,12 @@ class MappingReview:
                 "note", [chosen[i].note if i in chosen else "" for i in self.items], dtype=pl.Utf8
             ),  # fmt: skip
         )
+        if self.kind != "taxonomy":
+            return out
+        known = self.proposals.drop_nulls("target").unique("target", keep="first")
+        labels = dict(known.select("target", "label").iter_rows())
+        name = pl.col("target").replace_strict(labels, default=None, return_dtype=pl.Utf8)
+        return out.with_columns(name.alias("label")).select(*out.columns[:-1], "label", "note")
 
     def final(self) -> pl.DataFrame:
         """The mapping with the decisions applied, in the matcher's own column names.
