@@ -103,7 +103,7 @@ def test_schema_csv_accept_pick_edit_no_match(tmp_path: Path) -> None:
     assert m.final().row(1)[1:5] == ("total", 0.56, "name meaning 0.67", "proposed")
     for bad, kw in [("pick", {"target": "nowhere"}), ("edit", {"target": " "}), ("maybe", {})]:
         with pytest.raises(InputError):
-            m.decide("amt", bad, **kw)
+            m.decide("amt", bad, **kw)  # type: ignore[arg-type]  # what a UI may send
     with pytest.raises(InputError, match="'zip' is not an item"):
         m.decide("zip", "accept")
     rows = sqlite3.connect(m.store.path).execute("SELECT COUNT(*) FROM mapping_decisions")

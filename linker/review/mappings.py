@@ -20,7 +20,7 @@ import io
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import polars as pl
 
@@ -30,6 +30,8 @@ from linker.review.store import ReviewStore
 
 __all__ = [
     "ACTIONS",
+    "Action",
+    "Choice",
     "MappingKind",
     "MappingReview",
     "export_mapping",
@@ -220,7 +222,9 @@ class MappingReview:
             raise InputError(f"{item!r} is not an item of mapping {self.mapping_id!r}")
         return list(self._candidates[item])
 
-    def decide(self, item: str, action: str, *, target: str | None = None, note: str = "") -> int:
+    def decide(
+        self, item: str, action: Action, *, target: str | None = None, note: str = ""
+    ) -> int:
         """Record a decision and commit it; returns its log id.
 
         Args:
@@ -259,7 +263,9 @@ class MappingReview:
     def choose(self, item: str, target: str, *, note: str = "") -> int:
         """Record ``target`` for an item as ``accept``, ``pick`` or ``edit``, whichever fits."""
         cands = self.candidates(item)
-        action = "accept" if cands[:1] == [target] else "pick" if target in cands else "edit"
+        action: Action = (
+            "accept" if cands[:1] == [target] else "pick" if target in cands else "edit"
+        )
         return self.decide(item, action, target=target, note=note)
 
     def apply_edits(self, table: pl.DataFrame, edits: dict[int, dict[str, Any]]) -> list[str]:
@@ -280,7 +286,7 @@ class MappingReview:
             target = str(change.get("target", row["target"]) or "").strip()
             try:
                 if decision in ("accept", "no_match", "pending") and "target" not in change:
-                    self.decide(item, decision, note=note)
+                    self.decide(item, cast(Action, decision), note=note)
                 elif target:
                     self.choose(item, target, note=note)
                 else:
