@@ -23,6 +23,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import polars as pl
 import pytest
 
 import linker as lk
@@ -204,3 +205,38 @@ def test_keyboard_decisions_survive_reload_and_a_killed_server(
         export = db.parent / "export"
         assert {p.name for p in export.iterdir()} == {"linked.csv", "labels.csv", "config.json"}
         browser.close()
+
+
+def test_mapping_review_opens_and_exports_in_the_browser(tmp_path: Path) -> None:
+    """`linker review mapping.csv` (a `linker schema` result) opens the Mappings view."""
+    sync_playwright = _need_browser()
+    source = pl.DataFrame(
+        {
+            "firm_name": ["Acme Corp", "Orion Labs"],
+            "town": ["Austin", "Boston"],
+            "postcode": ["78701", "02110"],
+        }
+    )
+    target = lk.read(DEMO / "right.csv").head(50)
+    mapping = tmp_path / "mapping.csv"
+    lk.match_schema(source, target, top_k=3).write_csv(mapping)
+    srv = Server(mapping, _free_port(), tmp_path / "server.log")
+    srv.start()
+    try:
+        with sync_playwright() as pw:
+            browser = pw.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+            page = browser.new_page(viewport={"width": 1400, "height": 900})
+            page.set_default_timeout(WAIT)
+            page.goto(srv.url)
+            page.get_by_text("of 3 schema items decided").wait_for()
+            page.locator("[data-testid='stDataFrame']").first.wait_for()
+            _shot(page, "mappings.png")
+            page.get_by_role("button", name="Export the mapping").click()
+            page.get_by_text("Written:").wait_for()
+            browser.close()
+    finally:
+        srv.kill()
+    written = list(tmp_path.rglob("schema_mapping.csv"))
+    assert len(written) == 1
+    out = pl.read_csv(written[0])
+    assert out.height == 3 and set(out["decision"].to_list()) == {"proposed"}  # nothing decided yet
