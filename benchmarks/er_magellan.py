@@ -87,6 +87,7 @@ def run_ditto(
     m = DittoMatcher(
         args.backbone, max_len=args.max_len, epochs=args.epochs, batch_size=args.batch_size,
         lr=args.lr, patience=args.patience, device=args.device, seed=args.seed,
+        pooling=args.pooling, balance=not args.no_balance,
         max_train_seconds=args.max_train_minutes * 60 if args.max_train_minutes else None,
         show_progress=args.progress, **VARIANTS[variant],
     )  # fmt: skip
@@ -108,6 +109,7 @@ def run_ditto(
         "train_s": train_s, "score_s": score_s, "test_pairs": len(y),
         "pairs_per_s": len(y) / score_s, "load_avg": [load0, os.getloadavg()[0]],
         "settings": {k: v for k, v in m.get_params().items() if k != "show_progress"},
+        "history": m.history_,
         "test_scores": test_scores.round(5).tolist(),
         "valid_scores": valid_scores.round(5).tolist(),
     }  # fmt: skip
@@ -263,6 +265,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--lr", type=float, default=5e-5)
     p.add_argument("--patience", type=int, default=3)
+    p.add_argument("--pooling", default="mean", choices=["mean", "cls"])
+    p.add_argument("--no-balance", action="store_true", help="unweighted loss")
     p.add_argument("--max-train-minutes", type=float, default=None)
     p.add_argument("--device", default="auto")
     p.add_argument("--seed", type=int, default=0)

@@ -128,6 +128,20 @@ def test_summarizer_keeps_markers_names_and_order() -> None:
     assert s.transform("COL d VAL a b") == "COL d VAL a b"  # short records unchanged
 
 
+def test_summarizer_fits_a_word_piece_budget() -> None:
+    s = Summarizer(max_words=50).fit(["COL t VAL the red apple", "COL t VAL the pear"])
+    text = "COL t VAL the red apple [num] 12 COL u VAL x y z"
+
+    def cost(word: str) -> int:
+        return 3 if word.startswith("[") else 1
+
+    # markers and names cost 6, 3 words fit; the mark goes with its number (4) or not at all
+    out = s.transform(text, budget=9, cost=cost)
+    assert out == "COL t VAL red apple COL u VAL x"
+    assert s.transform(text, budget=100, cost=cost) == text  # fits: unchanged
+    assert s.transform(text) == text  # no budget: only max_words counts
+
+
 def test_augment_is_seeded_and_label_preserving() -> None:
     left, right = {"t": "a b c d e", "p": "9"}, {"t": "a b c", "p": "9"}
     runs = [[augment(left, right, np.random.default_rng(3)) for _ in range(1)] for _ in range(2)]
@@ -162,6 +176,8 @@ def test_matcher_settings_and_errors(tmp_path: Path) -> None:
         DittoMatcher().predict_proba(([{"a": "x"}], [{"a": "y"}]))
     with pytest.raises(ConfigError, match="max_len"):
         DittoMatcher(max_len=4).fit(PairSet([{"a": "x"}] * 2, [{"a": "y"}] * 2, [0, 1]))
+    with pytest.raises(ConfigError, match="pooling"):
+        DittoMatcher(pooling="max").fit(PairSet([{"a": "x"}] * 2, [{"a": "y"}] * 2, [0, 1]))
     with pytest.raises(InputError, match="both matches"):
         DittoMatcher().fit(PairSet([{"a": "x"}], [{"a": "y"}], [1]))
     with pytest.raises(ModelError, match="not a saved matcher"):

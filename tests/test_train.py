@@ -16,6 +16,7 @@ import pytest
 
 import linker as lk
 from linker.cli import main
+from linker.errors import ModelError
 from linker.matching.ditto import DittoMatcher
 from linker.matching.pairs import PairSet, serialize_record
 
@@ -80,6 +81,32 @@ def test_save_load_reproduces_scores(trained: tuple[DittoMatcher, Path]) -> None
     loaded = DittoMatcher.load(folder)
     assert loaded.threshold_ == m.threshold_ and loaded.columns_ == COLUMNS
     np.testing.assert_allclose(loaded.predict_proba(test), m.predict_proba(test), atol=1e-6)
+
+
+def test_version_1_folders_load_with_the_cls_head(
+    trained: tuple[DittoMatcher, Path], tmp_path: Path
+) -> None:
+    import json
+    import shutil
+
+    _, folder = trained
+    old = tmp_path / "v1"
+    shutil.copytree(folder, old)
+    cfg = old / "linker_matcher.json"
+    state = json.loads(cfg.read_text())
+    assert state["format_version"] == 2 and state["params"]["pooling"] == "mean"
+    state["format_version"] = 1  # as version 1 wrote it: no pooling, balance or token budget
+    for key in ("pooling", "balance"):
+        del state["params"][key]
+    del state["token_budget"]
+    cfg.write_text(json.dumps(state))
+    loaded = DittoMatcher.load(old)
+    assert loaded.pooling == "cls" and not loaded.balance and not loaded.token_budget_
+    assert loaded.predict_proba(_pairs(300, 302, 3)).shape == (4,)
+    state["format_version"] = 99
+    cfg.write_text(json.dumps(state))
+    with pytest.raises(ModelError, match="newer linker"):
+        DittoMatcher.load(old)
 
 
 def test_seeded_training_is_deterministic() -> None:

@@ -15,7 +15,9 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["best_threshold", "f1_at", "length_batches", "predict_texts", "train_epoch"]
+__all__ = [
+    "best_threshold", "f1_at", "length_batches", "pair_logits", "predict_texts", "train_epoch",
+]  # fmt: skip
 
 logger = logging.getLogger(__name__)
 
@@ -61,6 +63,25 @@ def _encode(tokenizer: Any, texts: Texts, max_len: int, device: Any) -> Any:
     return {k: v.to(device) for k, v in batch.items()}
 
 
+def pair_logits(torch: Any, model: Any, batch: Any, pooling: str) -> Any:
+    """The two class logits of a batch.
+
+    ``pooling="cls"``: the model's own head (the pooler on ``[CLS]``, then the classifier).
+    ``pooling="mean"``: the classifier on the attention-masked mean of the last hidden
+    states, the pooling sentence-transformers checkpoints were trained with, so the head
+    starts from a meaningful pair representation. It needs a plain linear ``classifier``
+    (BERT-like models); other heads fall back to ``"cls"``.
+    """
+    classifier = getattr(model, "classifier", None)
+    if pooling != "mean" or not isinstance(classifier, torch.nn.Linear):
+        return model(**batch).logits
+    hidden = model.base_model(**batch).last_hidden_state
+    mask = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)
+    pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1.0)
+    dropout = getattr(model, "dropout", None)
+    return classifier(dropout(pooled) if dropout is not None else pooled)
+
+
 def train_epoch(
     torch: Any,
     model: Any,
@@ -76,8 +97,13 @@ def train_epoch(
     device: Any,
     on_step: Callable[[float], None],
     deadline: float | None,
+    pooling: str = "cls",
+    class_weight: Any = None,
 ) -> tuple[float, bool]:
-    """One pass over ``texts``; returns the mean loss and whether the deadline stopped it."""
+    """One pass over ``texts``; returns the mean loss and whether the deadline stopped it.
+
+    ``class_weight``: a tensor of two loss weights (non-match, match), or ``None``.
+    """
     model.train()
     lengths = [len(a) + len(b) for a, b in texts]
     losses: list[float] = []
@@ -88,8 +114,8 @@ def train_epoch(
         batch = _encode(tokenizer, [texts[i] for i in rows], max_len, device)
         y = torch.as_tensor(labels[rows], device=device)
         with torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=autocast):
-            logits = model(**batch).logits
-        loss = torch.nn.functional.cross_entropy(logits.float(), y)
+            logits = pair_logits(torch, model, batch, pooling)
+        loss = torch.nn.functional.cross_entropy(logits.float(), y, weight=class_weight)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         optimizer.step()
@@ -110,6 +136,7 @@ def predict_texts(
     max_len: int,
     device: Any,
     progress: Callable[[int], None] | None = None,
+    pooling: str = "cls",
 ) -> npt.NDArray[np.float32]:
     """Match probability of each serialized pair (softmax of the two logits)."""
     model.eval()
@@ -120,7 +147,7 @@ def predict_texts(
         for rows in length_batches(lengths, batch_size, None):
             batch = _encode(tokenizer, [texts[i] for i in rows], max_len, device)
             with torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=autocast):
-                logits = model(**batch).logits.float()
+                logits = pair_logits(torch, model, batch, pooling).float()
             out[rows] = torch.softmax(logits, dim=-1)[:, 1].cpu().numpy()
             if progress is not None:
                 progress(len(rows))

@@ -34,11 +34,13 @@ __all__ = ["DittoMatcher", "resolve_backbone"]
 logger = logging.getLogger(__name__)
 
 CONFIG_FILE = "linker_matcher.json"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: ``pooling`` and ``balance`` (version-1 folders load as "cls" pooling)
 _PARAMS = (
     "backbone", "columns", "max_len", "epochs", "batch_size", "lr", "summarize", "inject",
-    "augment", "augment_prob", "patience", "max_train_seconds", "device", "seed",
+    "augment", "augment_prob", "patience", "max_train_seconds", "device", "seed", "pooling",
+    "balance",
 )  # fmt: skip
+POOLINGS = ("mean", "cls")
 
 
 def resolve_backbone(backbone: str | None) -> str:
@@ -76,6 +78,11 @@ class DittoMatcher:
         augment: Replace training pairs on the fly by label-preserving variants.
         augment_prob: Share of training pairs replaced by a variant each epoch.
         patience: Epochs without a better validation F1 before stopping.
+        pooling: ``"mean"`` (default): the classifier reads the mean of the last hidden
+            states, the pooling the sentence-transformers backbone was trained with;
+            ``"cls"``: the model's own ``[CLS]`` pooler head (BERT's recipe).
+        balance: Weight the loss of the rarer class by ``sqrt(majority / minority)``, so
+            few matches among many non-matches still move the model.
         max_train_seconds: Wall-clock budget of ``fit``; training stops at the end of the
             step that passes it (``None``: no budget).
         device: ``"auto"`` (CUDA when present), ``"cpu"`` or ``"cuda"``.
@@ -102,6 +109,8 @@ class DittoMatcher:
         augment: bool = True,
         augment_prob: float = 0.3,
         patience: int = 3,
+        pooling: str = "mean",
+        balance: bool = True,
         max_train_seconds: float | None = None,
         device: str = "auto",
         seed: int = 0,
@@ -118,6 +127,8 @@ class DittoMatcher:
         self.augment = augment
         self.augment_prob = augment_prob
         self.patience = patience
+        self.pooling = pooling
+        self.balance = balance
         self.max_train_seconds = max_train_seconds
         self.device = device
         self.seed = seed
@@ -136,6 +147,8 @@ class DittoMatcher:
             )
         if not 0.0 <= self.augment_prob <= 1.0:
             raise ConfigError(f"augment_prob must be within [0, 1], not {self.augment_prob}")
+        if self.pooling not in POOLINGS:
+            raise ConfigError(f"pooling={self.pooling!r} is not one of {list(POOLINGS)}")
         if self.device not in ("auto", "cpu", "cuda"):
             raise ConfigError(f"device={self.device!r} is not one of ['auto', 'cpu', 'cuda']")
 
@@ -144,8 +157,20 @@ class DittoMatcher:
         if self.inject:
             text = mark_spans(text)
         if self.summarize:
-            text = self.summarizer_.transform(text)
+            if getattr(self, "token_budget_", False) and hasattr(self, "tokenizer_"):
+                text = self.summarizer_.transform(
+                    text, budget=(self.max_len - 3) // 2, cost=self._word_pieces
+                )
+            else:
+                text = self.summarizer_.transform(text)
         return text
+
+    def _word_pieces(self, word: str) -> int:
+        cache: dict[str, int] = self.__dict__.setdefault("_pieces", {})
+        n = cache.get(word)
+        if n is None:
+            n = cache[word] = len(self.tokenizer_.tokenize(word))
+        return n
 
     def serialize(self, left: Sequence[Record], right: Sequence[Record]) -> list[tuple[str, str]]:
         """The two texts the cross-encoder reads for each pair (after marking/summarizing)."""
@@ -207,6 +232,7 @@ class DittoMatcher:
         torch.manual_seed(self.seed)
         self.columns_ = list(self.columns) if self.columns else train.columns
         self.summarizer_ = Summarizer(max_words=max(8, (self.max_len - 3) // 2 - 8))
+        self.token_budget_ = True  # summaries fit max_len in word pieces (format version 2)
         self.summarizer_.fit(
             mark_spans(serialize_record(r, self.columns_)) if self.inject
             else serialize_record(r, self.columns_)
@@ -231,6 +257,13 @@ class DittoMatcher:
         )
         y_train = np.asarray(train.labels, dtype=np.int64)
         y_valid = np.asarray(valid.labels, dtype=np.int64)
+        weight = None
+        if self.balance:
+            counts = np.bincount(y_train, minlength=2).astype(np.float64)
+            w = np.ones(2)
+            rare = int(np.argmin(counts))
+            w[rare] = np.sqrt(counts.max() / max(counts.min(), 1.0))
+            weight = torch.as_tensor(w, dtype=torch.float32, device=device)
         valid_texts = self.serialize(valid.left, valid.right)
         start = time.perf_counter()
         deadline = None if self.max_train_seconds is None else start + self.max_train_seconds
@@ -243,7 +276,7 @@ class DittoMatcher:
                 torch, self.model_, self.tokenizer_, texts, y_train, optimizer=opt,
                 scheduler=sched, batch_size=self.batch_size, max_len=self.max_len, rng=rng,
                 device=device, on_step=lambda v: bar.update(1) if bar else None,
-                deadline=deadline,
+                deadline=deadline, pooling=self.pooling, class_weight=weight,
             )  # fmt: skip
             scores = self._predict_texts(torch, valid_texts, device)
             threshold, f1 = best_threshold(scores, y_valid)
@@ -295,6 +328,7 @@ class DittoMatcher:
         scores = predict_texts(
             torch, self.model_, self.tokenizer_, texts, batch_size=max(64, self.batch_size),
             max_len=self.max_len, device=device, progress=bar.update if bar else None,
+            pooling=self.pooling,
         )  # fmt: skip
         if bar is not None:
             bar.close()
@@ -342,6 +376,7 @@ class DittoMatcher:
         state = {
             "type": "DittoMatcher", "format_version": FORMAT_VERSION, "params": params,
             "backbone_path": self.backbone_, "columns": self.columns_,
+            "token_budget": self.token_budget_,
             "threshold": self.threshold_, "valid_f1": self.valid_f1_, "history": self.history_,
             "n_train": self.n_train_, "train_seconds": self.train_seconds_,
             "summarizer": {"max_words": self.summarizer_.max_words,
@@ -367,11 +402,14 @@ class DittoMatcher:
         state = json.loads(cfg.read_text(encoding="utf-8"))
         if state.get("format_version", 0) > FORMAT_VERSION:
             raise ModelError(f"{folder} was saved by a newer linker; upgrade linker to load it")
-        m = cls(**{**state["params"], "device": device})
+        # version 1 had no pooling choice: its models use the backbone's [CLS] head
+        params = {"pooling": "cls", "balance": False, **state["params"], "device": device}
+        m = cls(**params)
         m.backbone_, m.columns_ = state["backbone_path"], state["columns"]
         m.threshold_, m.valid_f1_ = state["threshold"], state["valid_f1"]
         m.history_, m.n_train_ = state["history"], state["n_train"]
         m.train_seconds_ = state["train_seconds"]
+        m.token_budget_ = bool(state.get("token_budget", False))
         s = state["summarizer"]
         m.summarizer_ = Summarizer(max_words=s["max_words"])
         m.summarizer_.n_docs_, m.summarizer_.idf_ = s["n_docs"], s["idf"]

@@ -17,7 +17,7 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 import numpy as np
 
@@ -88,8 +88,15 @@ class Summarizer:
         self.idf_ = {w: math.log((1 + n) / (1 + c)) + 1.0 for w, c in df.items() if c > 1}
         return self
 
-    def transform(self, text: str) -> str:
-        """``text`` with only its ``max_words`` best words kept (in order), when longer."""
+    def transform(
+        self, text: str, *, budget: int | None = None, cost: Callable[[str], int] | None = None
+    ) -> str:
+        """``text`` with only its ``max_words`` best words kept (in order), when longer.
+
+        With ``budget`` and ``cost`` (the word-piece count of a word), the kept words also
+        fit ``budget`` word pieces together with the markers and column names, so the
+        tokenizer does not cut the last columns off.
+        """
         tokens = text.split()
         names = set()
         for i, tok in enumerate(tokens[:-1]):
@@ -103,7 +110,8 @@ class Summarizer:
             for i, t in enumerate(tokens)
             if t not in _KEEP and i not in names and not _MARK.match(t)
         ]
-        if len(value_at) <= self.max_words:
+        costs = [cost(t) for t in tokens] if budget is not None and cost is not None else []
+        if len(value_at) <= self.max_words and (not costs or sum(costs) <= (budget or 0)):
             return text
         tf = Counter(tokens[i].lower() for i in value_at)
         default_idf = math.log(1 + getattr(self, "n_docs_", 1)) + 1.0  # unseen: rarest
@@ -113,7 +121,19 @@ class Summarizer:
             first.setdefault(tokens[i].lower(), i)
         # sublinear TF: a word said three times is not three times as informative
         score = {i: (1.0 + math.log(tf[w])) * idf.get(w, default_idf) for w, i in first.items()}
-        keep = set(sorted(score, key=lambda i: (-score[i], i))[: self.max_words])
+        ranked = sorted(score, key=lambda i: (-score[i], i))[: self.max_words]
+        if costs and budget is not None:
+            values = set(value_at)
+            marked = {i + 1 for i in range(len(tokens) - 1) if _MARK.match(tokens[i])}
+            fixed = sum(c for i, c in enumerate(costs) if i not in values and i + 1 not in marked)
+            room, fitted = budget - fixed, []
+            for i in ranked:  # best first; a word's mark costs with it
+                c = costs[i] + (costs[i - 1] if i in marked else 0)
+                if c <= room:
+                    fitted.append(i)
+                    room -= c
+            ranked = fitted
+        keep = set(ranked)
         values = set(value_at)
         out = []
         for i, t in enumerate(tokens):
