@@ -263,7 +263,8 @@ def train(
         show_progress: Progress bar with time left (``None`` follows the log level).
         **settings: More :class:`~linker.matching.ditto.DittoMatcher` settings: ``max_len``,
             ``batch_size``, ``lr``, ``summarize``, ``inject``, ``augment``, ``patience``,
-            ``max_train_seconds``, ``device``.
+            ``max_train_seconds``, ``device``, ``pooling`` (``"mean"`` or ``"cls"``),
+            ``balance`` (weigh the rarer class in the loss).
 
     Returns:
         The fitted matcher: ``predict_proba``, ``threshold_``, ``save``; pass it (or its
