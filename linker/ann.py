@@ -7,8 +7,10 @@ large dense ones through an hnswlib graph (cosine on unit vectors).
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
@@ -17,7 +19,7 @@ import scipy.sparse as sp
 
 from linker.errors import ConfigError
 
-__all__ = ["AnnParams", "SearchMethod", "search", "topk_rows"]
+__all__ = ["AnnParams", "SearchMethod", "search", "sketch", "topk_rows"]
 
 logger = logging.getLogger(__name__)
 
@@ -36,16 +38,27 @@ class AnnParams:
         ef_construction: Build-time beam width.
         ef_search: Query-time beam width; ``None`` uses ``max(4 * k, 128)``.
         exact_below: Item counts below this are searched exactly (no index is built).
-        seed: Random seed of the graph.
+        sparse_exact_below: Sparse (n-gram) item counts below this are searched exactly;
+            above it both sides are projected to ``sketch_dim`` dense dimensions (a seeded
+            random ±1 projection, which keeps cosines within about ``1/sqrt(sketch_dim)``)
+            and searched with hnswlib: an exact sparse search grows with the product of the
+            two table sizes.
+        sketch_dim: Dimensions of that projection.
+        seed: Random seed of the graph and the projection.
         threads: Insert/query threads (``1`` makes the graph deterministic).
+        index_dir: A folder where built hnswlib graphs are saved, keyed by a hash of their
+            items and settings, and loaded again instead of rebuilt (``None``: not kept).
     """
 
     M: int = 16
     ef_construction: int = 200
     ef_search: int | None = None
     exact_below: int = 20_000
+    sparse_exact_below: int = 50_000
+    sketch_dim: int = 256
     seed: int = 0
     threads: int = 1
+    index_dir: str | None = None
 
 
 def topk_rows(scores: npt.NDArray[np.float32], k: int) -> tuple[Ids, Sims]:
@@ -96,16 +109,69 @@ def _exact(
     return np.vstack(ids), np.vstack(sims)
 
 
-def _hnsw(
-    queries: npt.NDArray[np.float32], items: npt.NDArray[np.float32], k: int, p: AnnParams
-) -> tuple[Ids, Sims]:
+def sketch(
+    m: sp.csr_matrix, dim: int, *, seed: int = 0, hashes: int = 4
+) -> npt.NDArray[np.float32]:
+    """Project sparse rows to ``dim`` dense dimensions with a seeded sparse ±1 map, L2-normalised.
+
+    Each input column adds to ``hashes`` random output dimensions with random signs (a
+    sparse Johnson–Lindenstrauss map, as in a count sketch). Rows of the same vocabulary
+    projected with the same ``dim`` and ``seed`` keep their cosines up to an error of
+    about ``1/sqrt(dim)``: enough to find near duplicates, at the cost of one sparse product.
+
+    Example:
+        >>> import scipy.sparse as sp
+        >>> m = sp.csr_matrix(np.eye(3, 50, dtype=np.float32))
+        >>> sketch(m, 16).shape
+        (3, 16)
+    """
+    rng = np.random.default_rng(seed)
+    n_cols = m.shape[1]
+    rows = np.repeat(np.arange(n_cols), hashes)
+    cols = rng.integers(0, dim, size=n_cols * hashes)
+    signs = (rng.integers(0, 2, size=n_cols * hashes) * 2 - 1).astype(np.float32)
+    proj = sp.csr_matrix((signs / np.sqrt(hashes), (rows, cols)), shape=(n_cols, dim))
+    out = np.asarray((m @ proj).toarray(), dtype=np.float32)
+    norms = np.linalg.norm(out, axis=1, keepdims=True)
+    norms[norms == 0] = 1.0
+    projected: npt.NDArray[np.float32] = out / norms
+    return projected
+
+
+def _index_path(items: npt.NDArray[np.float32], p: AnnParams) -> Path | None:
+    if p.index_dir is None:
+        return None
+    h = hashlib.sha256(f"{items.shape}|{p.M}|{p.ef_construction}|{p.seed}".encode())
+    h.update(np.ascontiguousarray(items, dtype=np.float32).data)
+    return Path(p.index_dir) / f"hnsw-{h.hexdigest()[:32]}.bin"
+
+
+def _build(items: npt.NDArray[np.float32], p: AnnParams) -> Any:
+    """An hnswlib graph over ``items``, read from ``p.index_dir`` when built there before."""
     import hnswlib
 
     index = hnswlib.Index(space="ip", dim=items.shape[1])
+    path = _index_path(items, p)
+    if path is not None and path.is_file():
+        logger.info("hnsw index of %d items read from %s", items.shape[0], path)
+        index.load_index(str(path), max_elements=items.shape[0])
+        return index
     index.init_index(
         max_elements=items.shape[0], M=p.M, ef_construction=p.ef_construction, random_seed=p.seed
     )
     index.add_items(items, np.arange(items.shape[0]), num_threads=p.threads)
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.tmp")
+        index.save_index(str(tmp))
+        tmp.replace(path)
+    return index
+
+
+def _hnsw(
+    queries: npt.NDArray[np.float32], items: npt.NDArray[np.float32], k: int, p: AnnParams
+) -> tuple[Ids, Sims]:
+    index = _build(items, p)
     k = min(k, items.shape[0])
     index.set_ef(max(p.ef_search or max(4 * k, 128), k))
     labels, dists = index.knn_query(queries, k=k, num_threads=p.threads)
@@ -127,9 +193,11 @@ def search(
 ) -> tuple[Ids, Sims]:
     """Find the ``k`` items most similar (inner product) to each query.
 
-    Rows must be L2-normalised for the scores to be cosines. Sparse inputs (n-gram TF-IDF)
-    are always searched exactly; dense ones exactly below ``params.exact_below`` items and
-    with hnswlib above it (``method="auto"``).
+    Rows must be L2-normalised for the scores to be cosines. With ``method="auto"``, dense
+    inputs are searched exactly below ``params.exact_below`` items and with hnswlib above
+    it; sparse inputs (n-gram TF-IDF) exactly below ``params.sparse_exact_below`` items and
+    above it through a dense :func:`sketch` and hnswlib (the similarities returned are then
+    the sketch's approximate cosines).
 
     Args:
         queries: ``(n_q, d)`` dense float32 array or CSR matrix.
@@ -162,6 +230,11 @@ def search(
     sparse = sp.issparse(queries) or sp.issparse(items)
     if sparse and method == "hnsw":
         raise ConfigError("hnsw search needs dense vectors; sparse inputs are searched exactly")
+    if sparse and method == "auto" and n_items >= p.sparse_exact_below:
+        logger.debug("sparse search of %d items through a %d-d sketch", n_items, p.sketch_dim)
+        q = sketch(sp.csr_matrix(queries), p.sketch_dim, seed=p.seed)
+        it = sketch(sp.csr_matrix(items), p.sketch_dim, seed=p.seed)
+        return _hnsw(q, it, k, p)
     use_hnsw = not sparse and (method == "hnsw" or (method == "auto" and n_items >= p.exact_below))
     logger.debug(
         "search %d x %d, k=%d, %s", queries.shape[0], n_items, k, "hnsw" if use_hnsw else "exact"

@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 import numpy.typing as npt
@@ -21,6 +22,9 @@ import scipy.sparse as sp
 
 from linker._progress import progress, want_progress
 from linker.ann import AnnParams, SearchMethod, search
+
+if TYPE_CHECKING:
+    from linker.backend import Backend
 
 __all__ = ["BlockingResult", "Representations", "block", "key_groups"]
 
@@ -100,9 +104,11 @@ def _neighbours(
     rrows: Rows,
     method: SearchMethod,
     params: AnnParams,
+    backend: Backend | None,
 ) -> npt.NDArray[np.int64]:
     """The ``k`` nearest right rows of each left row, best first (a row never meets itself)."""
-    ids, _ = search(q, items, k + 1 if self_join else k, method=method, params=params)
+    find = backend.search if backend is not None else search
+    ids, _ = find(q, items, k + 1 if self_join else k, method=method, params=params)
     found = rrows[ids]
     if self_join and found.shape[1]:
         drop = found == lrows[:, None]
@@ -138,15 +144,29 @@ def _interleave(lists: list[npt.NDArray[np.int64]], budget: int) -> npt.NDArray[
     return result
 
 
+_SIM_CHUNK = 200_000  # pairs per chunk of the row-wise similarities (bounds the gathers)
+
+
 def _rowwise_sims(
     left: Representations, right: Representations, li: Rows, ri: Rows
 ) -> dict[str, npt.NDArray[np.float32]]:
-    out: dict[str, npt.NDArray[np.float32]] = {}
-    if left.dense is not None and right.dense is not None:
-        out["dense_sim"] = np.einsum("ij,ij->i", left.dense[li], right.dense[ri]).astype(np.float32)
-    if left.sparse is not None and right.sparse is not None:
-        prod = left.sparse[li].multiply(right.sparse[ri])
-        out["ngram_sim"] = np.asarray(prod.sum(axis=1), dtype=np.float32).ravel()
+    parts: dict[str, list[npt.NDArray[np.float32]]] = {}
+    for start in range(0, len(li), _SIM_CHUNK):
+        a, b = li[start : start + _SIM_CHUNK], ri[start : start + _SIM_CHUNK]
+        if left.dense is not None and right.dense is not None:
+            dense = np.einsum("ij,ij->i", left.dense[a], right.dense[b], dtype=np.float32)
+            parts.setdefault("dense_sim", []).append(dense.astype(np.float32))
+        if left.sparse is not None and right.sparse is not None:
+            prod = left.sparse[a].multiply(right.sparse[b])
+            parts.setdefault("ngram_sim", []).append(
+                np.asarray(prod.sum(axis=1), dtype=np.float32).ravel()
+            )
+    out = {k: np.concatenate(v) for k, v in parts.items()}
+    if not len(li):
+        if left.dense is not None and right.dense is not None:
+            out["dense_sim"] = np.zeros(0, np.float32)
+        if left.sparse is not None and right.sparse is not None:
+            out["ngram_sim"] = np.zeros(0, np.float32)
     return {k: np.clip(v, 0.0, 1.0) for k, v in out.items()}
 
 
@@ -160,6 +180,7 @@ def block(
     method: SearchMethod = "auto",
     params: AnnParams | None = None,
     show_progress: bool | None = None,
+    backend: Backend | None = None,
 ) -> BlockingResult:
     """Candidates of every left row from the dense and n-gram neighbour lists, within each group.
 
@@ -176,6 +197,7 @@ def block(
         method: Dense search method (see :func:`linker.ann.search`).
         params: hnswlib settings.
         show_progress: Show a bar over blocks (``None`` follows the log level).
+        backend: Runs the searches (:mod:`linker.backend`); default: this process.
 
     Returns:
         Unique pairs sorted by ``(left_row, right_row)`` with their similarities.
@@ -197,7 +219,10 @@ def block(
     rights: list[Rows] = []
     spaces = [
         (lv, rv, how)
-        for lv, rv, how in ((left.dense, right.dense, method), (left.sparse, right.sparse, "exact"))
+        for lv, rv, how in (
+            (left.dense, right.dense, method),
+            (left.sparse, right.sparse, "exact" if method == "exact" else "auto"),
+        )
         if lv is not None and rv is not None
     ]
     budget = k * len(spaces)
@@ -207,7 +232,7 @@ def block(
         lists = [
             _neighbours(
                 lv[lrows], rv[rrows], budget, self_join=self_join, lrows=lrows, rrows=rrows,
-                method=how, params=p,  # type: ignore[arg-type]
+                method=how, params=p, backend=backend,  # type: ignore[arg-type]
             )
             for lv, rv, how in spaces
         ]  # fmt: skip

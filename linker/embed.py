@@ -320,7 +320,15 @@ def embed_texts(
 
 
 class EmbeddingCache:
-    """Per-object cache of table embeddings, keyed by model name and the texts' sha256.
+    """Cache of table embeddings, keyed by model name and the texts' sha256.
+
+    Vectors live in memory for the life of the cache; with ``directory`` they are also
+    written there as ``<key>.npy`` (under a temporary name, then renamed) and later read
+    back memory-mapped, so a rerun, or another process, does not embed the same table again.
+
+    Args:
+        encoder: The model.
+        directory: Folder of the on-disk cache (created when first written); ``None``: none.
 
     Example:
         >>> cache = EmbeddingCache(get_encoder())
@@ -329,8 +337,9 @@ class EmbeddingCache:
         True
     """
 
-    def __init__(self, encoder: Encoder):
+    def __init__(self, encoder: Encoder, *, directory: str | os.PathLike[str] | None = None):
         self.encoder = encoder
+        self.directory = Path(directory) if directory is not None else None
         self._store: dict[str, Matrix] = {}
 
     @staticmethod
@@ -342,9 +351,32 @@ class EmbeddingCache:
             h.update(len(b).to_bytes(8, "little") + b)
         return h.hexdigest()
 
-    def get(self, texts: Sequence[str], *, show_progress: bool | None = None) -> Matrix:
-        """Return the vectors of ``texts``, embedding them only if not cached."""
+    def get(
+        self,
+        texts: Sequence[str],
+        *,
+        show_progress: bool | None = None,
+        embed: Callable[..., Matrix] | None = None,
+    ) -> Matrix:
+        """Return the vectors of ``texts``, embedding them only if not cached.
+
+        ``embed(encoder, texts, show_progress=...)`` computes missing vectors (default
+        :func:`embed_texts`; a :class:`~linker.backend.Backend`'s ``embed`` runs it elsewhere).
+        """
         k = self.key(self.encoder.name, texts)
-        if k not in self._store:
-            self._store[k] = embed_texts(self.encoder, texts, show_progress=show_progress)
-        return self._store[k]
+        if k in self._store:
+            return self._store[k]
+        path = self.directory / f"{k}.npy" if self.directory is not None else None
+        if path is not None and path.is_file():
+            logger.info("embeddings of %d texts read from the cache %s", len(texts), path)
+            vecs: Matrix = np.load(path, mmap_mode="r")
+        else:
+            vecs = (embed or embed_texts)(self.encoder, texts, show_progress=show_progress)
+            if path is not None:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                tmp = path.with_name(f".{path.name}.tmp")
+                with tmp.open("wb") as fh:
+                    np.save(fh, vecs)
+                tmp.replace(path)
+        self._store[k] = vecs
+        return vecs

@@ -11,7 +11,7 @@ import logging
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -21,10 +21,10 @@ import polars as pl
 
 from linker._progress import ProgressCallback
 from linker.ann import AnnParams
+from linker.backend import Backend, BackendSpec, get_backend
 from linker.blocking import Representations, block, key_groups
 from linker.embed import EmbeddingCache, Encoder, get_encoder
 from linker.errors import ConfigError, InputError
-from linker.features import column_features
 from linker.frames import check_columns, check_ids, check_not_empty, check_reserved
 from linker.lexical import NgramVectorizer
 from linker.matching.assign import AssignMethod, How, assign
@@ -87,6 +87,12 @@ class Linker:
         matcher: A fine-tuned pair matcher (:class:`~linker.matching.ditto.DittoMatcher` or
             the folder of a saved one) that scores the candidates instead of the fast
             unsupervised matcher; its probability becomes ``score``.
+        backend: Where embedding, search and pair features run: ``"local"`` (this process,
+            default), ``"ray"`` (a local Ray cluster, or ``RayBackend(address=...)`` for a
+            running one; ``pip install 'linker[ray]'``) or a
+            :class:`~linker.backend.Backend`. Both give the same output.
+        cache: A folder that keeps embeddings and ANN indexes between runs: a rerun on the
+            same tables with the same model reuses them instead of computing them again.
 
     Example:
         >>> import polars as pl
@@ -118,6 +124,8 @@ class Linker:
         rerank: RerankSpec | None = None,
         rerank_band: tuple[float, float] = (0.3, 0.7),
         matcher: DittoMatcher | str | Path | None = None,
+        backend: BackendSpec = None,
+        cache: str | Path | None = None,
     ):
         self.on = on
         self.left_on = left_on
@@ -137,6 +145,8 @@ class Linker:
         self.rerank = rerank
         self.rerank_band = rerank_band
         self.matcher = matcher
+        self.backend = backend
+        self.cache = cache
 
     # -- settings ---------------------------------------------------------------------------
     def _columns(self, left: pl.DataFrame, right: pl.DataFrame) -> tuple[list[str], list[str]]:
@@ -221,11 +231,29 @@ class Linker:
 
     def _encoder_cache(self) -> EmbeddingCache:
         cache: EmbeddingCache | None = getattr(self, "_cache", None)
-        key = self.model if isinstance(self.model, str | None) else id(self.model)
+        key = (
+            self.model if isinstance(self.model, str | None) else id(self.model),
+            str(self.cache),
+        )
         if cache is None or getattr(self, "_cache_model", None) != key:
-            cache = EmbeddingCache(get_encoder(self.model))
+            folder = Path(self.cache) / "embeddings" if self.cache is not None else None
+            cache = EmbeddingCache(get_encoder(self.model), directory=folder)
             self._cache, self._cache_model = cache, key
         return cache
+
+    def _ann_params(self) -> AnnParams:
+        params = self.ann or AnnParams()
+        if self.cache is not None and params.index_dir is None:
+            params = replace(params, index_dir=str(Path(self.cache) / "indexes"))
+        return params
+
+    def _backend(self) -> Backend:
+        spec = self.backend
+        current: Backend | None = getattr(self, "_backend_obj", None)
+        if current is None or getattr(self, "_backend_spec", None) is not spec:
+            current = get_backend(spec)
+            self._backend_obj, self._backend_spec = current, spec
+        return current
 
     def _sides(
         self, left: pl.DataFrame, right: pl.DataFrame | None, timings: dict[str, float]
@@ -248,7 +276,11 @@ class Linker:
                 )
         cache = self._encoder_cache()
         with self._stage("embed", timings, 2, _STAGES):
-            dense = [cache.get(s.dense_texts, show_progress=self.show_progress) for s in sides]
+            embed = self._backend().embed
+            dense = [
+                cache.get(s.dense_texts, show_progress=self.show_progress, embed=embed)
+                for s in sides
+            ]
         with self._stage("ngram", timings, 3, _STAGES):
             vec = NgramVectorizer().fit(
                 sides[0].texts + (sides[1].texts if right is not None else [])
@@ -287,8 +319,9 @@ class Linker:
                 k=self.k,
                 groups=groups,
                 self_join=self_join,
-                params=self.ann,
+                params=self._ann_params(),
                 show_progress=self.show_progress,
+                backend=self._backend(),
             )
             pairs = res.pairs
             if self_join:  # score both directions so every record sees all its candidates
@@ -304,7 +337,7 @@ class Linker:
                 )
         with self._stage("features", timings, 5, _STAGES):
             li, ri = pairs["left_row"].to_numpy(), pairs["right_row"].to_numpy()
-            feats = column_features(lside.columns, rside.columns, li, ri, names=names)
+            feats = self._backend().features(lside.columns, rside.columns, li, ri, names=names)
             pairs = pairs.with_columns(**{k: pl.Series(v) for k, v in feats.items()})
         with self._stage("score", timings, 6, _STAGES):
             if self.matcher is not None:

@@ -1,0 +1,174 @@
+"""Where the heavy stages run: in this process (``"local"``, default) or on a Ray cluster.
+
+A :class:`Backend` does the three stages whose cost grows with the data: embedding texts,
+nearest-neighbour search, and the per-pair features. Everything else (serialization, the
+n-gram vocabulary, the matcher's fit, assignment, clustering) runs in the calling process on
+both backends, so the two give the same output from the same data.
+
+Example:
+    >>> get_backend(None).name
+    'local'
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Protocol, TypeAlias, runtime_checkable
+
+import numpy as np
+import numpy.typing as npt
+import polars as pl
+import scipy.sparse as sp
+
+from linker.errors import ConfigError
+
+if TYPE_CHECKING:
+    from linker.ann import AnnParams, SearchMethod
+    from linker.embed import Encoder
+
+__all__ = ["Backend", "BackendSpec", "LocalBackend", "get_backend"]
+
+logger = logging.getLogger(__name__)
+
+Matrix = npt.NDArray[np.float32]
+Ids = npt.NDArray[np.int64]
+Vectors: TypeAlias = Matrix | sp.csr_matrix
+
+
+@runtime_checkable
+class Backend(Protocol):
+    """The heavy stages of the record pipeline; see the module docstring."""
+
+    name: str
+
+    def embed(
+        self, encoder: Encoder, texts: Sequence[str], *, show_progress: bool | None = None
+    ) -> Matrix:
+        """Embed ``texts`` (each distinct text once) as float32 unit vectors, in order."""
+        ...
+
+    def search(
+        self,
+        queries: Vectors,
+        items: Vectors,
+        k: int,
+        *,
+        method: SearchMethod = "auto",
+        params: AnnParams | None = None,
+    ) -> tuple[Ids, Matrix]:
+        """The ``k`` items nearest each query, as :func:`linker.ann.search` returns them."""
+        ...
+
+    def features(
+        self,
+        left_cols: Sequence[pl.Series],
+        right_cols: Sequence[pl.Series],
+        left_rows: Ids,
+        right_rows: Ids,
+        *,
+        names: Sequence[str],
+    ) -> dict[str, Matrix]:
+        """Per-pair column features, as :func:`linker.features.column_features` returns them."""
+        ...
+
+    def close(self) -> None:
+        """Release what the backend holds (workers, connections)."""
+        ...
+
+
+class LocalBackend:
+    """Run every stage in this process, the features in chunks of ``chunk_size`` pairs.
+
+    Args:
+        chunk_size: Pairs per feature chunk: bounds the Python strings held at once.
+
+    Example:
+        >>> import numpy as np
+        >>> LocalBackend().search(np.eye(2, dtype=np.float32), np.eye(2, dtype=np.float32), 1)[0]
+        array([[0],
+               [1]])
+    """
+
+    name = "local"
+
+    def __init__(self, *, chunk_size: int = 500_000):
+        if chunk_size < 1:
+            raise ConfigError(f"chunk_size must be at least 1, not {chunk_size}")
+        self.chunk_size = chunk_size
+
+    def embed(
+        self, encoder: Encoder, texts: Sequence[str], *, show_progress: bool | None = None
+    ) -> Matrix:
+        """See :meth:`Backend.embed`."""
+        from linker.embed import embed_texts
+
+        return embed_texts(encoder, texts, show_progress=show_progress)
+
+    def search(
+        self,
+        queries: Vectors,
+        items: Vectors,
+        k: int,
+        *,
+        method: SearchMethod = "auto",
+        params: AnnParams | None = None,
+    ) -> tuple[Ids, Matrix]:
+        """See :meth:`Backend.search`."""
+        from linker.ann import search
+
+        return search(queries, items, k, method=method, params=params)
+
+    def features(
+        self,
+        left_cols: Sequence[pl.Series],
+        right_cols: Sequence[pl.Series],
+        left_rows: Ids,
+        right_rows: Ids,
+        *,
+        names: Sequence[str],
+    ) -> dict[str, Matrix]:
+        """See :meth:`Backend.features`."""
+        from linker.features import column_features
+
+        parts = [
+            column_features(
+                left_cols,
+                right_cols,
+                left_rows[start : start + self.chunk_size],
+                right_rows[start : start + self.chunk_size],
+                names=names,
+            )
+            for start in range(0, max(len(left_rows), 1), self.chunk_size)
+        ]
+        return {key: np.concatenate([p[key] for p in parts]) for key in parts[0]}
+
+    def close(self) -> None:
+        """Nothing to release."""
+
+
+BackendSpec: TypeAlias = str | Backend | None
+
+
+def get_backend(spec: BackendSpec, *, address: str | None = None) -> Backend:
+    """Resolve ``"local"`` (or ``None``), ``"ray"`` or a :class:`Backend` object.
+
+    Args:
+        spec: The backend name or object.
+        address: Ray cluster address for ``"ray"`` (``None``: start a local cluster).
+
+    Raises:
+        ConfigError: an unknown name, or ``address`` without ``"ray"``.
+    """
+    if spec is None or spec == "local":
+        if address is not None:
+            raise ConfigError("address= is for backend='ray'; the local backend takes none")
+        return LocalBackend()
+    if spec == "ray":
+        from linker.backend.ray import RayBackend
+
+        ray_backend: Backend = RayBackend(address=address)
+        return ray_backend
+    if isinstance(spec, Backend):
+        return spec
+    raise ConfigError(f"backend={spec!r} is not one of ['local', 'ray'] or a Backend object")
