@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from linker.ann import AnnParams
+from linker.backend import BackendSpec
 from linker.embed import Encoder
 from linker.frames import as_polars, read, to_kind
 from linker.matching.assign import AssignMethod, How
@@ -48,6 +49,8 @@ def merge(
     rerank: RerankSpec | None = None,
     rerank_band: tuple[float, float] = (0.3, 0.7),
     matcher: DittoMatcher | str | Path | None = None,
+    backend: BackendSpec = None,
+    cache: str | Path | None = None,
 ) -> Any:
     """Link two tables; every row of both comes back, with ``_score`` and ``_merge``.
 
@@ -75,6 +78,9 @@ def merge(
         matcher: A fine-tuned pair matcher (from :func:`train`, or its saved folder) that
             scores every candidate; its probability is ``_score``. Compare on the columns it
             was trained on. Its own validation threshold is ``matcher.threshold_``.
+        backend: ``"local"`` (default) or ``"ray"``: where embedding, search and pair
+            features run (see :mod:`linker.backend`); the output is the same.
+        cache: Folder that keeps embeddings and ANN indexes, so a rerun reuses them.
 
     Returns:
         All left columns, all right columns (``_right`` suffix on name clashes), ``_score``
@@ -111,6 +117,8 @@ def merge(
         rerank=rerank,
         rerank_band=rerank_band,
         matcher=matcher,
+        backend=backend,
+        cache=cache,
     )
     return to_kind(linker.link(lf, rf).frame, kind)
 
@@ -127,6 +135,8 @@ def candidates(
     block_on: Columns = None,
     id: str | tuple[str, str] | None = None,  # noqa: A002
     show_progress: bool | None = None,
+    backend: BackendSpec = None,
+    cache: str | Path | None = None,
 ) -> Any:
     """The candidate pairs blocking finds, scored and ranked per left record.
 
@@ -141,6 +151,8 @@ def candidates(
         block_on: Exact-agreement columns.
         id: Id column(s) to include in the output.
         show_progress: Progress bars.
+        backend: ``"local"`` (default) or ``"ray"`` (see :mod:`linker.backend`).
+        cache: Folder that keeps embeddings and ANN indexes, so a rerun reuses them.
 
     Returns:
         ``left_row``, ``right_row`` (0-based row numbers), ``dense_sim``, ``ngram_sim``, the
@@ -165,6 +177,8 @@ def candidates(
         block_on=block_on,
         id=id,
         show_progress=show_progress,
+        backend=backend,
+        cache=cache,
     )
     return to_kind(linker.candidates(lf, rf), kind)
 
@@ -181,6 +195,8 @@ def dedup(
     show_progress: bool | None = None,
     cluster: ClusterMethod = "components",
     representative: bool = False,
+    backend: BackendSpec = None,
+    cache: str | Path | None = None,
 ) -> Any:
     """Find duplicate records in one table; adds ``_cluster`` (same number = same entity).
 
@@ -200,6 +216,8 @@ def dedup(
         cluster: ``"components"``, ``"centre"`` or ``"average"``.
         representative: Add ``_representative``: True on one "golden" row per cluster (the
             one most strongly linked to its cluster mates).
+        backend: ``"local"`` (default) or ``"ray"`` (see :mod:`linker.backend`).
+        cache: Folder that keeps embeddings and ANN indexes, so a rerun reuses them.
 
     Returns:
         The input with a ``_cluster`` column (and ``_representative``), in the type given.
@@ -224,6 +242,8 @@ def dedup(
         show_progress=show_progress,
         cluster=cluster,
         representative=representative,
+        backend=backend,
+        cache=cache,
     )
     return to_kind(linker.dedup(df).frame, kind)
 

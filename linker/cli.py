@@ -89,6 +89,14 @@ def _common(p: argparse.ArgumentParser, *, two_tables: bool) -> None:
     p.add_argument("--id", help="id column (checked unique and non-null)")
     p.add_argument("--delimiter", help="CSV delimiter of the inputs (default: sniffed)")
     p.add_argument("-o", "--output", default="-", help="output .csv or .parquet (default: stdout)")
+    p.add_argument(
+        "--backend",
+        default="local",
+        choices=["local", "ray"],
+        help="where embedding, search and pair features run (local); ray needs linker[ray]",
+    )
+    p.add_argument("--address", help="Ray cluster address for --backend ray (default: start one)")
+    p.add_argument("--cache", help="folder that keeps embeddings and ANN indexes between runs")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bars or summary")
     p.add_argument("-v", "--verbose", action="store_true", help="log each stage")
 
@@ -248,6 +256,8 @@ def _read(path: str, delimiter: str | None) -> Any:
 
 def _settings(a: argparse.Namespace, *, two_tables: bool) -> dict[str, Any]:
     """The keyword arguments that every verb takes, from the options ``_common`` defines."""
+    from linker.backend import get_backend
+
     out: dict[str, Any] = {
         "on": _cols(a.on),
         "k": a.k,
@@ -255,6 +265,8 @@ def _settings(a: argparse.Namespace, *, two_tables: bool) -> dict[str, Any]:
         "block_on": _cols(a.block_on),
         "id": a.id,
         "show_progress": not a.quiet and sys.stderr.isatty(),
+        "backend": get_backend(a.backend, address=a.address),
+        "cache": a.cache,
     }
     if two_tables:
         out.update(left_on=_cols(a.left_on), right_on=_cols(a.right_on))
