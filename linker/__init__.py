@@ -22,6 +22,7 @@ __version__ = "0.1.0"
 __all__ = [
     "ConfigError",
     "InputError",
+    "LinkIndex",
     "Linker",
     "LinkerError",
     "Taxonomy",
@@ -47,6 +48,7 @@ _LAZY = {
     "read": "linker.frames",
     "train": "linker.api",
     "Linker": "linker.pipeline",
+    "LinkIndex": "linker.incremental",
     "LinkerError": "linker.errors",
     "InputError": "linker.errors",
     "ConfigError": "linker.errors",
@@ -58,6 +60,7 @@ if TYPE_CHECKING:
     from linker.api import candidates, dedup, merge, train
     from linker.errors import ConfigError, InputError, LinkerError
     from linker.frames import read
+    from linker.incremental import LinkIndex
     from linker.measures import evaluate
     from linker.pipeline import Linker
     from linker.schema.api import match_glossary, match_schema

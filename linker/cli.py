@@ -13,7 +13,9 @@ Examples::
     linker schema source.csv target.csv --top-k 3 -o mapping.csv
     linker glossary table.csv glossary.csv -o terms.csv
     linker schema source.csv standard.csv --rerank local -o mapping.csv
-    linker demo -o demo_linked.csv
+    linker index reference.csv --on name,city --model static -o ref_index/
+  linker link new_records.csv --index ref_index/ -o new_linked.csv
+  linker demo -o demo_linked.csv
     linker review linked.csv            # the review app on http://127.0.0.1:8501
 
 User errors (a missing column, a bad file) print one line and exit with status 2. Output is
@@ -44,6 +46,8 @@ _EPILOG = """examples:
   linker taxonomy phrases.csv taxonomy.csv --examples labelled.csv -o mapped.csv
   linker schema source.csv standard.csv --target-is-schema --top-k 3 -o mapping.csv
   linker glossary table.csv glossary.csv --term term --description description -o terms.csv
+  linker index reference.csv --on name,city --model static -o ref_index/
+  linker link new_records.csv --index ref_index/ -o new_linked.csv
   linker demo -o demo_linked.csv
   linker review linked.csv --port 8501
 """
@@ -167,6 +171,9 @@ def _parser() -> argparse.ArgumentParser:
     from linker.matching.ditto.commands import add_parsers as _train_parsers
 
     _train_parsers(sub, fmt)
+    from linker.index_commands import add_parsers as _index_parsers
+
+    _index_parsers(sub, fmt)
     demo = sub.add_parser("demo", help="link the bundled demo firms and report quality", **fmt)
     demo.add_argument("-o", "--output", default="demo_linked.csv", help="output CSV")
     demo.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
@@ -434,6 +441,12 @@ def _run_glossary(a: argparse.Namespace) -> str:
     return summary + _rerank_summary(report)
 
 
+def _index_commands() -> Any:
+    from linker import index_commands
+
+    return index_commands
+
+
 def _ditto_commands() -> Any:
     from linker.matching.ditto import commands
 
@@ -468,6 +481,8 @@ _COMMANDS: dict[str, Callable[[argparse.Namespace], str]] = {
     "train": lambda a: _ditto_commands().run_train(a),
     "score": lambda a: _ditto_commands().run_score(a),
     "review": _run_review,
+    "index": lambda a: _index_commands().run_index(a),
+    "link": lambda a: _index_commands().run_link(a),
 }
 
 

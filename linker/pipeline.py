@@ -37,7 +37,7 @@ from linker.serialize import Serializer, wordy_columns
 if TYPE_CHECKING:
     from linker.matching.ditto import DittoMatcher
 
-__all__ = ["Linker", "PreparedSide"]
+__all__ = ["FrozenReference", "Linker", "PreparedSide"]
 
 logger = logging.getLogger(__name__)
 
@@ -57,6 +57,18 @@ class PreparedSide:
     texts: list[str]
     dense_texts: list[str]
     vectors: Representations | None = None
+
+
+@dataclass(frozen=True)
+class FrozenReference:
+    """Settings that keep a reference (right) table's vectors the same from run to run.
+
+    Used by :class:`~linker.incremental.LinkIndex`: the embedded columns are fixed (not
+    chosen from each new left table) and the n-gram vocabulary is fitted on the right table
+    alone, so its cached embeddings and ANN graphs stay valid for any new left table.
+    """
+
+    dense_columns: tuple[int, ...]
 
 
 class Linker:
@@ -266,8 +278,13 @@ class Linker:
         if right is not None:
             self._prepare(right, ro, name="right", id_col=ids[1] if ids else None)
         sides = []
+        frozen: FrozenReference | None = getattr(self, "_reference", None)
         with self._stage("serialize", timings, 1, _STAGES):
-            wordy = [lo.index(c) for c in wordy_columns(left, lo)]
+            wordy = (
+                list(frozen.dense_columns)
+                if frozen is not None
+                else [lo.index(c) for c in wordy_columns(left, lo)]
+            )
             for df, cols in ((left, lo), (r, ro)):
                 ser = Serializer(cols, style="values", names=lo)
                 dense_ser = Serializer([cols[i] for i in wordy], style="values")
@@ -282,9 +299,8 @@ class Linker:
                 for s in sides
             ]
         with self._stage("ngram", timings, 3, _STAGES):
-            vec = NgramVectorizer().fit(
-                sides[0].texts + (sides[1].texts if right is not None else [])
-            )
+            fit_on = sides[0].texts + (sides[1].texts if right is not None else [])
+            vec = NgramVectorizer().fit(sides[1].texts if frozen is not None else fit_on)
             sparse = [vec.transform(s.texts) for s in sides]
         for s, d, sp_ in zip(sides, dense, sparse, strict=True):
             s.vectors = Representations(d, sp_)

@@ -146,7 +146,11 @@ class FastMatcher:
         rounds: Self-training rounds of :meth:`fit_unlabelled`: each round re-labels the
             candidates with the previous round's scores (3 gained 1–2 points of top-1
             accuracy over 1 on Abt-Buy and Amazon-Google; more changed little).
-        seed: Kept for the estimator convention; the fit is deterministic (L-BFGS-B).
+        seed: Seed of the sample drawn when there are more than ``max_fit_pairs``
+            pseudo-labelled pairs (the fit itself is deterministic, L-BFGS-B).
+        max_fit_pairs: At most this many pseudo-labelled pairs are fitted on per round (a
+            seeded sample; the labels themselves come from every candidate). Bounds the
+            fit's time and memory on millions of candidates.
 
     Example:
         >>> import polars as pl
@@ -156,10 +160,13 @@ class FastMatcher:
         True
     """
 
-    def __init__(self, *, C: float = 1.0, rounds: int = 3, seed: int = 0):
+    def __init__(
+        self, *, C: float = 1.0, rounds: int = 3, seed: int = 0, max_fit_pairs: int = 500_000
+    ):
         self.C = C
         self.rounds = rounds
         self.seed = seed
+        self.max_fit_pairs = max_fit_pairs
 
     def fit(
         self, features: pl.DataFrame, labels: Sequence[int] | npt.NDArray[np.integer]
@@ -195,7 +202,14 @@ class FastMatcher:
         Falls back to the mean similarity as the score when too few confident pairs exist
         (fewer than 5 of either kind), and logs a warning saying so.
         """
-        base = features.to_numpy().astype(np.float32).mean(axis=1)
+        step = 1_000_000  # rows per chunk: bounds the copy on millions of pairs
+        base = np.concatenate(
+            [
+                features[i : i + step].to_numpy().astype(np.float32).mean(axis=1)
+                for i in range(0, max(features.height, 1), step)
+            ]
+        )
+        rng = np.random.default_rng(self.seed)
         for round_ in range(max(self.rounds, 1)):
             labels = pseudo_labels(left_rows, right_rows, base, mostly_matched=mostly_matched)
             n_pos, n_neg = int((labels == 1).sum()), int((labels == 0).sum())
@@ -203,8 +217,10 @@ class FastMatcher:
                 if round_ == 0:
                     return self._mean_fallback(features, n_pos, n_neg)
                 break
-            known = labels >= 0
-            self.fit(features.filter(pl.Series(known)), labels[known])
+            known = np.flatnonzero(labels >= 0)
+            if len(known) > self.max_fit_pairs:  # a seeded sample fits the same few weights
+                known = np.sort(rng.choice(known, self.max_fit_pairs, replace=False))
+            self.fit(features[known], labels[known])
             self.link_ = "logistic"
             base = self.predict_proba(features)
         return self
@@ -233,8 +249,12 @@ class FastMatcher:
             raise InputError(
                 f"features {missing} are missing; the matcher was fitted on {self.feature_names_}"
             )
-        X = features.select(self.feature_names_).to_numpy().astype(np.float64)
-        z: Vector = (X @ np.asarray(self.coef_) + self.intercept_).astype(np.float32)
+        coef = np.asarray(self.coef_, dtype=np.float64)
+        z: Vector = np.empty(features.height, np.float32)
+        step = 1_000_000  # rows per chunk: bounds the float64 copy on millions of pairs
+        for start in range(0, features.height, step):
+            X = features[start : start + step].select(self.feature_names_).to_numpy()
+            z[start : start + step] = X.astype(np.float64) @ coef + self.intercept_
         return z
 
     def predict_proba(self, features: pl.DataFrame) -> Vector:
