@@ -1,0 +1,410 @@
+"""The Ray backend: embedding and pair features through Ray Data, search sharded over Ray tasks.
+
+:class:`RayBackend` runs the three heavy stages of :class:`~linker.backend.Backend` on a Ray
+cluster (an existing one at ``address``, or one it starts on this machine) and returns what
+:class:`~linker.backend.LocalBackend` returns from the same data:
+
+- ``embed``: each distinct text once, in blocks through Ray Data ``map_batches`` on a pool of
+  actors that each load the encoder once; vectors are put back in input order.
+- ``search``: the items are cut into shards, each shard searched (index built, queried) by
+  :func:`linker.ann.search` in a Ray task, and the per-shard top-k lists merged into the
+  global top-k with the same order (score desc, then row asc). Whether the search is exact
+  or hnswlib is decided once from the whole item count, by :func:`linker.ann.search`'s own
+  rules, so an exact search gives exactly the local result.
+- ``features``: chunks of pairs through Ray Data ``map_batches``; the compared columns go
+  to the object store once and each actor reads them once.
+
+Ray is imported only when a backend first connects (``pip install 'linker[ray]'``).
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import socket
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import polars as pl
+import scipy.sparse as sp
+
+from linker._progress import want_progress
+from linker.errors import ConfigError, ModelError
+
+if TYPE_CHECKING:
+    from linker.ann import AnnParams, SearchMethod
+    from linker.backend import Ids, Matrix, Vectors
+    from linker.embed import Encoder
+
+__all__ = ["RayBackend"]
+
+logger = logging.getLogger(__name__)
+
+_POS = "__lk_pos"  # input position of each row of a Ray Data block
+_LAZY_SLOTS = ("_session", "_tokenizer", "_model")  # where linker's encoders keep a loaded model
+_PROBE_TIMEOUT_S = 5.0
+
+
+def _import_ray() -> Any:
+    try:
+        import ray
+        import ray.data  # noqa: F401 - Ray Data is the part of the extra this backend needs
+    except ImportError as e:
+        raise ConfigError(
+            "backend='ray' needs Ray and Ray Data: pip install 'linker[ray]' "
+            "(or use the default backend='local')"
+        ) from e
+    return ray
+
+
+def _probe(address: str) -> None:
+    """Fail fast when nothing listens at ``address`` (``ray.init`` would retry for minutes)."""
+    if address in ("auto", "local"):
+        return
+    target = address.removeprefix("ray://")
+    host, _, port = target.rpartition(":")
+    if not host or not port.isdigit():
+        raise ConfigError(
+            f"address={address!r} is not a Ray cluster address: give HOST:PORT of the head node "
+            "(as `ray start --head` prints it), 'ray://HOST:PORT' or 'auto'"
+        )
+    try:
+        with socket.create_connection((host.strip("[]"), int(port)), timeout=_PROBE_TIMEOUT_S):
+            pass
+    except OSError as e:
+        raise ConfigError(
+            f"no Ray cluster answers at {address!r} ({e}): start one with `ray start --head` "
+            "and pass the address it prints, or leave address unset to start a local one"
+        ) from e
+
+
+def _unloaded(encoder: Encoder) -> Encoder:
+    """A copy of ``encoder`` without its loaded model, so it pickles small and loads per worker."""
+    clone = copy.copy(encoder)
+    for slot in _LAZY_SLOTS:
+        if getattr(clone, slot, None) is not None:
+            setattr(clone, slot, None)
+    return clone
+
+
+def _fetch(value: Any) -> Any:
+    """Ray Data hands constructor arguments over as they are: read object references here."""
+    import ray
+
+    return ray.get(value) if isinstance(value, ray.ObjectRef) else value
+
+
+class _EmbedWorker:
+    """Ray Data ``map_batches`` class: holds one encoder, loaded on its first batch."""
+
+    def __init__(self, encoder: Any, cpus: int):
+        self.encoder: Encoder = _fetch(encoder)
+        if getattr(self.encoder, "threads", 0) is None:  # OnnxMiniLM: a thread per CPU given
+            self.encoder.threads = cpus  # type: ignore[attr-defined]
+
+    def __call__(self, batch: dict[str, Any]) -> dict[str, Any]:
+        vecs = self.encoder.encode([str(t) for t in batch["text"]], show_progress=False)
+        return {_POS: batch[_POS], "vector": vecs}
+
+
+class _FeatureWorker:
+    """Ray Data ``map_batches`` class: holds both sides' columns, scores pairs of row numbers."""
+
+    def __init__(self, left_cols: Any, right_cols: Any, names: list[str]):
+        self.left_cols: list[pl.Series] = _fetch(left_cols)
+        self.right_cols: list[pl.Series] = _fetch(right_cols)
+        self.names = names
+
+    def __call__(self, batch: dict[str, Any]) -> dict[str, Any]:
+        from linker.features import column_features
+
+        li = np.asarray(batch["left_row"], np.int64)
+        ri = np.asarray(batch["right_row"], np.int64)
+        feats = column_features(self.left_cols, self.right_cols, li, ri, names=self.names)
+        return {_POS: batch[_POS], **feats}
+
+
+def _search_shard(
+    queries: Vectors,
+    items: Vectors,
+    k: int,
+    method: SearchMethod,
+    params: AnnParams,
+    offset: int,
+    sketch_items: bool,
+) -> tuple[Ids, Matrix]:
+    """One shard's top-k (a Ray task): item row numbers shifted by the shard's ``offset``."""
+    from linker.ann import search, sketch
+
+    if sketch_items:
+        items = sketch(sp.csr_matrix(items), params.sketch_dim, seed=params.seed)
+    ids, sims = search(queries, items, k, method=method, params=params)
+    return ids + offset, sims
+
+
+def merge_topk(parts: Sequence[tuple[Ids, Matrix]], k: int) -> tuple[Ids, Matrix]:
+    """Merge per-shard top-k lists (global row numbers) into the global top ``k``.
+
+    Best first, ties by row number, as :func:`linker.ann.search` orders them.
+
+    Example:
+        >>> import numpy as np
+        >>> a = (np.array([[0, 1]]), np.array([[0.9, 0.5]], np.float32))
+        >>> b = (np.array([[3, 2]]), np.array([[0.9, 0.7]], np.float32))
+        >>> merge_topk([a, b], 3)[0].tolist()
+        [[0, 3, 2]]
+    """
+    ids = np.concatenate([p[0] for p in parts], axis=1)
+    sims = np.concatenate([p[1] for p in parts], axis=1)
+    order = np.lexsort((ids, -sims), axis=1)[:, :k]
+    return (
+        np.take_along_axis(ids, order, axis=1).astype(np.int64),
+        np.take_along_axis(sims, order, axis=1).astype(np.float32),
+    )
+
+
+def _plan(
+    queries: Vectors, items: Vectors, method: SearchMethod, p: AnnParams
+) -> tuple[SearchMethod, bool]:
+    """The shards' method, decided from the whole item count as :func:`linker.ann.search` does,
+    and whether sparse inputs go through the dense sketch first."""
+    n_items = items.shape[0]
+    if not (sp.issparse(queries) or sp.issparse(items)):
+        dense_ann = method == "hnsw" or (method == "auto" and n_items >= p.exact_below)
+        return ("hnsw" if dense_ann else "exact"), False
+    if method == "auto" and n_items >= p.sparse_exact_below:
+        return "hnsw", True
+    return method, False  # "exact", "auto" below the threshold, or "hnsw" (search says no)
+
+
+class RayBackend:
+    """Embedding, search and pair features on a Ray cluster; same output as the local backend.
+
+    Args:
+        address: A running cluster (``HOST:PORT`` of its head, ``ray://HOST:PORT`` or
+            ``"auto"``); ``None`` starts a local Ray on this machine (no dashboard, quiet
+            logs) unless this process is connected already.
+        num_workers: Parallel workers (Ray Data actors, search shards): default every CPU of
+            the cluster. Starting a local Ray, also its CPU count (default: this machine's).
+        shards: Search shards (default ``num_workers``).
+        embed_block: Most texts per embedding block (one ``map_batches`` call).
+        feature_block: Most pairs per feature block.
+
+    Raises:
+        ConfigError: (on first use) Ray is not installed, or no cluster answers at ``address``.
+
+    Example:
+        >>> backend = RayBackend(num_workers=2)  # connects (or starts Ray) on first use
+        >>> backend.name
+        'ray'
+    """
+
+    name = "ray"
+
+    def __init__(
+        self,
+        address: str | None = None,
+        *,
+        num_workers: int | None = None,
+        shards: int | None = None,
+        embed_block: int = 16_384,
+        feature_block: int = 200_000,
+    ):
+        for label, value in (("num_workers", num_workers), ("shards", shards)):
+            if value is not None and value < 1:
+                raise ConfigError(f"{label} must be at least 1, not {value}")
+        if embed_block < 1 or feature_block < 1:
+            raise ConfigError("embed_block and feature_block must be at least 1")
+        self.address = address
+        self.num_workers = num_workers
+        self.shards = shards
+        self.embed_block = embed_block
+        self.feature_block = feature_block
+        self._ray: Any = None
+        self._owns = False
+        self._search_task: Any = None
+
+    # -- connection -------------------------------------------------------------------------
+    def _connect(self) -> Any:
+        if self._ray is not None:
+            return self._ray
+        ray = _import_ray()
+        if self.address is not None:
+            _probe(self.address)
+        if ray.is_initialized():
+            logger.info("using this process's Ray connection")
+        else:
+            quiet = {"logging_level": logging.WARNING, "log_to_driver": False}
+            try:
+                if self.address is None:
+                    ray.init(num_cpus=self.num_workers, include_dashboard=False, **quiet)
+                else:
+                    ray.init(address=self.address, **quiet)
+            except (ConnectionError, RuntimeError, ValueError) as e:
+                raise ConfigError(
+                    f"could not connect to Ray at {self.address or 'a new local cluster'}: {e}"
+                ) from e
+            self._owns = True
+        self._ray = ray
+        logger.info("Ray backend: %d workers", self.workers())
+        return ray
+
+    def workers(self) -> int:
+        """The number of parallel workers: ``num_workers``, else the cluster's CPUs."""
+        if self.num_workers is not None:
+            return self.num_workers
+        cpus = self._connect().cluster_resources().get("CPU", 1)
+        return max(1, int(cpus))
+
+    def close(self) -> None:
+        """Disconnect from (or stop) Ray, when this backend connected (or started) it."""
+        if self._ray is not None and self._owns:
+            self._ray.shutdown()
+        self._ray, self._owns, self._search_task = None, False, None
+
+    @contextmanager
+    def _data(self, show_progress: bool | None) -> Iterator[Any]:
+        """Ray Data with progress bars only when wanted, the caller's settings restored after."""
+        ray = self._connect()
+        ctx = ray.data.DataContext.get_current()
+        show = want_progress(show_progress, logger)
+        data_logger = logging.getLogger("ray.data")  # its per-run INFO lines, unless shown
+        keep = (ctx.enable_progress_bars, ctx.print_on_execution_start, data_logger.level)
+        ctx.enable_progress_bars = show
+        ctx.print_on_execution_start = False
+        if not show:
+            data_logger.setLevel(logging.ERROR)
+        try:
+            yield ray.data
+        finally:
+            ctx.enable_progress_bars, ctx.print_on_execution_start = keep[:2]
+            data_logger.setLevel(keep[2])
+
+    def _map(
+        self, blocks: list[Any], worker: type, args: tuple[Any, ...], show: bool | None
+    ) -> list[dict[str, Any]]:
+        """Run ``worker`` over Arrow ``blocks`` on an actor pool; the output batches."""
+        size = max(1, min(self.workers(), len(blocks)))
+        with self._data(show) as data:
+            out = data.from_arrow(blocks).map_batches(
+                worker,
+                fn_constructor_args=args,
+                batch_size=None,  # one call per block
+                batch_format="numpy",
+                compute=data.ActorPoolStrategy(size=size),
+                num_cpus=1,
+            )
+            return list(out.iter_batches(batch_format="numpy", batch_size=None))
+
+    # -- stages -----------------------------------------------------------------------------
+    def embed(
+        self, encoder: Encoder, texts: Sequence[str], *, show_progress: bool | None = None
+    ) -> Matrix:
+        """See :meth:`linker.backend.Backend.embed`."""
+        import pyarrow as pa
+
+        unique, inverse = np.unique(np.asarray(texts, dtype=object), return_inverse=True)
+        if len(unique) == 0:
+            from linker.embed import embed_texts
+
+            return embed_texts(encoder, [], show_progress=False)
+        ray = self._connect()
+        step = max(1, min(self.embed_block, -(-len(unique) // (2 * self.workers()))))
+        blocks = [
+            pa.table({_POS: np.arange(s, min(s + step, len(unique))), "text": unique[s : s + step]})
+            for s in range(0, len(unique), step)
+        ]
+        shipped = _unloaded(encoder)
+        try:
+            ref = ray.put(shipped)
+        except Exception as e:  # pickling raises TypeError, PicklingError, ...
+            raise ModelError(
+                f"the encoder {encoder.name!r} cannot be sent to Ray workers ({e}): give a "
+                "model name or an encoder that loads its model lazily"
+            ) from e
+        logger.debug("embedding %d distinct texts in %d Ray blocks", len(unique), len(blocks))
+        batches = self._map(blocks, _EmbedWorker, (ref, 1), show_progress)
+        dim = batches[0]["vector"].shape[1]
+        vecs = np.empty((len(unique), dim), np.float32)
+        for b in batches:
+            vecs[b[_POS]] = b["vector"]
+        out: Matrix = vecs[inverse.reshape(-1)]
+        return out
+
+    def search(
+        self,
+        queries: Vectors,
+        items: Vectors,
+        k: int,
+        *,
+        method: SearchMethod = "auto",
+        params: AnnParams | None = None,
+    ) -> tuple[Ids, Matrix]:
+        """See :meth:`linker.backend.Backend.search`."""
+        from linker.ann import AnnParams, search, sketch
+
+        p = params or AnnParams()
+        n_items = items.shape[0]
+        shards = min(self.shards or self.workers(), n_items)
+        if shards <= 1 or queries.shape[0] == 0 or method not in ("auto", "exact", "hnsw"):
+            return search(queries, items, k, method=method, params=p)  # its checks and results
+        if k < 1:
+            raise ConfigError(f"k must be at least 1, not {k}")
+        shard_method, sketched = _plan(queries, items, method, p)
+        if sketched:
+            queries = sketch(sp.csr_matrix(queries), p.sketch_dim, seed=p.seed)
+        ray = self._connect()
+        if self._search_task is None:
+            self._search_task = ray.remote(num_cpus=1)(_search_shard)
+        qref = ray.put(queries)
+        bounds = np.linspace(0, n_items, shards + 1).astype(np.int64)
+        refs = [
+            self._search_task.remote(qref, items[a:b], k, shard_method, p, int(a), sketched)
+            for a, b in zip(bounds[:-1], bounds[1:], strict=True)
+        ]
+        return merge_topk(ray.get(refs), min(k, n_items))
+
+    def features(
+        self,
+        left_cols: Sequence[pl.Series],
+        right_cols: Sequence[pl.Series],
+        left_rows: Ids,
+        right_rows: Ids,
+        *,
+        names: Sequence[str],
+    ) -> dict[str, Matrix]:
+        """See :meth:`linker.backend.Backend.features`."""
+        import pyarrow as pa
+
+        from linker.features import column_features
+
+        n = len(left_rows)
+        if n == 0:
+            return column_features(left_cols, right_cols, left_rows, right_rows, names=names)
+        ray = self._connect()
+        lref = ray.put(list(left_cols))
+        rref = lref if right_cols is left_cols else ray.put(list(right_cols))
+        step = max(1, min(self.feature_block, -(-n // (2 * self.workers()))))
+        blocks = [
+            pa.table(
+                {
+                    _POS: np.arange(s, min(s + step, n)),
+                    "left_row": left_rows[s : s + step],
+                    "right_row": right_rows[s : s + step],
+                }
+            )
+            for s in range(0, n, step)
+        ]
+        batches = self._map(blocks, _FeatureWorker, (lref, rref, list(names)), False)
+        out: dict[str, Matrix] = {}
+        for b in batches:
+            for key, values in b.items():
+                if key != _POS:
+                    out.setdefault(key, np.empty(n, np.float32))[b[_POS]] = values
+        return out
+
+    def __repr__(self) -> str:
+        where = self.address or "local"
+        return f"RayBackend(address={where!r}, num_workers={self.num_workers})"
