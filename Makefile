@@ -18,7 +18,7 @@ $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet torch==2.13.0
-	$(PY) -m pip install --quiet -e '.[st,dev,app]'
+	$(PY) -m pip install --quiet -e '.[st,dev,app,ray]'
 	touch $(STAMP)
 
 install: $(STAMP)
