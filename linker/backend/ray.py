@@ -4,15 +4,15 @@
 cluster (an existing one at ``address``, or one it starts on this machine) and returns what
 :class:`~linker.backend.LocalBackend` returns from the same data:
 
-- ``embed``: each distinct text once, in blocks through Ray Data ``map_batches`` on a pool of
-  actors that each load the encoder once; vectors are put back in input order.
+- ``embed``: each distinct text once, in large blocks through Ray Data ``map_batches``
+  (one task per block, which loads the encoder once); vectors are put back in input order.
 - ``search``: the items are cut into shards, each shard searched (index built, queried) by
   :func:`linker.ann.search` in a Ray task, and the per-shard top-k lists merged into the
   global top-k with the same order (score desc, then row asc). Whether the search is exact
   or hnswlib is decided once from the whole item count, by :func:`linker.ann.search`'s own
   rules, so an exact search gives exactly the local result.
-- ``features``: chunks of pairs through Ray Data ``map_batches``; the compared columns go
-  to the object store once and each actor reads them once.
+- ``features``: blocks of pairs through Ray Data ``map_batches``; the compared columns go
+  to the object store once, and each task reads them from there.
 
 Ray is imported only when a backend first connects (``pip install 'linker[ray]'``).
 """
@@ -24,6 +24,7 @@ import logging
 import socket
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -96,34 +97,30 @@ def _fetch(value: Any) -> Any:
     return ray.get(value) if isinstance(value, ray.ObjectRef) else value
 
 
-class _EmbedWorker:
-    """Ray Data ``map_batches`` class: holds one encoder, loaded on its first batch."""
+def _embed_block(batch: dict[str, Any], encoder: Any) -> dict[str, Any]:
+    """Ray Data ``map_batches`` function: embed one block of texts.
 
-    def __init__(self, encoder: Any, cpus: int):
-        self.encoder: Encoder = _fetch(encoder)
-        if getattr(self.encoder, "threads", 0) is None:  # OnnxMiniLM: a thread per CPU given
-            self.encoder.threads = cpus  # type: ignore[attr-defined]
+    A task, not an actor: Ray Data starts a new process for each actor of each run (seconds),
+    while its tasks run in Ray's pooled, warm workers. The encoder loads once per block, and a
+    block is large (``embed_block`` texts), so the load is a small part of its time.
+    """
+    enc: Encoder = _fetch(encoder)
+    if getattr(enc, "threads", 0) is None:  # OnnxMiniLM: not every core, one task's CPU
+        setattr(enc, "threads", 1)  # noqa: B010 - not every Encoder has it
+    vecs = enc.encode([str(t) for t in batch["text"]], show_progress=False)
+    return {_POS: batch[_POS], "vector": vecs}
 
-    def __call__(self, batch: dict[str, Any]) -> dict[str, Any]:
-        vecs = self.encoder.encode([str(t) for t in batch["text"]], show_progress=False)
-        return {_POS: batch[_POS], "vector": vecs}
 
+def _feature_block(
+    batch: dict[str, Any], left_cols: Any, right_cols: Any, names: list[str]
+) -> dict[str, Any]:
+    """Ray Data ``map_batches`` function: the column features of one block of pairs."""
+    from linker.features import column_features
 
-class _FeatureWorker:
-    """Ray Data ``map_batches`` class: holds both sides' columns, scores pairs of row numbers."""
-
-    def __init__(self, left_cols: Any, right_cols: Any, names: list[str]):
-        self.left_cols: list[pl.Series] = _fetch(left_cols)
-        self.right_cols: list[pl.Series] = _fetch(right_cols)
-        self.names = names
-
-    def __call__(self, batch: dict[str, Any]) -> dict[str, Any]:
-        from linker.features import column_features
-
-        li = np.asarray(batch["left_row"], np.int64)
-        ri = np.asarray(batch["right_row"], np.int64)
-        feats = column_features(self.left_cols, self.right_cols, li, ri, names=self.names)
-        return {_POS: batch[_POS], **feats}
+    li = np.asarray(batch["left_row"], np.int64)
+    ri = np.asarray(batch["right_row"], np.int64)
+    feats = column_features(_fetch(left_cols), _fetch(right_cols), li, ri, names=names)
+    return {_POS: batch[_POS], **feats}
 
 
 def _search_shard(
@@ -138,6 +135,8 @@ def _search_shard(
     """One shard's top-k (a Ray task): item row numbers shifted by the shard's ``offset``."""
     from linker.ann import search, sketch
 
+    if params.threads is None:  # "every core" would oversubscribe: this task holds one CPU
+        params = replace(params, threads=1)
     if sketch_items:
         items = sketch(sp.csr_matrix(items), params.sketch_dim, seed=params.seed)
     ids, sims = search(queries, items, k, method=method, params=params)
@@ -186,7 +185,7 @@ class RayBackend:
         address: A running cluster (``HOST:PORT`` of its head, ``ray://HOST:PORT`` or
             ``"auto"``); ``None`` starts a local Ray on this machine (no dashboard, quiet
             logs) unless this process is connected already.
-        num_workers: Parallel workers (Ray Data actors, search shards): default every CPU of
+        num_workers: Parallel workers (Ray Data tasks, search shards): default every CPU of
             the cluster. Starting a local Ray, also its CPU count (default: this machine's).
         shards: Search shards (default ``num_workers``).
         embed_block: Most texts per embedding block (one ``map_batches`` call).
@@ -209,8 +208,8 @@ class RayBackend:
         *,
         num_workers: int | None = None,
         shards: int | None = None,
-        embed_block: int = 16_384,
-        feature_block: int = 200_000,
+        embed_block: int = 100_000,
+        feature_block: int = 500_000,
     ):
         for label, value in (("num_workers", num_workers), ("shards", shards)):
             if value is not None and value < 1:
@@ -283,20 +282,24 @@ class RayBackend:
             data_logger.setLevel(keep[2])
 
     def _map(
-        self, blocks: list[Any], worker: type, args: tuple[Any, ...], show: bool | None
+        self, blocks: list[Any], fn: Any, kwargs: dict[str, Any], show: bool | None
     ) -> list[dict[str, Any]]:
-        """Run ``worker`` over Arrow ``blocks`` on an actor pool; the output batches."""
-        size = max(1, min(self.workers(), len(blocks)))
+        """Run ``fn`` over Arrow ``blocks`` with Ray Data, one task per block; the outputs."""
         with self._data(show) as data:
             out = data.from_arrow(blocks).map_batches(
-                worker,
-                fn_constructor_args=args,
+                fn,
+                fn_kwargs=kwargs,
                 batch_size=None,  # one call per block
                 batch_format="numpy",
-                compute=data.ActorPoolStrategy(size=size),
                 num_cpus=1,
+                concurrency=max(1, min(self.workers(), len(blocks))),
             )
             return list(out.iter_batches(batch_format="numpy", batch_size=None))
+
+    def _steps(self, n: int, most: int) -> range:
+        """Block starts: at least one block per worker, none above ``most`` rows."""
+        blocks = max(self.workers(), -(-n // most))
+        return range(0, n, max(1, -(-n // blocks)))
 
     # -- stages -----------------------------------------------------------------------------
     def embed(
@@ -311,10 +314,15 @@ class RayBackend:
 
             return embed_texts(encoder, [], show_progress=False)
         ray = self._connect()
-        step = max(1, min(self.embed_block, -(-len(unique) // (2 * self.workers()))))
+        starts = self._steps(len(unique), self.embed_block)
         blocks = [
-            pa.table({_POS: np.arange(s, min(s + step, len(unique))), "text": unique[s : s + step]})
-            for s in range(0, len(unique), step)
+            pa.table(
+                {
+                    _POS: np.arange(s, min(s + starts.step, len(unique))),
+                    "text": unique[s : s + starts.step],
+                }
+            )
+            for s in starts
         ]
         shipped = _unloaded(encoder)
         try:
@@ -325,7 +333,7 @@ class RayBackend:
                 "model name or an encoder that loads its model lazily"
             ) from e
         logger.debug("embedding %d distinct texts in %d Ray blocks", len(unique), len(blocks))
-        batches = self._map(blocks, _EmbedWorker, (ref, 1), show_progress)
+        batches = self._map(blocks, _embed_block, {"encoder": ref}, show_progress)
         dim = batches[0]["vector"].shape[1]
         vecs = np.empty((len(unique), dim), np.float32)
         for b in batches:
@@ -386,18 +394,19 @@ class RayBackend:
         ray = self._connect()
         lref = ray.put(list(left_cols))
         rref = lref if right_cols is left_cols else ray.put(list(right_cols))
-        step = max(1, min(self.feature_block, -(-n // (2 * self.workers()))))
+        starts = self._steps(n, self.feature_block)
         blocks = [
             pa.table(
                 {
-                    _POS: np.arange(s, min(s + step, n)),
-                    "left_row": left_rows[s : s + step],
-                    "right_row": right_rows[s : s + step],
+                    _POS: np.arange(s, min(s + starts.step, n)),
+                    "left_row": left_rows[s : s + starts.step],
+                    "right_row": right_rows[s : s + starts.step],
                 }
             )
-            for s in range(0, n, step)
+            for s in starts
         ]
-        batches = self._map(blocks, _FeatureWorker, (lref, rref, list(names)), False)
+        kwargs = {"left_cols": lref, "right_cols": rref, "names": list(names)}
+        batches = self._map(blocks, _feature_block, kwargs, False)
         out: dict[str, Matrix] = {}
         for b in batches:
             for key, values in b.items():
