@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import numpy as np
 import numpy.typing as npt
+import polars as pl
 import pytest
 import scipy.sparse as sp
 
@@ -162,3 +163,36 @@ def test_bad_arguments_are_config_errors(kwargs: dict[str, object], match: str) 
     args: dict[str, object] = {"k": 1} | kwargs
     with pytest.raises(ConfigError, match=match):
         search(v, v, **args)  # type: ignore[arg-type]
+
+
+def test_large_sparse_search_goes_through_the_sketch_and_rescored_cosines() -> None:
+    from linker.demo import make_demo
+    from linker.lexical import NgramVectorizer
+
+    left, right, truth = make_demo(1500, seed=2)
+    texts = (
+        [" ".join(v for v in row if v) for row in left.drop("id").rows()],
+        [" ".join(v for v in row if v) for row in right.drop("id").rows()],
+    )
+    vec = NgramVectorizer().fit(texts[0] + texts[1])
+    q, items = vec.transform(texts[0]), vec.transform(texts[1])
+    exact_ids, _ = search(q, items, 10)
+    ids, sims = search(q, items, 10, params=AnnParams(sparse_exact_below=1000))
+    # the returned similarities are the exact cosines of the returned rows, best first
+    true_sims = np.asarray(
+        (q[np.repeat(np.arange(q.shape[0]), 10)].multiply(items[ids.ravel()])).sum(axis=1)
+    )
+    np.testing.assert_allclose(sims.ravel(), true_sims.ravel(), atol=1e-5)
+    assert (np.diff(sims, axis=1) <= 1e-6).all()
+    top1 = (ids[:, 0] == exact_ids[:, 0]).mean()
+    assert top1 > 0.97
+    li = truth["left_id"].str.slice(1).cast(pl.Int64).to_numpy() - 1
+    ri = truth["right_id"].str.slice(1).cast(pl.Int64).to_numpy() - 1
+    found, exact_found = (ids[li] == ri[:, None]).any(1), (exact_ids[li] == ri[:, None]).any(1)
+    assert found.mean() >= exact_found.mean() - 0.01  # the true match is still among the 10
+
+
+def test_threads_follow_the_item_count() -> None:
+    assert linker.ann._threads(10, AnnParams()) == 1
+    assert linker.ann._threads(10**6, AnnParams(threads=1)) == 1
+    assert linker.ann._threads(10**6, AnnParams(parallel_from=100)) >= 1
