@@ -18,6 +18,7 @@ import numpy as np
 import numpy.typing as npt
 import scipy.sparse as sp
 
+from linker._progress import progress, want_progress
 from linker.errors import ConfigError
 
 __all__ = ["AnnParams", "SearchMethod", "search", "sketch", "topk_rows"]
@@ -27,6 +28,7 @@ logger = logging.getLogger(__name__)
 SearchMethod = Literal["auto", "exact", "hnsw"]
 Ids = npt.NDArray[np.int64]
 Sims = npt.NDArray[np.float32]
+_ANN_CHUNK = 100_000  # vectors added to / searched in an hnswlib graph per call
 _CHUNK_CELLS = 16_000_000  # dense cells per chunk of an exact search (64 MB of float32)
 
 
@@ -170,7 +172,12 @@ def _build(items: npt.NDArray[np.float32], p: AnnParams) -> Any:
     index.init_index(
         max_elements=items.shape[0], M=p.M, ef_construction=p.ef_construction, random_seed=p.seed
     )
-    index.add_items(items, np.arange(items.shape[0]), num_threads=_threads(items.shape[0], p))
+    n, threads = items.shape[0], _threads(items.shape[0], p)
+    starts = range(0, n, _ANN_CHUNK)
+    show = want_progress(None, logger) and n > _ANN_CHUNK
+    for start in progress(starts, total=len(starts), desc="index", show=show, unit="chunk"):
+        chunk = np.asarray(items[start : start + _ANN_CHUNK], dtype=np.float32)
+        index.add_items(chunk, np.arange(start, start + len(chunk)), num_threads=threads)
     if path is not None:
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(f".{path.name}.tmp")
@@ -185,7 +192,15 @@ def _hnsw(
     index = _build(items, p)
     k = min(k, items.shape[0])
     index.set_ef(max(p.ef_search or max(4 * k, 128), k))
-    labels, dists = index.knn_query(queries, k=k, num_threads=_threads(items.shape[0], p))
+    threads, n_q = _threads(items.shape[0], p), queries.shape[0]
+    labels = np.empty((n_q, k), np.int64)
+    dists = np.empty((n_q, k), np.float32)
+    starts = range(0, n_q, _ANN_CHUNK)
+    show = want_progress(None, logger) and n_q > _ANN_CHUNK
+    for start in progress(starts, total=len(starts), desc="search", show=show, unit="chunk"):
+        chunk = np.asarray(queries[start : start + _ANN_CHUNK], dtype=np.float32)
+        lab, dist = index.knn_query(chunk, k=k, num_threads=threads)
+        labels[start : start + len(chunk)], dists[start : start + len(chunk)] = lab, dist
     sims = (1.0 - dists).astype(np.float32)
     order = np.lexsort((labels, -sims), axis=1)
     return (
