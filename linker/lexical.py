@@ -161,14 +161,13 @@ class NgramVectorizer:
         col = np.where(self.codes_[col] == codes[first], col, -1).astype(np.int32)
         col = np.repeat(col, size)
         known = col >= 0
-        tf = count[known].astype(np.float32)
+        if not known.all():  # n-grams unseen at fit are dropped, as sklearn does
+            col, doc, count = col[known], doc[known], count[known]
+        tf = count.astype(np.float32)
         if self.sublinear_tf:
             np.log(tf, out=tf)
             tf += np.float32(1)
-        m = sp.csr_matrix(
-            (tf * self.idf_[col[known]], (doc[known], col[known])),
-            shape=(len(texts), len(self.codes_)),
-        )
+        m = sp.csr_matrix((tf * self.idf_[col], (doc, col)), shape=(len(texts), len(self.codes_)))
         return _normalize(m)
 
     def _chunks(self, texts: Sequence[str | None]) -> Iterator[Sequence[str | None]]:
