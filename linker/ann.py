@@ -38,8 +38,11 @@ class AnnParams:
 
     Args:
         M: Graph degree (16–48 is usual; higher = better recall, more memory).
-        ef_construction: Build-time beam width.
-        ef_search: Query-time beam width; ``None`` uses ``max(4 * k, 128)``.
+        ef_construction: Build-time beam width; ``None``: 200 below ``parallel_from`` items,
+            100 from there (on 100k demo firms: blocking recall 0.9732 against 0.9748, in
+            about half the time).
+        ef_search: Query-time beam width; ``None``: ``max(4 * k, 128)`` below
+            ``parallel_from`` items, ``max(2 * k, 64)`` from there.
         exact_below: Item counts below this are searched exactly (no index is built).
         sparse_exact_below: Sparse (n-gram) item counts below this are searched exactly;
             above it both sides are projected to ``sketch_dim`` dense dimensions (a seeded
@@ -57,7 +60,7 @@ class AnnParams:
     """
 
     M: int = 16
-    ef_construction: int = 200
+    ef_construction: int | None = None
     ef_search: int | None = None
     exact_below: int = 20_000
     sparse_exact_below: int = 50_000
@@ -145,6 +148,18 @@ def sketch(
     return projected
 
 
+def _ef_construction(n_items: int, p: AnnParams) -> int:
+    if p.ef_construction is not None:
+        return p.ef_construction
+    return 100 if n_items >= p.parallel_from else 200
+
+
+def _ef_search(n_items: int, k: int, p: AnnParams) -> int:
+    if p.ef_search is not None:
+        return max(p.ef_search, k)
+    return max(2 * k, 64) if n_items >= p.parallel_from else max(4 * k, 128)
+
+
 def _threads(n_items: int, p: AnnParams) -> int:
     if p.threads is not None:
         return p.threads
@@ -154,7 +169,8 @@ def _threads(n_items: int, p: AnnParams) -> int:
 def _index_path(items: npt.NDArray[np.float32], p: AnnParams) -> Path | None:
     if p.index_dir is None:
         return None
-    h = hashlib.sha256(f"{items.shape}|{p.M}|{p.ef_construction}|{p.seed}".encode())
+    efc = _ef_construction(items.shape[0], p)
+    h = hashlib.sha256(f"{items.shape}|{p.M}|{efc}|{p.seed}".encode())
     h.update(np.ascontiguousarray(items, dtype=np.float32).data)
     return Path(p.index_dir) / f"hnsw-{h.hexdigest()[:32]}.bin"
 
@@ -170,7 +186,10 @@ def _build(items: npt.NDArray[np.float32], p: AnnParams) -> Any:
         index.load_index(str(path), max_elements=items.shape[0])
         return index
     index.init_index(
-        max_elements=items.shape[0], M=p.M, ef_construction=p.ef_construction, random_seed=p.seed
+        max_elements=items.shape[0],
+        M=p.M,
+        ef_construction=_ef_construction(items.shape[0], p),
+        random_seed=p.seed,
     )
     n, threads = items.shape[0], _threads(items.shape[0], p)
     starts = range(0, n, _ANN_CHUNK)
@@ -191,7 +210,7 @@ def _hnsw(
 ) -> tuple[Ids, Sims]:
     index = _build(items, p)
     k = min(k, items.shape[0])
-    index.set_ef(max(p.ef_search or max(4 * k, 128), k))
+    index.set_ef(_ef_search(items.shape[0], k, p))
     threads, n_q = _threads(items.shape[0], p), queries.shape[0]
     labels = np.empty((n_q, k), np.int64)
     dists = np.empty((n_q, k), np.float32)
