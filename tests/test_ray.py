@@ -24,7 +24,7 @@ import linker as lk
 from linker.ann import AnnParams, search
 from linker.backend import LocalBackend, get_backend
 from linker.demo import make_demo
-from linker.embed import Encoder, get_encoder
+from linker.embed import Encoder, StaticEncoder, get_encoder
 from linker.errors import ConfigError
 
 try:
@@ -37,7 +37,10 @@ except ImportError:  # pragma: no cover - CI installs the extra, so there it mus
 
 from linker.backend.ray import RayBackend, merge_topk
 
-pytestmark = pytest.mark.slow
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.filterwarnings("ignore::DeprecationWarning:ray.data.context"),  # Ray's own
+]
 
 ON = ["name", "street", "city", "state", "zip", "phone"]
 
@@ -185,6 +188,21 @@ def test_bad_address_is_a_clear_error(backend: RayBackend) -> None:
         get_backend("ray", address="not-an-address").embed(encoder, texts)
     with pytest.raises(ConfigError, match="num_workers"):
         RayBackend(num_workers=0)
+
+
+def test_another_cluster_while_connected_is_a_clear_error(backend: RayBackend) -> None:
+    with socket.socket() as listener:  # something answers there, but not this cluster
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        other = f"127.0.0.1:{listener.getsockname()[1]}"
+        with pytest.raises(ConfigError, match="already connected to the Ray cluster"):
+            RayBackend(address=other).workers()
+
+
+def test_a_task_error_reaches_the_caller(backend: RayBackend, tmp_path: Path) -> None:
+    # Ray Data wraps it (UserCodeException), but the model's own message comes through
+    with pytest.raises(Exception, match=r"ModelError: model='static' needs"):  # noqa: B017
+        backend.embed(StaticEncoder(tmp_path / "missing"), ["acme corp", "zeta ltd"])
 
 
 def test_cli_merge_on_the_cluster(

@@ -81,6 +81,19 @@ def _probe(address: str) -> None:
         ) from e
 
 
+def _check_same_cluster(ray: Any, address: str | None) -> None:
+    """Ray allows one cluster per process: refuse an address other than the connected one."""
+    if address is None or address in ("auto", "local") or "://" in address:
+        return
+    current = ray.get_runtime_context().gcs_address
+    if current != address:
+        raise ConfigError(
+            f"this process is already connected to the Ray cluster at {current}, and Ray "
+            f"allows one per process: close the backend that connected it before using "
+            f"{address!r}, or pass address={current!r}"
+        )
+
+
 def _unloaded(encoder: Encoder) -> Encoder:
     """A copy of ``encoder`` without its loaded model, so it pickles small and loads per worker."""
     clone = copy.copy(encoder)
@@ -233,6 +246,7 @@ class RayBackend:
         if self.address is not None:
             _probe(self.address)
         if ray.is_initialized():
+            _check_same_cluster(ray, self.address)
             logger.info("using this process's Ray connection")
         else:
             quiet = {"logging_level": logging.WARNING, "log_to_driver": False}
@@ -294,6 +308,8 @@ class RayBackend:
                 num_cpus=1,
                 concurrency=max(1, min(self.workers(), len(blocks))),
             )
+            # a task's exception reaches here as Ray Data's UserCodeException, whose message
+            # holds the task's traceback (the original exception object does not come back)
             return list(out.iter_batches(batch_format="numpy", batch_size=None))
 
     def _steps(self, n: int, most: int) -> range:
@@ -356,7 +372,13 @@ class RayBackend:
         p = params or AnnParams()
         n_items = items.shape[0]
         shards = min(self.shards or self.workers(), n_items)
-        if shards <= 1 or queries.shape[0] == 0 or method not in ("auto", "exact", "hnsw"):
+        sparse = sp.issparse(queries) or sp.issparse(items)
+        if (
+            shards <= 1
+            or queries.shape[0] == 0
+            or method not in ("auto", "exact", "hnsw")
+            or (sparse and method == "hnsw")
+        ):
             return search(queries, items, k, method=method, params=p)  # its checks and results
         if k < 1:
             raise ConfigError(f"k must be at least 1, not {k}")
