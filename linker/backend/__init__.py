@@ -5,6 +5,11 @@ nearest-neighbour search, and the per-pair features. Everything else (serializat
 n-gram vocabulary, the matcher's fit, assignment, clustering) runs in the calling process on
 both backends, so the two give the same output from the same data.
 
+``"ray"`` is :class:`linker.backend.ray.RayBackend` (``pip install 'linker[ray]'``): Ray Data
+``map_batches`` embeds and scores, and the search is sharded over Ray tasks. Exact searches
+(below ``AnnParams.exact_below`` items) give the local neighbours; above it each shard builds
+its own hnswlib graph, so the approximate lists can differ a little from one graph's.
+
 Example:
     >>> get_backend(None).name
     'local'
