@@ -39,7 +39,7 @@ if TYPE_CHECKING:
     from linker.backend import Ids, Matrix, Vectors
     from linker.embed import Encoder
 
-__all__ = ["RayBackend"]
+__all__ = ["RayBackend", "merge_topk"]
 
 logger = logging.getLogger(__name__)
 
@@ -104,7 +104,7 @@ def _unloaded(encoder: Encoder) -> Encoder:
 
 
 def _fetch(value: Any) -> Any:
-    """Ray Data hands constructor arguments over as they are: read object references here."""
+    """Read an object reference that Ray Data handed over unresolved (its ``fn_kwargs``)."""
     import ray
 
     return ray.get(value) if isinstance(value, ray.ObjectRef) else value
