@@ -146,6 +146,19 @@ def test_sharded_search_auto_decides_on_all_items(backend: RayBackend) -> None:
     exact_ids, _ = search(items[:50], items, 3, method="exact")
     assert (ids == exact_ids).mean() > 0.95
     assert np.all(np.diff(sims, axis=1) <= 0)
+    # sparse n-gram rows above sparse_exact_below: each shard sketches, searches and re-scores
+    rows = sp.random(400, 300, density=0.05, format="csr", dtype=np.float32, random_state=4)
+    norms = np.sqrt(np.asarray(rows.multiply(rows).sum(axis=1))).ravel()
+    rows = sp.csr_matrix(sp.diags(1 / np.maximum(norms, 1e-9)) @ rows)
+    params = AnnParams(sparse_exact_below=300, threads=1)
+    ids, sims = backend.search(rows[:50], rows, 5, params=params)
+    want_ids, want_sims = search(rows[:50], rows, 5, params=params)  # one sketched search
+    assert ids[:, 0].tolist() == list(range(50))
+    exact_ids, _ = search(rows[:50], rows, 5, method="exact")
+    recall = np.mean([len(set(a) & set(b)) / 5 for a, b in zip(ids, exact_ids, strict=True)])
+    single = np.mean([len(set(a) & set(b)) / 5 for a, b in zip(want_ids, exact_ids, strict=True)])
+    assert recall > single - 0.1  # random rows: many near-equal cosines for the sketch to swap
+    np.testing.assert_allclose(sims[:, 0], 1.0, atol=1e-5)  # re-scored: exact cosines
 
 
 def test_merge_topk_orders_ties_by_row() -> None:

@@ -143,15 +143,10 @@ def _search_shard(
     method: SearchMethod,
     params: AnnParams,
     offset: int,
-    sketch_items: bool,
 ) -> tuple[Ids, Matrix]:
     """One shard's top-k (a Ray task): item row numbers shifted by the shard's ``offset``."""
-    from linker.ann import search, sketch
+    from linker.ann import search
 
-    if params.threads is None:  # "every core" would oversubscribe: this task holds one CPU
-        params = replace(params, threads=1)
-    if sketch_items:
-        items = sketch(sp.csr_matrix(items), params.sketch_dim, seed=params.seed)
     ids, sims = search(queries, items, k, method=method, params=params)
     return ids + offset, sims
 
@@ -179,16 +174,23 @@ def merge_topk(parts: Sequence[tuple[Ids, Matrix]], k: int) -> tuple[Ids, Matrix
 
 def _plan(
     queries: Vectors, items: Vectors, method: SearchMethod, p: AnnParams
-) -> tuple[SearchMethod, bool]:
-    """The shards' method, decided from the whole item count as :func:`linker.ann.search` does,
-    and whether sparse inputs go through the dense sketch first."""
+) -> tuple[SearchMethod, AnnParams]:
+    """The shards' method and settings, so that each shard decides as one search of all the
+    items would (:func:`linker.ann.search`'s rules key on the item count, and a shard holds
+    fewer): exact or hnswlib, the sparse sketch, and the large-graph beam widths."""
     n_items = items.shape[0]
+    changes: dict[str, Any] = {}
+    if p.threads is None:  # "every core" would oversubscribe: a shard's task holds one CPU
+        changes["threads"] = 1
+    if n_items >= p.parallel_from:
+        changes["parallel_from"] = 0
     if not (sp.issparse(queries) or sp.issparse(items)):
         dense_ann = method == "hnsw" or (method == "auto" and n_items >= p.exact_below)
-        return ("hnsw" if dense_ann else "exact"), False
+        return ("hnsw" if dense_ann else "exact"), replace(p, **changes)
     if method == "auto" and n_items >= p.sparse_exact_below:
-        return "hnsw", True
-    return method, False  # "exact", "auto" below the threshold, or "hnsw" (search says no)
+        changes["sparse_exact_below"] = 0  # sketch, hnswlib, exact re-scoring: on every shard
+        return "auto", replace(p, **changes)
+    return "exact", replace(p, **changes)
 
 
 class RayBackend:
@@ -367,7 +369,7 @@ class RayBackend:
         params: AnnParams | None = None,
     ) -> tuple[Ids, Matrix]:
         """See :meth:`linker.backend.Backend.search`."""
-        from linker.ann import AnnParams, search, sketch
+        from linker.ann import AnnParams, search
 
         p = params or AnnParams()
         n_items = items.shape[0]
@@ -382,16 +384,14 @@ class RayBackend:
             return search(queries, items, k, method=method, params=p)  # its checks and results
         if k < 1:
             raise ConfigError(f"k must be at least 1, not {k}")
-        shard_method, sketched = _plan(queries, items, method, p)
-        if sketched:
-            queries = sketch(sp.csr_matrix(queries), p.sketch_dim, seed=p.seed)
+        shard_method, shard_params = _plan(queries, items, method, p)
         ray = self._connect()
         if self._search_task is None:
             self._search_task = ray.remote(num_cpus=1)(_search_shard)
         qref = ray.put(queries)
         bounds = np.linspace(0, n_items, shards + 1).astype(np.int64)
         refs = [
-            self._search_task.remote(qref, items[a:b], k, shard_method, p, int(a), sketched)
+            self._search_task.remote(qref, items[a:b], k, shard_method, shard_params, int(a))
             for a, b in zip(bounds[:-1], bounds[1:], strict=True)
         ]
         return merge_topk(ray.get(refs), min(k, n_items))
