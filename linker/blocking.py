@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
@@ -115,6 +115,13 @@ def _neighbours(
         drop[~drop.any(axis=1), -1] = True  # no self among them: drop the farthest instead
         found = found[~drop].reshape(len(lrows), -1)
     return found
+
+
+def _rows(m: npt.NDArray[np.float32] | sp.csr_matrix, rows: Rows) -> Any:
+    """``m[rows]``, without a copy when ``rows`` is every row in order (one block)."""
+    if len(rows) == m.shape[0] and np.array_equal(rows, np.arange(len(rows))):
+        return m
+    return m[rows]
 
 
 def _interleave(lists: list[npt.NDArray[np.int64]], budget: int) -> npt.NDArray[np.int64]:
@@ -231,7 +238,8 @@ def block(
             continue
         lists = [
             _neighbours(
-                lv[lrows], rv[rrows], budget, self_join=self_join, lrows=lrows, rrows=rrows,
+                _rows(lv, lrows), _rows(rv, rrows), budget, self_join=self_join, lrows=lrows,
+                rrows=rrows,
                 method=how, params=p, backend=backend,  # type: ignore[arg-type]
             )
             for lv, rv, how in spaces
