@@ -48,14 +48,14 @@ _STAGES = 7  # serialize, embed, ngram, block, features, score, assign
 class PreparedSide:
     """One prepared table: the frame, its compared columns as text, and its vectors.
 
-    ``texts`` (all compared columns) feed the n-gram blocker; ``dense_texts`` (the wordy
-    columns only, see :func:`~linker.serialize.wordy_columns`) feed the embedding model.
+    ``vectors`` holds the embeddings of the wordy columns (see
+    :func:`~linker.serialize.wordy_columns`) and the n-gram TF-IDF rows of all compared
+    columns; the serialized texts they came from are not kept (at a million rows they weigh
+    more than the vectors).
     """
 
     frame: pl.DataFrame
     columns: list[pl.Series]
-    texts: list[str]
-    dense_texts: list[str]
     vectors: Representations | None = None
 
 
@@ -277,34 +277,39 @@ class Linker:
         self._prepare(left, lo, name="left", id_col=ids[0] if ids else None)
         if right is not None:
             self._prepare(right, ro, name="right", id_col=ids[1] if ids else None)
-        sides = []
         frozen: FrozenReference | None = getattr(self, "_reference", None)
+        tables = [(left, lo)] if right is None else [(left, lo), (right, ro)]
+        sides: list[PreparedSide] = []
+        texts: list[list[str]] = []  # all compared columns: the n-gram blocker's input
+        dense_texts: list[list[str]] = []  # the wordy columns: the embedding model's input
         with self._stage("serialize", timings, 1, _STAGES):
             wordy = (
                 list(frozen.dense_columns)
                 if frozen is not None
                 else [lo.index(c) for c in wordy_columns(left, lo)]
             )
-            for df, cols in ((left, lo), (r, ro)):
+            for df, cols in tables:
                 ser = Serializer(cols, style="values", names=lo)
                 dense_ser = Serializer([cols[i] for i in wordy], style="values")
-                sides.append(
-                    PreparedSide(df, ser.column_texts(df), ser.texts(df), dense_ser.texts(df))
-                )
+                sides.append(PreparedSide(df, ser.column_texts(df)))
+                texts.append(ser.texts(df))
+                dense_texts.append(dense_ser.texts(df))
         cache = self._encoder_cache()
         with self._stage("embed", timings, 2, _STAGES):
             embed = self._backend().embed
             dense = [
-                cache.get(s.dense_texts, show_progress=self.show_progress, embed=embed)
-                for s in sides
+                cache.get(t, show_progress=self.show_progress, embed=embed) for t in dense_texts
             ]
+            del dense_texts
         with self._stage("ngram", timings, 3, _STAGES):
-            fit_on = sides[0].texts + (sides[1].texts if right is not None else [])
-            vec = NgramVectorizer().fit(sides[1].texts if frozen is not None else fit_on)
-            sparse = [vec.transform(s.texts) for s in sides]
-        for s, d, sp_ in zip(sides, dense, sparse, strict=True):
-            s.vectors = Representations(d, sp_)
-        return sides[0], sides[1], lo
+            fit_on = texts[-1] if frozen is not None else [t for part in texts for t in part]
+            vec = NgramVectorizer().fit(fit_on)
+            del fit_on
+            sparse = [vec.transform(t) for t in texts]
+            del texts
+        for side, d, sp_ in zip(sides, dense, sparse, strict=True):
+            side.vectors = Representations(d, sp_)
+        return sides[0], sides[-1], lo  # one table: the same side twice
 
     def _score(
         self,
