@@ -21,7 +21,7 @@ import polars as pl
 import scipy.sparse as sp
 
 from linker._progress import progress, want_progress
-from linker.ann import AnnParams, SearchMethod, search
+from linker.ann import AnnParams, SearchMethod, pair_dots, search
 
 if TYPE_CHECKING:
     from linker.backend import Backend
@@ -151,29 +151,14 @@ def _interleave(lists: list[npt.NDArray[np.int64]], budget: int) -> npt.NDArray[
     return result
 
 
-_SIM_CHUNK = 200_000  # pairs per chunk of the row-wise similarities (bounds the gathers)
-
-
 def _rowwise_sims(
     left: Representations, right: Representations, li: Rows, ri: Rows
 ) -> dict[str, npt.NDArray[np.float32]]:
-    parts: dict[str, list[npt.NDArray[np.float32]]] = {}
-    for start in range(0, len(li), _SIM_CHUNK):
-        a, b = li[start : start + _SIM_CHUNK], ri[start : start + _SIM_CHUNK]
-        if left.dense is not None and right.dense is not None:
-            dense = np.einsum("ij,ij->i", left.dense[a], right.dense[b], dtype=np.float32)
-            parts.setdefault("dense_sim", []).append(dense.astype(np.float32))
-        if left.sparse is not None and right.sparse is not None:
-            prod = left.sparse[a].multiply(right.sparse[b])
-            parts.setdefault("ngram_sim", []).append(
-                np.asarray(prod.sum(axis=1), dtype=np.float32).ravel()
-            )
-    out = {k: np.concatenate(v) for k, v in parts.items()}
-    if not len(li):
-        if left.dense is not None and right.dense is not None:
-            out["dense_sim"] = np.zeros(0, np.float32)
-        if left.sparse is not None and right.sparse is not None:
-            out["ngram_sim"] = np.zeros(0, np.float32)
+    out: dict[str, npt.NDArray[np.float32]] = {}
+    if left.dense is not None and right.dense is not None:
+        out["dense_sim"] = pair_dots(left.dense, right.dense, li, ri)
+    if left.sparse is not None and right.sparse is not None:
+        out["ngram_sim"] = pair_dots(left.sparse, right.sparse, li, ri)
     return {k: np.clip(v, 0.0, 1.0) for k, v in out.items()}
 
 

@@ -170,7 +170,7 @@ class LinkIndex:
         linker = Linker(
             on=s["on"], model=s["model"], k=s["k"], ann=ann, cache=self.path / "cache", **kwargs
         )
-        linker._reference = FrozenReference(tuple(s["dense_columns"]))  # type: ignore[attr-defined]
+        linker._reference = FrozenReference(tuple(s["dense_columns"]))
         return linker
 
     def link(

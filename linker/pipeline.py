@@ -159,6 +159,8 @@ class Linker:
         self.matcher = matcher
         self.backend = backend
         self.cache = cache
+        # set by LinkIndex only: keeps a saved reference table's vectors valid (not a setting)
+        self._reference: FrozenReference | None = None
 
     # -- settings ---------------------------------------------------------------------------
     def _columns(self, left: pl.DataFrame, right: pl.DataFrame) -> tuple[list[str], list[str]]:
@@ -277,7 +279,7 @@ class Linker:
         self._prepare(left, lo, name="left", id_col=ids[0] if ids else None)
         if right is not None:
             self._prepare(right, ro, name="right", id_col=ids[1] if ids else None)
-        frozen: FrozenReference | None = getattr(self, "_reference", None)
+        frozen = self._reference
         tables = [(left, lo)] if right is None else [(left, lo), (right, ro)]
         sides: list[PreparedSide] = []
         texts: list[list[str]] = []  # all compared columns: the n-gram blocker's input
