@@ -1,12 +1,14 @@
-"""ER-Magellan pair matching: the Ditto-style cross-encoder and the fast feature matcher.
+"""ER-Magellan pair matching: the Ditto-style cross-encoder and the feature matchers.
 
 For each task (a folder of ``train/valid/test`` pair files, Ditto ``.txt`` or DeepMatcher
 ``.csv`` with ``tableA.csv``/``tableB.csv``): train on ``train``, select the epoch and the
 threshold on ``valid``, report precision/recall/F1 on ``test``, training and scoring seconds and
 pairs/s; with ``--ablation``, the F1 with each Ditto optimization switched off; with
-``--fast``, the fast feature matcher (rapidfuzz per column + n-gram cosine, monotone logistic
-fitted on ``train``, threshold on ``valid``) and, when a cross-encoder row exists, a stack of
-the two (logistic on valid).
+``--fast``, the feature matchers on :class:`linker.matching.boosted.PairFeatures` (rapidfuzz
+per column, static-embedding cosines, number agreement, n-gram cosine): the boosted trees of
+``lk.train(model="boosted")`` and, for comparison, the monotone logistic model, both fitted on
+``train`` with the threshold on ``valid``; when a cross-encoder row exists, a stack of the
+cross-encoder and the boosted matcher (logistic on valid).
 
 Runs are written to a JSON file (``--json``), one entry per (task, variant, machine); the
 markdown file (``--out``) is rendered from all JSON files given with ``--merge``, so GPU runs
@@ -115,49 +117,39 @@ def run_ditto(
     }  # fmt: skip
 
 
-def fast_features(pairs: PairSet, columns: list[str], vec: Any) -> Any:
-    """Per-column rapidfuzz similarities, whole-record similarities, n-gram cosine."""
-    import polars as pl
+def run_fast(
+    name: str, splits: dict[str, PairSet], args: argparse.Namespace, model: str
+) -> dict[str, Any]:
+    """A feature matcher, fitted on train, threshold on valid, measured on test.
 
-    from linker.features import column_features
-
-    def col(side: list[dict[str, str]], c: str) -> pl.Series:
-        return pl.Series([(r.get(c) or "").lower() for r in side], dtype=pl.Utf8)
-
-    n = len(pairs)
-    rows = np.arange(n, dtype=np.int64)
-    names = [*columns, "record"]
-    lcols = [col(pairs.left, c) for c in columns]
-    rcols = [col(pairs.right, c) for c in columns]
-    lcols.append(pl.Series([" ".join(r.values()).lower() for r in pairs.left]))
-    rcols.append(pl.Series([" ".join(r.values()).lower() for r in pairs.right]))
-    feats = column_features(lcols, rcols, rows, rows, names=[f"f{i}" for i in range(len(names))])
-    a, b = vec.transform(lcols[-1].to_list()), vec.transform(rcols[-1].to_list())
-    feats["ngram_cos"] = np.asarray(a.multiply(b).sum(axis=1)).ravel().astype(np.float32)
-    return pl.DataFrame(feats)
-
-
-def run_fast(name: str, splits: dict[str, PairSet], args: argparse.Namespace) -> dict[str, Any]:
-    """The fast feature matcher, fitted on train, threshold on valid, measured on test."""
-    from linker.lexical import NgramVectorizer
+    ``model="boosted"``: the library's :class:`BoostedMatcher`; ``"fast"``: the monotone
+    logistic :class:`FastMatcher` (the unsupervised pipeline's model) fitted on the same
+    features, to show what the trees add.
+    """
+    from linker.matching.boosted import BoostedMatcher, PairFeatures
     from linker.matching.fast import FastMatcher
 
     t0 = time.perf_counter()
-    columns = splits["train"].columns
-    texts = [" ".join(r.values()).lower() for r in (*splits["train"].left, *splits["train"].right)]
-    vec = NgramVectorizer().fit(texts)
-    X = {s: fast_features(p, columns, vec) for s, p in splits.items()}
-    fm = FastMatcher().fit(X["train"], splits["train"].labels)
-    valid_scores = fm.predict_proba(X["valid"])
-    threshold, valid_f1 = best_threshold(valid_scores, np.asarray(splits["valid"].labels))
+    train, valid, test = splits["train"], splits["valid"], splits["test"]
+    if model == "boosted":
+        m = BoostedMatcher(seed=args.seed).fit(train, valid)
+        predict = m.predict_proba
+    else:
+        feats = PairFeatures(train.columns).fit([*train.left, *train.right])
+        fm = FastMatcher().fit(feats.transform(train.left, train.right), train.labels)
+
+        def predict(p: PairSet) -> Any:
+            return fm.predict_proba(feats.transform(p.left, p.right))
+
+    valid_scores = predict(valid)
+    threshold, valid_f1 = best_threshold(valid_scores, np.asarray(valid.labels))
     train_s = time.perf_counter() - t0
     t0 = time.perf_counter()
-    test_x = fast_features(splits["test"], columns, vec)
-    test_scores = fm.predict_proba(test_x)
+    test_scores = predict(test)
     score_s = time.perf_counter() - t0
-    res = f1_at(test_scores, np.asarray(splits["test"].labels), threshold)
+    res = f1_at(test_scores, np.asarray(test.labels), threshold)
     return {
-        "task": name, "variant": "fast", "model": "fast", "backbone": "—",
+        "task": name, "variant": model, "model": model, "backbone": "—",
         "precision": res["precision"], "recall": res["recall"], "f1": res["f1"],
         "valid_f1": valid_f1, "threshold": threshold, "epochs_run": 0, "train_s": train_s,
         "score_s": score_s, "test_pairs": len(test_scores),
@@ -225,20 +217,32 @@ def render(runs: list[dict[str, Any]], args: argparse.Namespace) -> str:
         lines += ["## Ablation: test F1 with one optimization off (change against full)", "",
                   *markdown_table(["task", "machine", "full", "no summarize", "no inject",
                                    "no augment"], rows), ""]  # fmt: skip
-    fast = [r for r in runs if r["model"] == "fast"]
-    rows = [[r["task"], pct(r["f1"]), pct(r["precision"]), pct(r["recall"]),
-             fmt(DEEPMATCHER_F1.get(r["task"]), 1), fmt(r["train_s"], 1),
-             fmt(r["pairs_per_s"], 0), r["machine"],
-             "–".join(f"{v:.1f}" for v in r["load_avg"]), r["date"]] for r in fast]  # fmt: skip
-    if rows:
-        lines += ["## Fast feature matcher (no transformer), test split", "",
-                  *markdown_table(["task", "F1", "P", "R", "DeepMatcher F1", "fit s", "pairs/s",
-                                   "machine", "load avg", "date"], rows), ""]  # fmt: skip
+    for kind, title in (
+        (
+            "boosted",
+            'Boosted feature matcher (`lk.train(model="boosted")`, no transformer), test split',
+        ),
+        (
+            "fast",
+            "Monotone logistic on the same features (the unsupervised "
+            "pipeline's model, here fitted on the labels), test split",
+        ),
+    ):
+        rows = [[r["task"], pct(r["f1"]), pct(r["precision"]), pct(r["recall"]),
+                 fmt(DEEPMATCHER_F1.get(r["task"]), 1), fmt(DITTO_F1.get(r["task"]), 2),
+                 fmt(r["train_s"], 1), fmt(r["pairs_per_s"], 0), r["machine"],
+                 "–".join(f"{v:.1f}" for v in r["load_avg"]), r["date"]]
+                for r in runs if r["model"] == kind]  # fmt: skip
+        if rows:
+            lines += [f"## {title}", "",
+                      *markdown_table(["task", "F1", "P", "R", "DeepMatcher F1", "Ditto F1",
+                                       "fit s", "pairs/s", "machine", "load avg", "date"], rows),
+                      ""]  # fmt: skip
     st = [r for r in runs if r["model"] == "stack"]
     rows = [[r["task"], pct(r["f1"]), pct(r["precision"]), pct(r["recall"]), r["backbone"],
              r["machine"]] for r in st]  # fmt: skip
     if rows:
-        lines += ["## Stack: logistic on (cross-encoder, fast) logits, fitted on valid", "",
+        lines += ["## Stack: logistic on (cross-encoder, boosted) logits, fitted on valid", "",
                   *markdown_table(["task", "F1", "P", "R", "backbone", "cross-encoder run on"],
                                   rows), ""]  # fmt: skip
     notes = list(args.note)
@@ -255,7 +259,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--all", action="store_true", help="the eight tasks of the issue")
     p.add_argument("--ablation", action="store_true", help="also each optimization off")
     p.add_argument("--ablation-tasks", default=None, help="comma list; default: all run")
-    p.add_argument("--fast", action="store_true", help="also the fast feature matcher")
+    p.add_argument(
+        "--fast", action="store_true",
+        help="also the feature matchers (boosted trees, and the monotone logistic)",
+    )  # fmt: skip
     p.add_argument("--no-ditto", action="store_true", help="skip the cross-encoder")
     p.add_argument("--backbone", default=None)
     p.add_argument("--backbone-name", default=None, help="label of the backbone column")
@@ -320,14 +327,15 @@ def main(argv: list[str] | None = None) -> int:
             new.append(run_ditto(name, splits, args, v))
             print(f"{name} {v}: F1 {new[-1]['f1']:.4f} train {new[-1]['train_s']:.0f}s", flush=True)
         if args.fast:
-            new.append(run_fast(name, splits, args))
-            print(f"{name} fast: F1 {new[-1]['f1']:.4f}", flush=True)
+            for model in ("boosted", "fast"):
+                new.append(run_fast(name, splits, args, model))
+                print(f"{name} {model}: F1 {new[-1]['f1']:.4f}", flush=True)
         for r in new:
             r.update(machine=machine, date=date, node=platform.node())
         old = _load(args.merge)
         ce = [r for r in new + old + runs if r["task"] == name and r["model"] == "cross-encoder"
               and r["variant"] == "full"]  # fmt: skip
-        fast = [r for r in new if r["model"] == "fast"]
+        fast = [r for r in new if r["model"] == "boosted"]
         if ce and fast:
             new.append({**stack(ce[0], fast[0], splits), "date": date})
         keys = {(r["task"], r["variant"], r["machine"]) for r in new}

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from linker.ann import AnnParams
 from linker.backend import BackendSpec
 from linker.embed import Encoder
+from linker.errors import ConfigError
 from linker.frames import as_polars, read, to_kind
 from linker.matching.assign import AssignMethod, How
 from linker.matching.cluster import ClusterMethod
@@ -22,8 +23,8 @@ from linker.measures import Evaluation, evaluate
 from linker.pipeline import Linker
 
 if TYPE_CHECKING:
-    from linker.matching.ditto import DittoMatcher
     from linker.matching.pairs import PairSet
+    from linker.matching.saved import PairMatcher
 
 __all__ = ["candidates", "dedup", "evaluate", "merge", "read", "train", "Evaluation"]
 
@@ -48,7 +49,7 @@ def merge(
     assign: AssignMethod = "hungarian",
     rerank: RerankSpec | None = None,
     rerank_band: tuple[float, float] = (0.3, 0.7),
-    matcher: DittoMatcher | str | Path | None = None,
+    matcher: PairMatcher | str | Path | None = None,
     backend: BackendSpec = None,
     cache: str | Path | None = None,
 ) -> Any:
@@ -254,6 +255,7 @@ def train(
     left: Any = None,
     right: Any = None,
     valid: PairSet | str | Path | Any = None,
+    model: str = "ditto",
     backbone: str | None = None,
     epochs: int = 10,
     columns: Sequence[str] | None = None,
@@ -261,8 +263,8 @@ def train(
     seed: int = 0,
     show_progress: bool | None = None,
     **settings: Any,
-) -> DittoMatcher:
-    """Fine-tune a Ditto-style cross-encoder on labelled pairs; returns the fitted matcher.
+) -> PairMatcher:
+    """Train a pair matcher on labelled pairs; returns the fitted matcher.
 
     Args:
         pairs: Training pairs: a Ditto pair file (``left \\t right \\t label``), a
@@ -274,17 +276,23 @@ def train(
         right: Right table, same.
         valid: Validation pairs (same kinds) for early stopping and the threshold. Default:
             the folder's ``valid`` split, else a seeded 20% of ``pairs``.
-        backbone: ``None``/``"minilm"`` (packaged all-MiniLM-L6-v2), a local model folder or a
-            hub name.
-        epochs: Most passes over the training pairs.
-        columns: Columns serialized, in order (default: all, as in the pairs).
-        save: Folder to save the matcher to (JSON + safetensors + tokenizer).
+        model: ``"ditto"`` (default): fine-tune a Ditto-style transformer cross-encoder
+            (:class:`~linker.matching.ditto.DittoMatcher`; minutes on a CPU);
+            ``"boosted"``: gradient-boosted trees over similarity features
+            (:class:`~linker.matching.boosted.BoostedMatcher`; seconds, no transformer).
+        backbone: ``"ditto"`` only: ``None``/``"minilm"`` (packaged all-MiniLM-L6-v2), a local
+            model folder or a hub name.
+        epochs: ``"ditto"`` only: most passes over the training pairs.
+        columns: Columns compared, in order (default: all, as in the pairs).
+        save: Folder to save the matcher to (``"ditto"``: JSON + safetensors + tokenizer;
+            ``"boosted"``: one JSON file).
         seed: Seed of every random step (same seed, same matcher on the same machine).
         show_progress: Progress bar with time left (``None`` follows the log level).
-        **settings: More :class:`~linker.matching.ditto.DittoMatcher` settings: ``max_len``,
+        **settings: More settings of the chosen class: for ``"ditto"`` ``max_len``,
             ``batch_size``, ``lr``, ``summarize``, ``inject``, ``augment``, ``patience``,
             ``max_train_seconds``, ``device``, ``pooling`` (``"mean"`` or ``"cls"``),
-            ``balance`` (weigh the rarer class in the loss).
+            ``balance``; for ``"boosted"`` ``embedding`` (``"static"`` or ``None``),
+            ``max_iter``, ``learning_rate``.
 
     Returns:
         The fitted matcher: ``predict_proba``, ``threshold_``, ``save``; pass it (or its
@@ -292,6 +300,7 @@ def train(
 
     Raises:
         InputError: unreadable pairs (the file and line are named), one class only.
+        ConfigError: an unknown ``model``, or a setting the chosen model does not have.
         ModelError: the backbone cannot be loaded.
 
     Example:
@@ -301,9 +310,10 @@ def train(
         ...
         linker.errors.InputError: pair file no/such/pairs.txt not found; pass a Ditto pair file or a DeepMatcher folder
     """  # noqa: E501
-    from linker.matching.ditto import DittoMatcher
     from linker.matching.pairs import as_pairs
 
+    if model not in ("ditto", "boosted"):
+        raise ConfigError(f"model={model!r} is not one of ['ditto', 'boosted']")
     train_set = as_pairs(pairs, left=left, right=right)
     valid_set: PairSet | None
     if valid is not None:
@@ -314,9 +324,23 @@ def train(
         valid_set = as_pairs(folder, left=left, right=right, split="valid") if has_valid else None
     else:
         valid_set = None
-    matcher = DittoMatcher(
-        backbone, columns=columns, epochs=epochs, seed=seed, show_progress=show_progress, **settings
-    )
+    matcher: PairMatcher
+    if model == "boosted":
+        from linker.matching.boosted import BoostedMatcher
+
+        if backbone is not None:
+            raise ConfigError("backbone= is a setting of model='ditto'; 'boosted' has none")
+        try:
+            matcher = BoostedMatcher(columns=columns, seed=seed, **settings)
+        except TypeError as e:
+            raise ConfigError(f"model='boosted': {e}") from e
+    else:
+        from linker.matching.ditto import DittoMatcher
+
+        matcher = DittoMatcher(
+            backbone, columns=columns, epochs=epochs, seed=seed, show_progress=show_progress,
+            **settings,
+        )  # fmt: skip
     matcher.fit(train_set, valid_set)
     if save is not None:
         matcher.save(save)

@@ -34,7 +34,7 @@ import numpy as np
 import numpy.typing as npt
 import scipy.sparse as sp
 
-from linker.errors import InputError, NotFittedError
+from linker.errors import InputError, ModelError, NotFittedError
 
 __all__ = ["NgramVectorizer"]
 
@@ -153,6 +153,45 @@ class NgramVectorizer:
         table = self._table()
         blocks = [self._transform_chunk(part, table) for part in self._chunks(texts)]
         return _stack(blocks, len(self.codes_))
+
+    def state(self) -> dict[str, Any]:
+        """The fitted vocabulary as JSON-ready values (see :meth:`from_state`).
+
+        Raises:
+            NotFittedError: Called before :meth:`fit`.
+            ModelError: The vocabulary came from scikit-learn's vectorizer (texts with too many
+                distinct characters for 64-bit n-gram codes), which has no such form.
+
+        Example:
+            >>> v = NgramVectorizer().fit(["acme corp", "zeta ltd"])
+            >>> w = NgramVectorizer.from_state(v.state())
+            >>> bool((w.transform(["acme"]) != v.transform(["acme"])).nnz == 0)
+            True
+        """
+        if not hasattr(self, "idf_"):
+            raise NotFittedError("NgramVectorizer.state before fit: call fit(texts) first")
+        if self.vectorizer_ is not None:
+            raise ModelError(
+                "this n-gram vocabulary came from scikit-learn's vectorizer (the texts hold "
+                "too many distinct characters) and cannot be written as JSON"
+            )
+        return {
+            "ngram_range": list(self.ngram_range),
+            "sublinear_tf": self.sublinear_tf,
+            "alphabet": self.alphabet_.tolist(),
+            "codes": [str(c) for c in self.codes_],  # uint64: JSON numbers would lose digits
+            "idf": self.idf_.tolist(),
+        }
+
+    @classmethod
+    def from_state(cls, state: dict[str, Any]) -> NgramVectorizer:
+        """A fitted vectorizer from :meth:`state`'s values."""
+        v = cls(ngram_range=tuple(state["ngram_range"]), sublinear_tf=state["sublinear_tf"])
+        v.vectorizer_ = None
+        v.alphabet_ = np.asarray(state["alphabet"], dtype=np.int64)
+        v.codes_ = np.asarray([int(c) for c in state["codes"]], dtype=np.uint64)
+        v.idf_ = np.asarray(state["idf"], dtype=np.float32)
+        return v
 
     def _transform_chunk(self, texts: Sequence[str | None], table: Codes) -> sp.csr_matrix:
         codes, doc, count = self._pairs(texts, table)

@@ -35,7 +35,7 @@ from linker.result import OUTPUT_COLUMNS, LinkResult, merged_frame
 from linker.serialize import Serializer, wordy_columns
 
 if TYPE_CHECKING:
-    from linker.matching.ditto import DittoMatcher
+    from linker.matching.saved import PairMatcher
 
 __all__ = ["FrozenReference", "Linker", "PreparedSide"]
 
@@ -135,7 +135,7 @@ class Linker:
         representative: bool = False,
         rerank: RerankSpec | None = None,
         rerank_band: tuple[float, float] = (0.3, 0.7),
-        matcher: DittoMatcher | str | Path | None = None,
+        matcher: PairMatcher | str | Path | None = None,
         backend: BackendSpec = None,
         cache: str | Path | None = None,
     ):
@@ -390,7 +390,7 @@ class Linker:
         ri: npt.NDArray[np.int64],
     ) -> npt.NDArray[np.float32]:
         """The fine-tuned matcher's probability per candidate; both sides keyed by ``names``."""
-        from linker.matching.ditto.rerank import load_matcher
+        from linker.matching.saved import load_matcher
 
         assert self.matcher is not None  # checked by the caller
         matcher = self._matcher_cache = getattr(self, "_matcher_cache", None) or load_matcher(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -14,6 +15,7 @@ import pytest
 
 import linker.embed
 from linker.embed import Encoder, get_encoder
+from linker.matching.pairs import PairSet
 
 Matrix = npt.NDArray[np.float32]
 
@@ -140,3 +142,32 @@ def local_server() -> Iterator[Any]:
     with LocalServer(n_ctx=1024) as server:
         yield server
     assert not server.running
+
+
+DEMO = Path(__file__).resolve().parents[1] / "datasets" / "demo"
+
+
+def demo_tables() -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
+    """The bundled demo firms: left, right and the true pairs (all as text)."""
+    left = pl.read_csv(DEMO / "left.csv", infer_schema=False)
+    right = pl.read_csv(DEMO / "right.csv", infer_schema=False)
+    truth = pl.read_csv(DEMO / "truth.csv", infer_schema=False)
+    return left, right, truth
+
+
+def demo_pairs(start: int, stop: int, seed: int, columns: Sequence[str]) -> PairSet:
+    """A small real labelled sample: true pairs ``start:stop`` of the demo truth and, for each,
+    a random other right record as a non-match."""
+    left, right, truth = demo_tables()
+    lrec = {r["id"]: {c: r[c] or "" for c in columns} for r in left.iter_rows(named=True)}
+    rrec = {r["id"]: {c: r[c] or "" for c in columns} for r in right.iter_rows(named=True)}
+    rids = sorted(rrec)
+    rng = np.random.default_rng(seed)
+    out = PairSet([], [], [])
+    for lid, rid in truth.rows()[start:stop]:
+        neg = rids[int(rng.integers(len(rids)))]
+        for r, y in ((rid, 1), (neg, 0)):
+            out.left.append(lrec[lid])
+            out.right.append(rrec[r])
+            out.labels.append(y)
+    return out

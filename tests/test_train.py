@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 import pytest
+from conftest import demo_pairs, demo_tables
 
 import linker as lk
 from linker.cli import main
@@ -25,27 +26,8 @@ COLUMNS = ["name", "city"]
 TINY = {"batch_size": 8, "max_len": 32, "lr": 1e-4, "show_progress": False}
 
 
-def _tables() -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
-    left = pl.read_csv(DEMO / "left.csv", infer_schema=False)
-    right = pl.read_csv(DEMO / "right.csv", infer_schema=False)
-    truth = pl.read_csv(DEMO / "truth.csv", infer_schema=False)
-    return left, right, truth
-
-
 def _pairs(start: int, stop: int, seed: int) -> PairSet:
-    left, right, truth = _tables()
-    lrec = {r["id"]: {c: r[c] or "" for c in COLUMNS} for r in left.iter_rows(named=True)}
-    rrec = {r["id"]: {c: r[c] or "" for c in COLUMNS} for r in right.iter_rows(named=True)}
-    rids = sorted(rrec)
-    rng = np.random.default_rng(seed)
-    out = PairSet([], [], [])
-    for lid, rid in truth.rows()[start:stop]:
-        neg = rids[int(rng.integers(len(rids)))]
-        for r, y in ((rid, 1), (neg, 0)):
-            out.left.append(lrec[lid])
-            out.right.append(rrec[r])
-            out.labels.append(y)
-    return out
+    return demo_pairs(start, stop, seed, COLUMNS)
 
 
 @pytest.fixture(scope="module")
@@ -117,7 +99,7 @@ def test_seeded_training_is_deterministic() -> None:
 
 def test_merge_and_rerank_with_the_matcher(trained: tuple[DittoMatcher, Path]) -> None:
     m, folder = trained
-    left, right, truth = _tables()
+    left, right, truth = demo_tables()
     t = truth.slice(200, 8)
     lsub = left.filter(pl.col("id").is_in(t["left_id"].implode()))
     rsub = right.filter(pl.col("id").is_in(t["right_id"].implode()))

@@ -26,6 +26,7 @@ __all__ = [
     "PairSet",
     "Record",
     "as_pairs",
+    "holdout",
     "parse_serialized",
     "read_deepmatcher",
     "read_ditto_pairs",
@@ -373,3 +374,32 @@ def as_pairs(
         f"pairs has columns {df.columns}: give ltable_id, rtable_id, label (with left= and "
         "right= tables) or left, right, label (Ditto-serialized texts)"
     )
+
+
+def holdout(train: PairSet, valid: PairSet | None, *, seed: int) -> tuple[PairSet, PairSet]:
+    """Check that both sets are labelled with both classes; without ``valid``, hold out 20%.
+
+    The held-out share is a seeded permutation of ``train`` (the same seed, the same split),
+    used by the matchers to pick their epoch or threshold.
+
+    Raises:
+        InputError: unlabelled pairs, or only one class among the labels.
+
+    Example:
+        >>> t = PairSet([{"a": "x"}] * 10, [{"a": "x"}] * 10, [0, 1] * 5)
+        >>> [len(s) for s in holdout(t, None, seed=0)]
+        [8, 2]
+    """
+    import numpy as np
+
+    for name, ps in (("train", train), ("valid", valid)):
+        if ps is not None and (not ps.labels or len(set(ps.labels)) < 2):
+            raise InputError(
+                f"{name} pairs ({ps.source}) need labels with both matches (1) and non-matches (0)"
+            )
+    if valid is not None:
+        return train, valid
+    rng = np.random.default_rng(np.random.SeedSequence(seed).spawn(1)[0])
+    order = rng.permutation(len(train))
+    cut = max(1, len(train) // 5)
+    return train.subset(order[cut:].tolist()), train.subset(order[:cut].tolist())

@@ -1,6 +1,7 @@
 """The ``linker train`` and ``linker score`` verbs (wired into :mod:`linker.cli`).
 
 linker train ../shared/datasets/ditto/er_magellan/Structured/Beer -o beer_matcher
+linker train ../shared/datasets/ditto/er_magellan/Textual/Abt-Buy --model boosted -o abt_matcher
 linker train train.csv --left tableA.csv --right tableB.csv --valid valid.csv -o matcher
 linker score beer_matcher test.txt -o scores.csv
 """
@@ -22,7 +23,7 @@ def _pair_source(p: argparse.ArgumentParser) -> None:
 def add_parsers(sub: Any, fmt: dict[str, Any]) -> None:
     """Add ``train`` and ``score`` to the CLI's subparsers."""
     t = sub.add_parser(
-        "train", help="fine-tune a Ditto-style pair matcher on labelled pairs", **fmt
+        "train", help="train a pair matcher on labelled pairs (Ditto-style or boosted)", **fmt
     )
     t.add_argument(
         "pairs", help="Ditto pair file, DeepMatcher pair CSV, or a folder of train/valid files"
@@ -30,17 +31,24 @@ def add_parsers(sub: Any, fmt: dict[str, Any]) -> None:
     _pair_source(t)
     t.add_argument("--valid", help="validation pairs (default: the folder's valid split)")
     t.add_argument("--test", help="test pairs: report precision/recall/F1 after training")
-    t.add_argument("--backbone", default=None, help="minilm (default), a model folder or hub name")
-    t.add_argument("--epochs", type=int, default=10, help="most epochs (10)")
-    t.add_argument("--max-len", type=int, default=128, help="tokens per pair (128)")
-    t.add_argument("--batch-size", type=int, default=32, help="pairs per step (32)")
-    t.add_argument("--lr", type=float, default=5e-5, help="learning rate (5e-5)")
-    t.add_argument("--max-minutes", type=float, help="training time budget in minutes")
+    t.add_argument(
+        "--model", default="ditto", choices=["ditto", "boosted"],
+        help="ditto: fine-tune a transformer cross-encoder (minutes); boosted: boosted trees "
+        "over similarity features (seconds; the options below marked [ditto] do not apply)",
+    )  # fmt: skip
+    t.add_argument(
+        "--backbone", default=None, help="[ditto] minilm (default), a model folder or hub name"
+    )
+    t.add_argument("--epochs", type=int, default=10, help="[ditto] most epochs (10)")
+    t.add_argument("--max-len", type=int, default=128, help="[ditto] tokens per pair (128)")
+    t.add_argument("--batch-size", type=int, default=32, help="[ditto] pairs per step (32)")
+    t.add_argument("--lr", type=float, default=5e-5, help="[ditto] learning rate (5e-5)")
+    t.add_argument("--max-minutes", type=float, help="[ditto] training time budget in minutes")
     t.add_argument("--columns", help="comma-separated columns to serialize, in order")
     for flag, what in (("summarize", "TF-IDF summarization"), ("inject", "span marking"),
                        ("augment", "data augmentation")):  # fmt: skip
-        t.add_argument(f"--no-{flag}", action="store_true", help=f"switch off {what}")
-    t.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+        t.add_argument(f"--no-{flag}", action="store_true", help=f"[ditto] switch off {what}")
+    t.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"], help="[ditto]")
     t.add_argument("--seed", type=int, default=0, help="seed (0)")
     t.add_argument("-o", "--output", required=True, help="folder to save the matcher to")
     t.add_argument("-q", "--quiet", action="store_true", help="no progress bar or summary")
@@ -63,30 +71,29 @@ def run_train(a: argparse.Namespace) -> str:
     from linker.api import train
     from linker.matching.pairs import read_pairs
 
+    ditto = {
+        "backbone": a.backbone, "epochs": a.epochs, "max_len": a.max_len,
+        "batch_size": a.batch_size, "lr": a.lr, "summarize": not a.no_summarize,
+        "inject": not a.no_inject, "augment": not a.no_augment,
+        "max_train_seconds": a.max_minutes * 60 if a.max_minutes else None, "device": a.device,
+        "show_progress": not a.quiet and sys.stderr.isatty(),
+    }  # fmt: skip
     matcher = train(
         a.pairs,
         left=a.left,
         right=a.right,
         valid=a.valid,
-        backbone=a.backbone,
-        epochs=a.epochs,
+        model=a.model,
         columns=[c.strip() for c in a.columns.split(",")] if a.columns else None,
         save=a.output,
         seed=a.seed,
-        show_progress=not a.quiet and sys.stderr.isatty(),
-        max_len=a.max_len,
-        batch_size=a.batch_size,
-        lr=a.lr,
-        summarize=not a.no_summarize,
-        inject=not a.no_inject,
-        augment=not a.no_augment,
-        max_train_seconds=a.max_minutes * 60 if a.max_minutes else None,
-        device=a.device,
+        **(ditto if a.model == "ditto" else {}),
     )
+    epochs = len(getattr(matcher, "history_", []))
+    rounds = f"{epochs} epochs" if a.model == "ditto" else "boosted trees"
     out = (
         f"trained on {matcher.n_train_['pairs']} pairs in {matcher.train_seconds_:.0f} s, "
-        f"{len(matcher.history_)} epochs; valid F1 {matcher.valid_f1_:.3f} at threshold "
-        f"{matcher.threshold_:.3f}"
+        f"{rounds}; valid F1 {matcher.valid_f1_:.3f} at threshold {matcher.threshold_:.3f}"
     )
     if a.test:
         test = read_pairs(a.test, split="test", left=a.left, right=a.right)
@@ -101,11 +108,12 @@ def run_score(a: argparse.Namespace) -> str:
 
     from linker.cli import _write
     from linker.matching.ditto.loop import f1_at
-    from linker.matching.ditto.rerank import load_matcher
     from linker.matching.pairs import read_pairs
+    from linker.matching.saved import load_matcher
 
     matcher = load_matcher(a.matcher)
-    matcher.show_progress = not a.quiet and sys.stderr.isatty()
+    if hasattr(matcher, "show_progress"):
+        matcher.show_progress = not a.quiet and sys.stderr.isatty()
     pairs = read_pairs(a.pairs, split="test", left=a.left, right=a.right, labelled=False)
     scores = matcher.predict_proba(pairs)
     cols: dict[str, Any] = {"pair": np.arange(len(pairs))}

@@ -27,7 +27,7 @@ from linker._progress import want_progress
 from linker.errors import ConfigError, InputError, ModelError, NotFittedError
 from linker.matching.ditto.loop import best_threshold, f1_at, predict_texts, train_epoch
 from linker.matching.ditto.optimize import Summarizer, augment, mark_spans
-from linker.matching.pairs import PairSet, Record, serialize_record
+from linker.matching.pairs import PairSet, Record, holdout, serialize_record
 
 __all__ = ["DittoMatcher", "resolve_backbone"]
 
@@ -217,17 +217,10 @@ class DittoMatcher:
             InputError: unlabelled pairs, or only one class among the labels.
         """
         self._check()
-        for name, ps in (("train", train), ("valid", valid)):
-            if ps is not None and (not ps.labels or len(set(ps.labels)) < 2):
-                raise InputError(
-                    f"{name} pairs ({ps.source}) need labels with both matches (1) and "
-                    "non-matches (0)"
-                )
         rng = np.random.default_rng(np.random.SeedSequence(self.seed).spawn(1)[0])
         if valid is None:
-            order = rng.permutation(len(train))
-            cut = max(1, len(train) // 5)
-            valid, train = train.subset(order[:cut].tolist()), train.subset(order[cut:].tolist())
+            rng.permutation(len(train))  # the draw holdout() makes: later draws stay as before
+        train, valid = holdout(train, valid, seed=self.seed)
         torch = self._torch()
         torch.manual_seed(self.seed)
         self.columns_ = list(self.columns) if self.columns else train.columns

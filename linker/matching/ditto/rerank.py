@@ -3,6 +3,8 @@
 ``rerank="cross-encoder:<folder>"`` (a matcher saved by :func:`linker.train` or ``linker
 train``) or ``rerank=<DittoMatcher>`` gives every candidate of an uncertain left record the
 cross-encoder's match probability. No network, no LLM: the reranker runs where the pipeline runs.
+A :class:`~linker.matching.boosted.BoostedMatcher` (``lk.train(..., model="boosted")``) is
+taken the same way.
 """
 
 from __future__ import annotations
@@ -12,39 +14,28 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from linker.errors import ConfigError
+from linker.matching.boosted import BoostedMatcher
 from linker.matching.ditto.model import DittoMatcher
 from linker.matching.rerank import Query
+from linker.matching.saved import PairMatcher, load_matcher
 
-__all__ = ["CrossEncoderReranker", "cross_encoder_reranker", "load_matcher"]
+__all__ = ["CrossEncoderReranker", "cross_encoder_reranker"]
 
 _PREFIX = "cross-encoder"
-
-
-def load_matcher(matcher: DittoMatcher | str | Path) -> DittoMatcher:
-    """A fitted :class:`DittoMatcher` from itself or from a saved folder.
-
-    Raises:
-        ModelError: the folder is not a saved matcher.
-        NotFittedError: an unfitted matcher was given.
-    """
-    if isinstance(matcher, DittoMatcher):
-        matcher._fitted()
-        return matcher
-    return DittoMatcher.load(matcher)
 
 
 class CrossEncoderReranker:
     """Score each candidate of each query with a fine-tuned cross-encoder.
 
     Args:
-        matcher: A fitted :class:`DittoMatcher` or the folder of a saved one.
+        matcher: A fitted :class:`DittoMatcher` (or ``BoostedMatcher``) or a saved folder.
 
     Example:
         >>> CrossEncoderReranker.__name__
         'CrossEncoderReranker'
     """
 
-    def __init__(self, matcher: DittoMatcher | str | Path):
+    def __init__(self, matcher: PairMatcher | str | Path):
         self.matcher = load_matcher(matcher)
         self._counts = {"pairs": 0.0, "seconds": 0.0}
 
@@ -78,7 +69,7 @@ def cross_encoder_reranker(spec: object) -> CrossEncoderReranker | None:
         >>> cross_encoder_reranker("local") is None
         True
     """
-    if isinstance(spec, DittoMatcher):
+    if isinstance(spec, DittoMatcher | BoostedMatcher):
         return CrossEncoderReranker(spec)
     if not isinstance(spec, str) or spec.split(":", 1)[0] != _PREFIX:
         return None

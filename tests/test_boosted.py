@@ -1,0 +1,169 @@
+"""The boosted feature matcher: real features (rapidfuzz, the packaged static model, n-grams),
+real scikit-learn trees, trained on a small real sample of the demo firms."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+import pytest
+from conftest import demo_pairs, demo_tables
+
+import linker as lk
+from linker.cli import main
+from linker.errors import ConfigError, InputError, ModelError
+from linker.matching.boosted import BoostedMatcher, PairFeatures, number_similarity
+from linker.matching.pairs import PairSet
+from linker.matching.saved import load_matcher
+from linker.matching.trees import fit_trees, predict_trees
+
+COLUMNS = ["name", "street", "city", "zip", "phone"]
+
+
+def _pairs(start: int, stop: int, seed: int) -> PairSet:
+    return demo_pairs(start, stop, seed, COLUMNS)
+
+
+def _hard_pairs(start: int, stop: int) -> PairSet:
+    """True pairs and, for each, a near miss: the right record of the next true pair in the
+    same city when there is one (names alike in kind, same place), else the next one."""
+    left, right, truth = demo_tables()
+    lrec = {r["id"]: {c: r[c] or "" for c in COLUMNS} for r in left.iter_rows(named=True)}
+    rrec = {r["id"]: {c: r[c] or "" for c in COLUMNS} for r in right.iter_rows(named=True)}
+    rows = truth.rows()
+    out = PairSet([], [], [])
+    for i, (lid, rid) in enumerate(rows[start:stop], start):
+        city = lrec[lid]["city"]
+        others = [r for _, r in rows[i + 1 : i + 200] if rrec[r]["city"] == city]
+        neg = others[0] if others else rows[i + 1][1]
+        for r, y in ((rid, 1), (neg, 0)):
+            out.left.append(lrec[lid])
+            out.right.append(rrec[r])
+            out.labels.append(y)
+    return out
+
+
+@pytest.fixture(scope="module")
+def fitted() -> BoostedMatcher:
+    return BoostedMatcher(max_iter=100).fit(_hard_pairs(0, 400), _hard_pairs(400, 500))
+
+
+def test_trees_equal_sklearn_including_missing_values() -> None:
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    rng = np.random.default_rng(0)
+    X = rng.random((2000, 5))
+    y = ((X[:, 0] + X[:, 1] * X[:, 2] + rng.normal(0, 0.2, 2000)) > 0.8).astype(np.int64)
+    X[::7, 3] = np.nan
+    trees = fit_trees(X, y, max_iter=50)
+    ref = HistGradientBoostingClassifier(
+        max_iter=50, learning_rate=0.05, early_stopping=False, random_state=0
+    ).fit(X, y)
+    Z = rng.random((500, 5))
+    Z[::5, 3] = np.nan
+    np.testing.assert_allclose(predict_trees(trees, Z), ref._raw_predict(Z).ravel(), atol=1e-9)
+
+
+def test_number_similarity() -> None:
+    sims = number_similarity(["$ 1,299.00", "v2", "", "0"], ["1299", "v3", "7", "0"]).tolist()
+    assert sims[0] == 1.0 and sims[1] == pytest.approx(2 / 3) and sims[2:] == [0.5, 1.0]
+
+
+def test_features_are_similarities_with_neutral_missing() -> None:
+    left = [{"name": "Acme Corp", "city": ""}, {"name": "Acme Corp", "city": "Boston"}]
+    right = [{"name": "acme corporation", "city": "Boston"}, {"name": "zeta ltd", "city": "Boston"}]
+    f = PairFeatures(["name", "city"]).fit(left + right)
+    x = f.transform(left, right)
+    assert x["c1_ratio"].to_list()[0] == 0.5 and x["c1_embedding"].to_list()[0] == 0.5
+    assert x["c0_embedding"][0] > x["c0_embedding"][1]  # the real static model
+    assert x["record_ngram"][0] > x["record_ngram"][1]
+    assert all(0.0 <= v <= 1.0 for col in x.iter_columns() for v in col.to_list())
+
+
+def test_beats_the_best_single_similarity_on_held_out_near_misses(
+    fitted: BoostedMatcher,
+) -> None:
+    test = _hard_pairs(500, 700)
+    y = np.asarray(test.labels)
+    got = fitted.evaluate(test)["f1"]
+    # trivial baseline: the best single feature with its threshold chosen on the test pairs
+    from linker.matching.ditto.loop import best_threshold
+
+    x = fitted.features_.transform(test.left, test.right)
+    baseline = max(best_threshold(x[c].to_numpy(), y)[1] for c in x.columns)
+    assert got > 0.9 and got >= baseline - 0.01, (got, baseline)
+    assert got > 2 * y.mean() / (1 + y.mean())  # F1 of calling every pair a match
+
+
+def test_save_load_reproduces_scores_and_writes_no_pickle(
+    fitted: BoostedMatcher, tmp_path: Path
+) -> None:
+    test = _pairs(700, 760, 3)
+    folder = fitted.save(tmp_path / "m")
+    assert [p.name for p in folder.iterdir()] == ["linker_matcher.json"]
+    state = json.loads((folder / "linker_matcher.json").read_text())
+    assert state["type"] == "BoostedMatcher" and len(state["trees"]["trees"]) == 100
+    loaded = load_matcher(folder)
+    assert isinstance(loaded, BoostedMatcher)
+    np.testing.assert_array_equal(loaded.predict_proba(test), fitted.predict_proba(test))
+    assert loaded.threshold_ == fitted.threshold_
+
+
+def test_same_seed_same_matcher() -> None:
+    a = BoostedMatcher(max_iter=30).fit(_hard_pairs(0, 120))
+    b = BoostedMatcher(max_iter=30).fit(_hard_pairs(0, 120))
+    test = _pairs(800, 830, 4)
+    np.testing.assert_array_equal(a.predict_proba(test), b.predict_proba(test))
+
+
+def test_merge_with_a_boosted_matcher_folder(fitted: BoostedMatcher, tmp_path: Path) -> None:
+    left, right, truth = demo_tables()
+    true_pairs = truth.head(300)
+    left = left.join(true_pairs, left_on="id", right_on="left_id", how="semi")
+    right = right.join(true_pairs, left_on="id", right_on="right_id", how="semi")
+    folder = fitted.save(tmp_path / "m")
+    out = lk.merge(left, right, on=COLUMNS, id="id", matcher=str(folder), model="static")
+    both = out.filter(pl.col("_merge") == "both")
+    pairs = set(zip(both["id"], both["id_right"], strict=True))
+    true = set(true_pairs.rows())
+    assert len(pairs & true) / len(true) > 0.9 and len(pairs - true) < 0.05 * len(pairs)
+    assert out.height >= left.height  # every left row survives
+
+
+def test_train_api_and_errors(tmp_path: Path) -> None:
+    m = lk.train(_hard_pairs(0, 100), model="boosted", max_iter=20, save=tmp_path / "m")
+    assert isinstance(m, BoostedMatcher) and (tmp_path / "m" / "linker_matcher.json").is_file()
+    with pytest.raises(ConfigError, match="not one of"):
+        lk.train(_hard_pairs(0, 20), model="forest")
+    with pytest.raises(ConfigError, match="backbone"):
+        lk.train(_hard_pairs(0, 20), model="boosted", backbone="minilm")
+    with pytest.raises(ConfigError, match="boosted"):
+        lk.train(_hard_pairs(0, 20), model="boosted", epochs_per_step=3)
+    one_class = PairSet([{"name": "a"}] * 4, [{"name": "a"}] * 4, [1] * 4)
+    with pytest.raises(InputError, match="both matches"):
+        lk.train(one_class, model="boosted")
+    with pytest.raises(ModelError, match="not a saved matcher"):
+        BoostedMatcher.load(tmp_path / "nothing")
+
+
+def test_cli_train_and_score_boosted(tmp_path: Path) -> None:
+    left, right, truth = demo_tables()
+    left.write_csv(tmp_path / "tableA.csv")
+    right.write_csv(tmp_path / "tableB.csv")
+    rng = np.random.default_rng(0)
+    rows = []
+    for lid, rid in truth.head(300).rows():
+        rows += [(lid, rid, 1), (lid, right["id"][int(rng.integers(right.height))], 0)]
+    pairs = pl.DataFrame(rows, schema=["ltable_id", "rtable_id", "label"], orient="row")
+    pairs.head(400).write_csv(tmp_path / "train.csv")
+    pairs.slice(400, 100).write_csv(tmp_path / "valid.csv")
+    pairs.tail(100).write_csv(tmp_path / "test.csv")
+    code = main(["train", str(tmp_path), "--model", "boosted", "-o", str(tmp_path / "m"), "-q"])
+    assert code == 0
+    out = tmp_path / "scores.csv"
+    assert main(["score", str(tmp_path / "m"), str(tmp_path / "test.csv"), "-o", str(out)]) == 0
+    scores = pl.read_csv(out)
+    assert scores.height == 100
+    assert (scores["match"] == scores["label"]).mean() > 0.9  # type: ignore[operator]
