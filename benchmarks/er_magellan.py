@@ -160,20 +160,16 @@ def run_fast(
 
 
 def stack(ce: dict[str, Any], fast: dict[str, Any], splits: dict[str, PairSet]) -> dict[str, Any]:
-    """Logistic regression on (cross-encoder logit, fast logit), fitted and thresholded on valid."""
-    from sklearn.linear_model import LogisticRegression
+    """The stack of :class:`linker.matching.stack.StackedMatcher`, from two runs' saved scores:
+    logistic regression on their logits, fitted and thresholded on valid."""
+    from linker.matching.stack import fit_stack, logits
 
-    def x(run: dict[str, Any], key: str) -> Any:
-        p = np.clip(np.asarray(run[key], dtype=np.float64), 1e-5, 1 - 1e-5)
-        return np.log(p / (1 - p))
-
-    xv = np.column_stack([x(ce, "valid_scores"), x(fast, "valid_scores")])
-    xt = np.column_stack([x(ce, "test_scores"), x(fast, "test_scores")])
-    yv = np.asarray(splits["valid"].labels)
-    lr = LogisticRegression(C=1.0).fit(xv, yv)
-    pv = lr.predict_proba(xv)[:, 1].astype(np.float32)
-    threshold, valid_f1 = best_threshold(pv, yv)
-    res = f1_at(lr.predict_proba(xt)[:, 1], np.asarray(splits["test"].labels), threshold)
+    weights, intercept, threshold, valid_f1 = fit_stack(
+        [ce["valid_scores"], fast["valid_scores"]], splits["valid"].labels
+    )
+    z = np.column_stack([logits(ce["test_scores"]), logits(fast["test_scores"])]) @ weights
+    test = 1.0 / (1.0 + np.exp(-(z + intercept)))
+    res = f1_at(test, np.asarray(splits["test"].labels), threshold)
     return {**{k: ce[k] for k in ("task", "backbone", "machine")}, "variant": "stack",
             "model": "stack", **res, "valid_f1": valid_f1, "threshold": threshold}  # fmt: skip
 

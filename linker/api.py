@@ -279,10 +279,13 @@ def train(
         model: ``"ditto"`` (default): fine-tune a Ditto-style transformer cross-encoder
             (:class:`~linker.matching.ditto.DittoMatcher`; minutes on a CPU);
             ``"boosted"``: gradient-boosted trees over similarity features
-            (:class:`~linker.matching.boosted.BoostedMatcher`; seconds, no transformer).
-        backbone: ``"ditto"`` only: ``None``/``"minilm"`` (packaged all-MiniLM-L6-v2), a local
+            (:class:`~linker.matching.boosted.BoostedMatcher`; seconds, no transformer);
+            ``"stack"``: both, combined by a logistic model fitted on the validation pairs
+            (:class:`~linker.matching.stack.StackedMatcher`; the best F1 on ER-Magellan's
+            Amazon-Google and Beer, see ``benchmarks/results/er_magellan.md``).
+        backbone: ``"ditto"``/``"stack"``: ``None``/``"minilm"`` (packaged all-MiniLM-L6-v2), a local
             model folder or a hub name.
-        epochs: ``"ditto"`` only: most passes over the training pairs.
+        epochs: ``"ditto"``/``"stack"``: most passes over the training pairs.
         columns: Columns compared, in order (default: all, as in the pairs).
         save: Folder to save the matcher to (``"ditto"``: JSON + safetensors + tokenizer;
             ``"boosted"``: one JSON file).
@@ -292,7 +295,7 @@ def train(
             ``batch_size``, ``lr``, ``summarize``, ``inject``, ``augment``, ``patience``,
             ``max_train_seconds``, ``device``, ``pooling`` (``"mean"`` or ``"cls"``),
             ``balance``; for ``"boosted"`` ``embedding`` (``"static"`` or ``None``),
-            ``max_iter``, ``learning_rate``.
+            ``max_iter``, ``learning_rate``; ``"stack"`` takes both sets.
 
     Returns:
         The fitted matcher: ``predict_proba``, ``threshold_``, ``save``; pass it (or its
@@ -312,8 +315,8 @@ def train(
     """  # noqa: E501
     from linker.matching.pairs import as_pairs
 
-    if model not in ("ditto", "boosted"):
-        raise ConfigError(f"model={model!r} is not one of ['ditto', 'boosted']")
+    if model not in ("ditto", "boosted", "stack"):
+        raise ConfigError(f"model={model!r} is not one of ['ditto', 'boosted', 'stack']")
     train_set = as_pairs(pairs, left=left, right=right)
     valid_set: PairSet | None
     if valid is not None:
@@ -324,23 +327,30 @@ def train(
         valid_set = as_pairs(folder, left=left, right=right, split="valid") if has_valid else None
     else:
         valid_set = None
+    boosted_keys = ("embedding", "max_iter", "learning_rate")
+    boosted = {k: settings.pop(k) for k in boosted_keys if k in settings}
+    ditto = {"backbone": backbone, "epochs": epochs, "show_progress": show_progress, **settings}
     matcher: PairMatcher
     if model == "boosted":
         from linker.matching.boosted import BoostedMatcher
 
-        if backbone is not None:
-            raise ConfigError("backbone= is a setting of model='ditto'; 'boosted' has none")
-        try:
-            matcher = BoostedMatcher(columns=columns, seed=seed, **settings)
-        except TypeError as e:
-            raise ConfigError(f"model='boosted': {e}") from e
+        if backbone is not None or settings:
+            extra = ["backbone"] * (backbone is not None) + sorted(settings)
+            raise ConfigError(
+                f"model='boosted' takes no {extra}: those are settings of model='ditto'; its "
+                f"own are {list(boosted_keys)}"
+            )
+        matcher = BoostedMatcher(columns=columns, seed=seed, **boosted)
+    elif model == "stack":
+        from linker.matching.stack import StackedMatcher
+
+        matcher = StackedMatcher(ditto=ditto, boosted=boosted, columns=columns, seed=seed)
     else:
         from linker.matching.ditto import DittoMatcher
 
-        matcher = DittoMatcher(
-            backbone, columns=columns, epochs=epochs, seed=seed, show_progress=show_progress,
-            **settings,
-        )  # fmt: skip
+        if boosted:
+            raise ConfigError(f"{sorted(boosted)} are settings of model='boosted' or 'stack'")
+        matcher = DittoMatcher(columns=columns, seed=seed, **ditto)
     matcher.fit(train_set, valid_set)
     if save is not None:
         matcher.save(save)

@@ -167,3 +167,22 @@ def test_cli_train_and_score_boosted(tmp_path: Path) -> None:
     scores = pl.read_csv(out)
     assert scores.height == 100
     assert (scores["match"] == scores["label"]).mean() > 0.9  # type: ignore[operator]
+
+
+def test_stack_trains_both_saves_and_loads(tmp_path: Path) -> None:
+    from linker.matching.stack import StackedMatcher
+
+    tiny = {"batch_size": 8, "max_len": 32, "lr": 1e-4, "show_progress": False}
+    m = lk.train(
+        _hard_pairs(0, 60), valid=_hard_pairs(400, 460), model="stack", epochs=1,
+        max_iter=50, save=tmp_path / "s", **tiny,
+    )  # fmt: skip
+    assert isinstance(m, StackedMatcher) and len(m.weights_) == 2
+    assert sorted(p.name for p in (tmp_path / "s").iterdir()) == [
+        "boosted", "ditto", "linker_matcher.json"
+    ]  # fmt: skip
+    test = _hard_pairs(500, 560)
+    assert m.evaluate(test)["f1"] > 0.85
+    loaded = load_matcher(tmp_path / "s")
+    assert isinstance(loaded, StackedMatcher)
+    np.testing.assert_allclose(loaded.predict_proba(test), m.predict_proba(test), atol=1e-5)

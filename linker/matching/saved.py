@@ -1,10 +1,10 @@
-"""Trained pair matchers behind one interface, and loading either kind from its folder.
+"""Trained pair matchers behind one interface, and loading any kind from its folder.
 
-Both :class:`~linker.matching.ditto.DittoMatcher` (the fine-tuned cross-encoder) and
+Each of :class:`~linker.matching.ditto.DittoMatcher` (the fine-tuned cross-encoder),
 :class:`~linker.matching.boosted.BoostedMatcher` (boosted trees over similarity features)
-save a folder with ``linker_matcher.json`` whose ``"type"`` names the class;
-:func:`load_matcher` reads either, so ``lk.merge(matcher=folder)``, ``linker score`` and the
-cross-encoder reranker take both.
+and :class:`~linker.matching.stack.StackedMatcher` (the two, stacked) saves a folder with
+``linker_matcher.json`` whose ``"type"`` names the class; :func:`load_matcher` reads any, so
+``lk.merge(matcher=folder)``, ``linker score`` and the cross-encoder reranker take all three.
 """
 
 from __future__ import annotations
@@ -80,6 +80,10 @@ def load_matcher(matcher: PairMatcher | str | Path) -> PairMatcher:
         from linker.matching.boosted import BoostedMatcher
 
         return BoostedMatcher.load(matcher)
+    if kind == "StackedMatcher":
+        from linker.matching.stack import StackedMatcher
+
+        return StackedMatcher.load(matcher)
     from linker.matching.ditto.model import DittoMatcher
 
     return DittoMatcher.load(matcher)

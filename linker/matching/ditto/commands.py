@@ -32,9 +32,10 @@ def add_parsers(sub: Any, fmt: dict[str, Any]) -> None:
     t.add_argument("--valid", help="validation pairs (default: the folder's valid split)")
     t.add_argument("--test", help="test pairs: report precision/recall/F1 after training")
     t.add_argument(
-        "--model", default="ditto", choices=["ditto", "boosted"],
+        "--model", default="ditto", choices=["ditto", "boosted", "stack"],
         help="ditto: fine-tune a transformer cross-encoder (minutes); boosted: boosted trees "
-        "over similarity features (seconds; the options below marked [ditto] do not apply)",
+        "over similarity features (seconds; the options marked [ditto] do not apply); stack: "
+        "both, combined on the validation pairs",
     )  # fmt: skip
     t.add_argument(
         "--backbone", default=None, help="[ditto] minilm (default), a model folder or hub name"
@@ -87,10 +88,12 @@ def run_train(a: argparse.Namespace) -> str:
         columns=[c.strip() for c in a.columns.split(",")] if a.columns else None,
         save=a.output,
         seed=a.seed,
-        **(ditto if a.model == "ditto" else {}),
+        **(ditto if a.model != "boosted" else {}),
     )
     epochs = len(getattr(matcher, "history_", []))
-    rounds = f"{epochs} epochs" if a.model == "ditto" else "boosted trees"
+    if isinstance(getattr(matcher, "parts_", None), dict):  # a stack: its cross-encoder's
+        epochs = len(matcher.parts_["ditto"].history_)  # type: ignore[attr-defined]
+    rounds = f"{epochs} epochs" if a.model != "boosted" else "boosted trees"
     out = (
         f"trained on {matcher.n_train_['pairs']} pairs in {matcher.train_seconds_:.0f} s, "
         f"{rounds}; valid F1 {matcher.valid_f1_:.3f} at threshold {matcher.threshold_:.3f}"

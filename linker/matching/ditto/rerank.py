@@ -18,6 +18,7 @@ from linker.matching.boosted import BoostedMatcher
 from linker.matching.ditto.model import DittoMatcher
 from linker.matching.rerank import Query
 from linker.matching.saved import PairMatcher, load_matcher
+from linker.matching.stack import StackedMatcher
 
 __all__ = ["CrossEncoderReranker", "cross_encoder_reranker"]
 
@@ -69,7 +70,7 @@ def cross_encoder_reranker(spec: object) -> CrossEncoderReranker | None:
         >>> cross_encoder_reranker("local") is None
         True
     """
-    if isinstance(spec, DittoMatcher | BoostedMatcher):
+    if isinstance(spec, DittoMatcher | BoostedMatcher | StackedMatcher):
         return CrossEncoderReranker(spec)
     if not isinstance(spec, str) or spec.split(":", 1)[0] != _PREFIX:
         return None
