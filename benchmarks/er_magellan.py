@@ -182,7 +182,7 @@ def render(runs: list[dict[str, Any]], args: argparse.Namespace) -> str:
         return "—" if v is None else f"{100 * v:.2f}"
 
     lines = header_lines(
-        "ER-Magellan pair matching: Ditto-style cross-encoder and fast feature matcher",
+        "ER-Magellan pair matching: Ditto-style cross-encoder and feature matchers",
         extra={"Data": "Ditto's ER-Magellan train/valid/test pair files (../shared/datasets)"},
     )
     ce = [r for r in runs if r["model"] == "cross-encoder" and r["variant"] == "full"]

@@ -282,7 +282,7 @@ def train(
             (:class:`~linker.matching.boosted.BoostedMatcher`; seconds, no transformer);
             ``"stack"``: both, combined by a logistic model fitted on the validation pairs
             (:class:`~linker.matching.stack.StackedMatcher`; the best F1 on ER-Magellan's
-            Amazon-Google and Beer, see ``benchmarks/results/er_magellan.md``).
+            Amazon-Google, not on every task: see ``benchmarks/results/er_magellan.md``).
         backbone: ``"ditto"``/``"stack"``: ``None``/``"minilm"`` (packaged all-MiniLM-L6-v2), a local
             model folder or a hub name.
         epochs: ``"ditto"``/``"stack"``: most passes over the training pairs.
