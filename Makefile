@@ -35,12 +35,18 @@ install-llm: $(LLM_STAMP)
 # model="static": a model2vec model distilled offline from the packaged MiniLM (about 2 min of
 # CPU, 15 MB, written inside the venv). model2vec's distill extra pins transformers<5.4, older
 # than the venv's, so it goes to its own folder, first on PYTHONPATH for the distillation only.
+# The venv's newer transformers pulls in `kernels`, whose API the pinned transformers cannot use
+# (it fails at import: "Either a revision or a version must be specified"); a stub package
+# in that folder hides it, and transformers then runs without hub kernels, as it does on CPU.
 $(STATIC_STAMP): models/distill_static.py | $(STAMP)
 	$(PY) -m pip install --quiet -e '.[static]'
 	rm -rf $(DISTILL_LIB)
 	$(PY) -m pip install --quiet --no-deps --target $(DISTILL_LIB) 'model2vec[distill]==0.10.0' \
 		skeletoken==0.6.1 transformers==5.3.0 tokenizers==0.22.2 huggingface_hub==1.33.0 \
 		httpx==0.28.1 httpcore==1.0.9 h11==0.16.0 anyio==4.16.0 certifi==2026.10.18 idna==3.20
+	mkdir -p $(DISTILL_LIB)/kernels
+	echo 'raise ImportError("hidden from the pinned transformers of the distillation")' \
+		> $(DISTILL_LIB)/kernels/__init__.py
 	PYTHONPATH=$(DISTILL_LIB) $(PY) models/distill_static.py $(STATIC_DIR)
 	rm -rf $(DISTILL_LIB)
 	touch $(STATIC_STAMP)
