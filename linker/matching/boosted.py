@@ -6,8 +6,11 @@ similarities (see :class:`PairFeatures`): per compared column the rapidfuzz ``ra
 agreement of the first number (prices, years, model numbers); over the whole record the same
 two rapidfuzz scores, the n-gram cosine and the embedding cosine. (The per-column n-gram
 cosine raised the validation F1 on five of the eight ER-Magellan tasks, lowered it on two.)
-Boosted trees (:mod:`linker.matching.trees`) learn how they combine; the threshold is the best
-F1 on the validation pairs.
+Then the word evidence of :mod:`linker.matching.evidence` (IDF-weighted word overlap, model
+codes, number sets, each column's words found anywhere in the other record) and the log-odds
+of :class:`~linker.matching.tokens.TokenDiffModel`, which learns from the labels which shared
+or one-sided words matter. Boosted trees (:mod:`linker.matching.trees`) learn how they
+combine; the threshold is the best F1 on the validation pairs.
 
 Trees rather than the monotone logistic model of :class:`~linker.matching.fast.FastMatcher`
 (which fits on pseudo-labels, where a constrained model is the safer choice) because labels
@@ -35,8 +38,10 @@ import numpy.typing as npt
 import polars as pl
 
 from linker.errors import InputError, ModelError, NotFittedError
+from linker.matching.evidence import TokenStats, evidence_features, record_words
 from linker.matching.pairs import PairSet, Record, holdout
 from linker.matching.saved import CONFIG_FILE
+from linker.matching.tokens import TokenDiffModel
 from linker.matching.trees import fit_trees, predict_trees
 
 __all__ = ["BoostedMatcher", "PairFeatures", "number_similarity"]
@@ -44,7 +49,8 @@ __all__ = ["BoostedMatcher", "PairFeatures", "number_similarity"]
 logger = logging.getLogger(__name__)
 
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: word evidence and the token model (version-1 folders still load)
+TOKEN_FEATURE = "record_token_model"
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)?")
 Vector = npt.NDArray[np.float32]
 
@@ -76,24 +82,36 @@ class PairFeatures:
         columns: Compared columns, in order.
         embedding: ``"static"`` (the packaged static model; cheap) adds embedding cosines;
             ``None`` leaves them out.
+        evidence: Add the word evidence of :func:`~linker.matching.evidence.evidence_features`
+            (``False`` gives the features of version-1 matchers).
 
     Example:
         >>> f = PairFeatures(["name"], embedding=None).fit([{"name": "acme corp"}])
         >>> x = f.transform([{"name": "acme corp"}], [{"name": "acme corporation"}])
         >>> x.columns[:4], x.columns[-1]
-        (['c0_ratio', 'c0_token_set_ratio', 'c0_number', 'c0_ngram'], 'record_ngram')
+        (['c0_ratio', 'c0_token_set_ratio', 'c0_number', 'c0_ngram'], 'c0_in_left')
     """
 
-    def __init__(self, columns: Sequence[str], *, embedding: str | None = "static"):
+    def __init__(
+        self, columns: Sequence[str], *, embedding: str | None = "static", evidence: bool = True
+    ):
         self.columns = list(columns)
         self.embedding = embedding
+        self.evidence = evidence
 
     def fit(self, records: Sequence[Record]) -> PairFeatures:
-        """Learn the n-gram vocabulary and IDF from ``records`` (both sides of the pairs)."""
+        """Learn the n-gram vocabulary and IDFs from ``records`` (both sides of the pairs)."""
         from linker.lexical import NgramVectorizer
 
-        self.vectorizer_ = NgramVectorizer().fit(self._texts(records))
+        texts = self._texts(records)
+        self.vectorizer_ = NgramVectorizer().fit(texts)
+        if self.evidence:
+            self.words_ = TokenStats().fit(texts)
         return self
+
+    def record_words(self, records: Sequence[Record]) -> list[frozenset[str]]:
+        """The word set of each record over the compared columns."""
+        return [record_words(t) for t in self._texts(records)]
 
     def _texts(self, records: Sequence[Record]) -> list[str]:
         return [" ".join(r.get(c) or "" for c in self.columns).lower() for r in records]
@@ -123,6 +141,8 @@ class PairFeatures:
         out["record_ngram"] = self._ngram_cosines(a, b)
         if self.embedding is not None:
             out["record_embedding"] = self._cosines(a, b)
+        if self.evidence:
+            out |= evidence_features(left, right, self.columns, self.words_)
         return pl.DataFrame({k: np.asarray(v, np.float32) for k, v in out.items()})
 
     def _ngram_cosines(self, a: list[str], b: list[str]) -> Vector:
@@ -148,6 +168,8 @@ class BoostedMatcher:
     Args:
         columns: Compared columns (default: all columns of the training pairs).
         embedding: ``"static"`` adds embedding cosines (:class:`PairFeatures`); ``None`` not.
+        token_model: Add the log-odds of a :class:`~linker.matching.tokens.TokenDiffModel`
+            fitted on the training pairs (out-of-fold on those pairs) as a feature.
         max_iter: Boosting rounds.
         learning_rate: Shrinkage of each round.
         seed: Seed of the trees and of the validation hold-out.
@@ -167,12 +189,14 @@ class BoostedMatcher:
         *,
         columns: Sequence[str] | None = None,
         embedding: str | None = "static",
+        token_model: bool = True,
         max_iter: int = 300,
         learning_rate: float = 0.05,
         seed: int = 0,
     ):
         self.columns = columns
         self.embedding = embedding
+        self.token_model = token_model
         self.max_iter = max_iter
         self.learning_rate = learning_rate
         self.seed = seed
@@ -181,6 +205,7 @@ class BoostedMatcher:
         return {
             "columns": list(self.columns) if self.columns else None,
             "embedding": self.embedding,
+            "token_model": self.token_model,
             "max_iter": self.max_iter,
             "learning_rate": self.learning_rate,
             "seed": self.seed,
@@ -198,6 +223,13 @@ class BoostedMatcher:
         self.features_ = PairFeatures(self.columns_, embedding=self.embedding)
         self.features_.fit([*train.left, *train.right])
         X = self.features_.transform(train.left, train.right)
+        self.tokens_: TokenDiffModel | None = None
+        if self.token_model:
+            words = self.features_.record_words
+            self.tokens_ = TokenDiffModel(seed=self.seed).fit(
+                words(train.left), words(train.right), train.labels
+            )
+            X = X.with_columns(pl.Series(TOKEN_FEATURE, self.tokens_.oof_))
         self.feature_names_ = X.columns
         self.trees_ = fit_trees(
             X.to_numpy().astype(np.float64),
@@ -230,7 +262,12 @@ class BoostedMatcher:
         left, right = (pairs.left, pairs.right) if isinstance(pairs, PairSet) else pairs
         if len(left) == 0:
             return np.zeros(0, dtype=np.float32)
-        X = self.features_.transform(left, right).select(self.feature_names_)
+        X = self.features_.transform(left, right)
+        if self.tokens_ is not None:
+            words = self.features_.record_words
+            z_tokens = self.tokens_.decision_function(words(left), words(right))
+            X = X.with_columns(pl.Series(TOKEN_FEATURE, z_tokens))
+        X = X.select(self.feature_names_)
         z = predict_trees(self.trees_, X.to_numpy())
         return (1.0 / (1.0 + np.exp(-z))).astype(np.float32)
 
@@ -258,6 +295,8 @@ class BoostedMatcher:
             "threshold": self.threshold_, "valid_f1": self.valid_f1_, "n_train": self.n_train_,
             "train_seconds": self.train_seconds_,
             "ngrams": self.features_.vectorizer_.state(),
+            "words": self.features_.words_.state() if self.features_.evidence else None,
+            "token_model": self.tokens_.state() if self.tokens_ is not None else None,
             "trees": self.trees_,
         }  # fmt: skip
         folder = Path(path)
@@ -290,11 +329,17 @@ class BoostedMatcher:
             raise ModelError(f"{path} holds a {state.get('type')}, not a BoostedMatcher")
         if state["format_version"] > FORMAT_VERSION:
             raise ModelError(f"{path} was saved by a newer linker; upgrade linker to load it")
-        m = cls(**state["params"])
+        version = state["format_version"]
+        m = cls(**state["params"]) if version >= 2 else cls(**state["params"], token_model=False)
         m.columns_, m.feature_names_ = state["columns"], state["feature_names"]
         m.threshold_, m.valid_f1_ = state["threshold"], state["valid_f1"]
         m.n_train_, m.train_seconds_ = state["n_train"], state["train_seconds"]
         m.trees_ = state["trees"]
-        m.features_ = PairFeatures(m.columns_, embedding=m.embedding)
+        words = state.get("words")
+        m.features_ = PairFeatures(m.columns_, embedding=m.embedding, evidence=words is not None)
         m.features_.vectorizer_ = NgramVectorizer.from_state(state["ngrams"])
+        if words is not None:
+            m.features_.words_ = TokenStats.from_state(words)
+        tokens = state.get("token_model")
+        m.tokens_ = TokenDiffModel.from_state(tokens) if tokens is not None else None
         return m
