@@ -28,6 +28,7 @@ from typing import Any
 import polars as pl
 
 from linker.ann import AnnParams, search
+from linker.blocking import Blockers
 from linker.errors import ConfigError, InputError
 from linker.frames import as_polars
 from linker.matching.assign import How
@@ -127,8 +128,9 @@ class LinkIndex:
         _, rside, _ = linker.prepare(ref.head(1).select(cols), ref)
         assert rside.vectors is not None
         ann_params = linker._ann_params()
-        for vectors in (rside.vectors.dense, rside.vectors.sparse):
-            if vectors is not None:
+        used = Blockers().lists(ref.height, dense=True, sparse=True, columns=True)
+        for name, vectors in (("dense", rside.vectors.dense), ("ngram", rside.vectors.sparse)):
+            if vectors is not None and name in used:  # the rare-token list keeps no index
                 search(vectors[:1], vectors, 1, params=ann_params)
         (folder / f".{_SETTINGS}.tmp").write_text(json.dumps(settings, indent=2))
         (folder / f".{_SETTINGS}.tmp").replace(folder / _SETTINGS)

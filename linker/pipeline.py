@@ -22,11 +22,11 @@ import polars as pl
 from linker._progress import ProgressCallback
 from linker.ann import AnnParams
 from linker.backend import Backend, BackendSpec, get_backend
-from linker.blocking import Representations, block, key_groups
+from linker.blocking import Blockers, Representations, block, key_groups
 from linker.embed import EmbeddingCache, Encoder, get_encoder
 from linker.errors import ConfigError, InputError
 from linker.frames import check_columns, check_ids, check_not_empty, check_reserved
-from linker.lexical import NgramVectorizer
+from linker.lexical import NgramVectorizer, ngram_texts
 from linker.matching.assign import AssignMethod, How, assign
 from linker.matching.cluster import ClusterMethod, cluster, cluster_sizes, representatives
 from linker.matching.fast import FastMatcher
@@ -87,6 +87,9 @@ class Linker:
         id: Id column (same name both sides) or ``(left_id, right_id)``: validated unique and
             non-null, and carried into candidate output.
         ann: hnswlib settings.
+        blockers: Which candidate lists blocking unions at which table size
+            (:class:`~linker.blocking.Blockers`; default: embedding and n-gram lists below
+            50,000 right records, n-gram and rare-token lists from there).
         show_progress: Progress bars; ``None`` follows the log level.
         callback: Called as ``callback(stage, done, total)`` at each stage.
         assign: ``how="1:1"`` method: ``"hungarian"`` (optimal, default) or ``"greedy"``.
@@ -128,6 +131,7 @@ class Linker:
         block_on: Sequence[str] | str | None = None,
         id: str | tuple[str, str] | None = None,  # noqa: A002 - the Stata/pandas habit
         ann: AnnParams | None = None,
+        blockers: Blockers | None = None,
         show_progress: bool | None = None,
         callback: ProgressCallback | None = None,
         assign: AssignMethod = "hungarian",
@@ -149,6 +153,7 @@ class Linker:
         self.block_on = block_on
         self.id = id
         self.ann = ann
+        self.blockers = blockers
         self.show_progress = show_progress
         self.callback = callback
         self.assign = assign
@@ -294,7 +299,7 @@ class Linker:
                 ser = Serializer(cols, style="values", names=lo)
                 dense_ser = Serializer([cols[i] for i in wordy], style="values")
                 sides.append(PreparedSide(df, ser.column_texts(df)))
-                texts.append(ser.texts(df))
+                texts.append(ngram_texts(sides[-1].columns))
                 dense_texts.append(dense_ser.texts(df))
         cache = self._encoder_cache()
         with self._stage("embed", timings, 2, _STAGES):
@@ -310,7 +315,7 @@ class Linker:
             sparse = [vec.transform(t) for t in texts]
             del texts
         for side, d, sp_ in zip(sides, dense, sparse, strict=True):
-            side.vectors = Representations(d, sp_)
+            side.vectors = Representations(d, sp_, columns=side.columns)
         return sides[0], sides[-1], lo  # one table: the same side twice
 
     def _score(
@@ -343,6 +348,7 @@ class Linker:
                 groups=groups,
                 self_join=self_join,
                 params=self._ann_params(),
+                blockers=self.blockers,
                 show_progress=self.show_progress,
                 backend=self._backend(),
             )

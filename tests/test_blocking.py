@@ -7,7 +7,8 @@ import pytest
 import scipy.sparse as sp
 
 from linker.ann import search
-from linker.blocking import Representations, block, key_groups
+from linker.blocking import Blockers, Representations, block, key_groups
+from linker.errors import ConfigError
 from linker.lexical import NgramVectorizer
 
 
@@ -182,3 +183,62 @@ def test_sparse_representations_are_csr() -> None:
     m = NgramVectorizer().fit(["acme corp", "zeta"]).transform(["acme corp"])
     assert sp.issparse(m) and m.dtype == np.float32
     assert abs(float(m.multiply(m).sum()) - 1.0) < 1e-5
+
+
+# ----------------------------------------------------------------------------- Blockers
+
+
+def test_blockers_choose_lists_by_right_size() -> None:
+    b = Blockers(dense_below=100, tokens_from=50)
+    assert b.lists(10, dense=True, sparse=True, columns=True) == ["dense", "ngram"]
+    assert b.lists(60, dense=True, sparse=True, columns=True) == ["dense", "ngram", "tokens"]
+    assert b.lists(100, dense=True, sparse=True, columns=True) == ["ngram", "tokens"]
+    assert b.lists(100, dense=True, sparse=True, columns=False) == ["ngram"]
+    # the embedding list stays when nothing else is there
+    assert b.lists(100, dense=True, sparse=False, columns=False) == ["dense"]
+    assert Blockers(dense_below=None, tokens_from=None).lists(
+        10**9, dense=True, sparse=True, columns=True
+    ) == ["dense", "ngram"]
+
+
+def test_bad_blockers_are_config_errors() -> None:
+    with pytest.raises(ConfigError, match="token_max_df"):
+        Blockers(token_max_df=0)
+
+
+def _firms() -> tuple[Representations, Representations, list[str], list[str]]:
+    lt = ["acme tools 614 452 3372", "zeta labs 030 1234567", "orion corp 555 0000"]
+    rt = ["zeta lab 0301234567", "acme tool (614) 452-3372", "blue sky 777 1111", "orion co"]
+    vec = NgramVectorizer().fit(lt + rt)
+    rng = np.random.default_rng(5)
+
+    def side(texts: list[str]) -> Representations:
+        cols = [pl.Series(texts)]
+        return Representations(unit(rng, len(texts)), vec.transform(texts), columns=cols)
+
+    return side(lt), side(rt), lt, rt
+
+
+def test_block_with_the_token_list() -> None:
+    left, right, _, _ = _firms()
+    only_tokens = Blockers(dense_below=0, tokens_from=0)
+    pairs = block(left, right, k=1, blockers=only_tokens).pairs
+    got = set(pairs.select("left_row", "right_row").iter_rows())
+    assert {(0, 1), (1, 0)} <= got  # the shared phone numbers
+    assert pairs.columns == ["left_row", "right_row", "dense_sim", "ngram_sim"]
+    assert pairs.group_by("left_row").len()["len"].max() <= 2  # k per list, two lists
+
+
+def test_block_self_join_with_the_token_list_never_pairs_a_row_with_itself() -> None:
+    left, _, _, _ = _firms()
+    pairs = block(left, left, k=2, self_join=True, blockers=Blockers(tokens_from=0)).pairs
+    assert (pairs["left_row"] != pairs["right_row"]).all()
+
+
+def test_block_tokens_within_groups() -> None:
+    left, right, _, _ = _firms()
+    groups = [(np.array([0]), np.array([1, 2])), (np.array([1, 2]), np.array([0, 3]))]
+    pairs = block(left, right, k=1, groups=groups, blockers=Blockers(tokens_from=0)).pairs
+    got = set(pairs.select("left_row", "right_row").iter_rows())
+    assert (0, 1) in got and (1, 0) in got
+    assert all((a == 0) == (b in (1, 2)) for a, b in got)

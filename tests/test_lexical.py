@@ -140,3 +140,16 @@ def test_non_string_is_an_input_error() -> None:
 def test_transform_before_fit_is_not_fitted() -> None:
     with pytest.raises(NotFittedError, match="call fit"):
         NgramVectorizer().transform(["acme"])
+
+
+def test_ngram_texts_join_digits_within_a_column_only() -> None:
+    import polars as pl
+
+    from linker.lexical import ngram_texts
+
+    cols = [pl.Series(["Main St 12", "x"]), pl.Series(["(614) 452-3372", "614.452.3372"])]
+    assert ngram_texts(cols) == ["Main St 12 6144523372", "x 6144523372"]
+    assert ngram_texts([pl.Series(["+49 89 6916-088", ""]), pl.Series(["", ""])]) == [
+        "49896916088",
+        "",
+    ]

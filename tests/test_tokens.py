@@ -1,0 +1,54 @@
+from __future__ import annotations
+
+import numpy as np
+import polars as pl
+
+from linker.tokens import token_neighbours
+
+
+def test_phones_in_other_formats_are_found() -> None:
+    left = [pl.Series(["acme", "zeta"]), pl.Series(["(614) 452-3372", "+49 89 6916088"])]
+    right = [
+        pl.Series(["other", "firm", "names"]),
+        pl.Series(["089 6916088", "none", "614.452.3372"]),
+    ]
+    assert token_neighbours(left, right, 1).tolist() == [[2], [0]]
+
+
+def test_rarer_shared_keys_rank_first_and_ties_go_to_the_lower_row() -> None:
+    left = [pl.Series(["common rare"])]
+    right = [pl.Series(["common", "common", "common rare", "rare"])]
+    # "common rare" shares both words and the word pair; rows 0 and 1 tie on "common"
+    ids = token_neighbours(left, right, 4).tolist()
+    assert ids[0][0] == 2 and ids[0][1] == 3 and ids[0][2:] == [0, 1]
+
+
+def test_keys_are_per_column() -> None:
+    left = [pl.Series(["1234"]), pl.Series([""])]
+    right = [pl.Series([""]), pl.Series(["1234"])]
+    assert token_neighbours(left, right, 1).tolist() == [[-1]]
+
+
+def test_common_keys_are_dropped() -> None:
+    left = [pl.Series(["inc"])]
+    right = [pl.Series(["inc"] * 5)]
+    assert (token_neighbours(left, right, 2, max_df=4) == -1).all()
+    assert token_neighbours(left, right, 2, max_df=5).tolist() == [[0, 1]]
+
+
+def test_budget_keeps_the_rarest_keys() -> None:
+    left = [pl.Series(["a b", "a c"])]
+    right = [pl.Series(["a", "a", "a", "b", "c"])]
+    # "a" costs 2 x 3 = 6 matches, "b" and "c" one each: a budget of 1 per left row keeps b, c
+    ids = token_neighbours(left, right, 3, pairs_per_left=1)
+    assert ids.tolist() == [[3, -1, -1], [4, -1, -1]]
+
+
+def test_nulls_and_empty_tables() -> None:
+    left = [pl.Series([None, "acme"], dtype=pl.Utf8)]
+    right = [pl.Series(["acme"])]
+    assert token_neighbours(left, right, 1).tolist() == [[-1], [0]]
+    empty = [pl.Series([], dtype=pl.Utf8)]
+    assert token_neighbours(left, empty, 2).shape == (2, 2)
+    assert token_neighbours(empty, right, 2).shape == (0, 2)
+    assert np.all(token_neighbours(left, empty, 2) == -1)
