@@ -11,7 +11,7 @@ import pytest
 from test_boosted import _hard_pairs
 
 from linker.matching.boosted import BoostedMatcher, PairFeatures
-from linker.matching.evidence import TokenStats, evidence_features, record_words
+from linker.matching.evidence import TokenStats, dates, evidence_features, record_words
 from linker.matching.tokens import TokenDiffModel
 from linker.matching.trees import fit_trees
 
@@ -109,3 +109,18 @@ def test_a_version_1_folder_still_loads_and_scores(tmp_path: Path) -> None:
     old = BoostedMatcher.load(tmp_path / "v1")
     assert old.tokens_ is None and not old.features_.evidence
     np.testing.assert_array_equal(old.predict_proba(valid), m.predict_proba(valid))
+
+
+def test_dates_in_other_forms_and_durations_agree() -> None:
+    assert dates("10-Jul-07") == dates("July 10 , 2007") == {(2007, 7, 10)}
+    assert dates("31/12/2007") == dates("2007-12-31") == {(2007, 12, 31)}
+    assert dates("1995.0 and 3:31") == set()  # a year or a duration is no date
+    stats = TokenStats().fit(["a song", "another song"])
+    f = evidence_features(
+        [{"s": "Outversion 1:50 10-Jul-07"}, {"s": "Bad Blood 3:29 3-Mar-15"}, {"s": "x"}],
+        [{"s": "Outversion 1:50 July 10 , 2007"}, {"s": "Bad Blood 4:31 October 27 , 2014"},
+         {"s": "y"}],
+        ["s"], stats,
+    )  # fmt: skip
+    assert f["record_date_jaccard"].tolist() == [1.0, 0.0, 0.5]
+    assert f["record_duration"].tolist() == [1.0, 0.0, 0.5]

@@ -8,7 +8,9 @@ whole record rather than one column at a time:
 - model codes (words with letters and digits, such as ``wfw9200swh`` or ``cs3``): their
   Jaccard, the best fuzzy match between them, and how many appear inside the other record's
   text with spaces and punctuation removed (``coolpix p6000`` holds ``coolpixp6000``);
-- the Jaccard of the sets of numbers (years, sizes, prices);
+- the Jaccard of the sets of numbers (years, sizes, prices), of calendar dates written in any
+  of the common forms (``10-Jul-07``, ``July 10, 2007``, ``2007-07-10``, ``10/07/2007`` read
+  day first only when the first part is above 12), and the closeness of durations (``3:31``);
 - per column, the IDF share of its words found anywhere in the other record, both ways: on
   "dirty" data, where values sit in the wrong column, a title's words are still found.
 
@@ -29,13 +31,23 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["TokenStats", "evidence_features", "record_words"]
+__all__ = ["TokenStats", "dates", "evidence_features", "record_words"]
 
 Vector = npt.NDArray[np.float32]
 _WORD = re.compile(r"[^\W_]+(?:[-./][^\W_]+)*")
 _NUMBER = re.compile(r"\d+(?:\.\d+)?")
 _JOINERS = re.compile(r"[-./]")
 _NOT_ALNUM = re.compile(r"[\W_]+")
+_MONTH_NAMES = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
+_MONTHS = {m: i for i, m in enumerate(_MONTH_NAMES, 1)}
+_MONTH = rf"({'|'.join(_MONTH_NAMES)})[a-z]*\.?"
+_DATES = (  # (pattern, order of the groups: d = day, m = month, y = year)
+    (re.compile(rf"\b(\d{{1,2}})[- ]{_MONTH}[- ,]+(\d{{2,4}})\b"), "dmy"),
+    (re.compile(rf"\b{_MONTH} (\d{{1,2}})(?:st|nd|rd|th)? ?,? (\d{{4}})\b"), "mdy"),
+    (re.compile(r"\b(\d{4})-(\d{1,2})-(\d{1,2})\b"), "ymd"),
+    (re.compile(r"\b(\d{1,2})/(\d{1,2})/(\d{4})\b"), "mdy"),
+)
+_DURATION = re.compile(r"\b(\d{1,2}):([0-5]\d)\b")
 
 
 def record_words(text: str) -> frozenset[str]:
@@ -54,6 +66,40 @@ def _is_code(word: str) -> bool:
 
 def _numbers(text: str) -> set[str]:
     return {f"{float(m):g}" for m in _NUMBER.findall(text)}
+
+
+def dates(text: str) -> set[tuple[int, int, int]]:
+    """The calendar dates in ``text`` as ``(year, month, day)``; two-digit years are 19xx/20xx.
+
+    Example:
+        >>> sorted(dates("out 10-Jul-07; released July 10 , 2007 and 2008-01-31"))
+        [(2007, 7, 10), (2008, 1, 31)]
+    """
+    out: set[tuple[int, int, int]] = set()
+    low = text.lower()
+    for pattern, order in _DATES:
+        for groups in pattern.findall(low):
+            parts = dict(zip(order, groups, strict=True))
+            month = _MONTHS.get(parts["m"][:3]) if parts["m"][:1].isalpha() else int(parts["m"])
+            day, year = int(parts["d"]), int(parts["y"])
+            if order == "mdy" and not parts["m"][:1].isalpha() and month and month > 12:
+                month, day = day, month  # 31/12/2007: day first
+            if year < 100:
+                year += 2000 if year < 50 else 1900
+            if month and 1 <= month <= 12 and 1 <= day <= 31:
+                out.add((year, month, day))
+    return out
+
+
+def _durations(text: str) -> list[int]:
+    return [60 * int(m) + int(s) for m, s in _DURATION.findall(text)]
+
+
+def _duration_closeness(a: list[int], b: list[int]) -> float:
+    """``1`` for an equal duration on both sides, falling to ``0`` at a minute apart."""
+    if not a or not b:
+        return 0.5
+    return 1.0 - min(min(abs(x - y) for x in a for y in b) / 60.0, 1.0)
 
 
 class TokenStats:
@@ -150,7 +196,8 @@ def evidence_features(
     """
     names = ("record_idf_jaccard", "record_idf_contain", "record_rarest_unshared",
              "record_code_jaccard", "record_code_best", "record_code_found",
-             "record_number_jaccard", "record_length_ratio")  # fmt: skip
+             "record_number_jaccard", "record_date_jaccard", "record_duration",
+             "record_length_ratio")  # fmt: skip
     rows: list[tuple[float, ...]] = []
     side: list[list[float]] = [[] for _ in range(2 * len(columns))]
     for lrec, rrec in zip(left, right, strict=True):
@@ -158,10 +205,13 @@ def evidence_features(
         tb = " ".join(rrec.get(c) or "" for c in columns)
         a, b = record_words(ta), record_words(tb)
         na, nb = _numbers(ta), _numbers(tb)
+        da, db = dates(ta), dates(tb)
         flat_a, flat_b = _NOT_ALNUM.sub("", ta.lower()), _NOT_ALNUM.sub("", tb.lower())
         rows.append((
             *_overlap(a, b, stats), *_codes(a, b, flat_a, flat_b),
             0.5 if not na or not nb else len(na & nb) / len(na | nb),
+            0.5 if not da or not db else len(da & db) / len(da | db),
+            _duration_closeness(_durations(ta), _durations(tb)),
             min(len(a), len(b)) / max(len(a), len(b), 1),
         ))  # fmt: skip
         for i, c in enumerate(columns):
