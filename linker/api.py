@@ -295,6 +295,7 @@ def train(
             ``batch_size``, ``lr``, ``summarize``, ``inject``, ``augment``, ``patience``,
             ``max_train_seconds``, ``device``, ``pooling`` (``"mean"`` or ``"cls"``),
             ``balance``; for ``"boosted"`` ``embedding`` (``"static"`` or ``None``),
+            ``token_model`` (learn which shared/one-sided words matter; default ``True``),
             ``max_iter``, ``learning_rate``; ``"stack"`` takes both sets.
 
     Returns:
