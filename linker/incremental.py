@@ -128,7 +128,8 @@ class LinkIndex:
         _, rside, _ = linker.prepare(ref.head(1).select(cols), ref)
         assert rside.vectors is not None
         ann_params = linker._ann_params()
-        used = Blockers().lists(ref.height, dense=True, sparse=True, columns=True)
+        blockers = linker.blockers or Blockers()  # the lists block() will use
+        used = blockers.lists(ref.height, dense=True, sparse=True, columns=True)
         for name, vectors in (("dense", rside.vectors.dense), ("ngram", rside.vectors.sparse)):
             if vectors is not None and name in used:  # the rare-token list keeps no index
                 search(vectors[:1], vectors, 1, params=ann_params)

@@ -25,7 +25,7 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -152,16 +152,16 @@ def _overlap(a: frozenset[str], b: frozenset[str], stats: TokenStats) -> tuple[f
     return shared / (sa + sb - shared), shared / min(sa, sb), rarest
 
 
-def _codes(a: frozenset[str], b: frozenset[str], flat_a: str, flat_b: str) -> tuple[float, ...]:
+def _codes(
+    a: frozenset[str], b: frozenset[str], flat_a: str, flat_b: str, ratio: Callable[..., float]
+) -> tuple[float, ...]:
     """Code Jaccard, best fuzzy code match, and the share of codes found in the other text."""
-    from rapidfuzz import fuzz
-
     ca, cb = {w for w in a if _is_code(w)}, {w for w in b if _is_code(w)}
     hits = [w in flat_b for w in ca] + [w in flat_a for w in cb]
     found = sum(hits) / len(hits) if hits else 0.5
     if not ca or not cb:
         return 0.5, 0.5, found
-    best = max(fuzz.ratio(x, y) for x in ca for y in cb) / 100.0
+    best = max(ratio(x, y) for x in ca for y in cb) / 100.0
     return len(ca & cb) / len(ca | cb), best, found
 
 
@@ -194,6 +194,8 @@ def evidence_features(
         >>> float(f["record_code_jaccard"][0]), float(f["c0_in_right"][0])
         (1.0, 1.0)
     """
+    from rapidfuzz.fuzz import ratio  # once per call, not once per pair
+
     names = ("record_idf_jaccard", "record_idf_contain", "record_rarest_unshared",
              "record_code_jaccard", "record_code_best", "record_code_found",
              "record_number_jaccard", "record_date_jaccard", "record_duration",
@@ -208,7 +210,7 @@ def evidence_features(
         da, db = dates(ta), dates(tb)
         flat_a, flat_b = _NOT_ALNUM.sub("", ta.lower()), _NOT_ALNUM.sub("", tb.lower())
         rows.append((
-            *_overlap(a, b, stats), *_codes(a, b, flat_a, flat_b),
+            *_overlap(a, b, stats), *_codes(a, b, flat_a, flat_b, ratio),
             0.5 if not na or not nb else len(na & nb) / len(na | nb),
             0.5 if not da or not db else len(da & db) / len(da | db),
             _duration_closeness(_durations(ta), _durations(tb)),
