@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
+import os
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,14 @@ from linker.embed import Encoder, get_encoder
 from linker.matching.pairs import PairSet
 
 Matrix = npt.NDArray[np.float32]
+
+# Ray Data (2.60) starts a "data-usage-metrics-poller" thread that outlives ray.shutdown() and
+# keeps logging tracebacks of its failed Prometheus queries at DEBUG. On CPython 3.11 formatting
+# a traceback calls ast.parse, and two threads in ast.parse at once raise "AST constructor
+# recursion depth mismatch": it broke a Streamlit AppTest (script compilation) in CI. Test runs
+# send no usage stats anyway (there is no network), so switch the collector off for the whole
+# session; the clusters the Ray tests start inherit it.
+os.environ["RAY_USAGE_STATS_ENABLED"] = "0"
 
 
 class HashingEncoder:
