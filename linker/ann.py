@@ -28,7 +28,7 @@ logger = logging.getLogger(__name__)
 SearchMethod = Literal["auto", "exact", "hnsw"]
 Ids = npt.NDArray[np.int64]
 Sims = npt.NDArray[np.float32]
-_PAIR_CHUNK = 200_000  # pairs per chunk of pair_dots (bounds the gathered rows)
+_PAIR_CHUNK = 200_000  # pairs per chunk of a dense pair_dots (bounds the gathered rows)
 _ANN_CHUNK = 100_000  # vectors added to / searched in an hnswlib graph per call
 _CHUNK_CELLS = 16_000_000  # dense cells per chunk of an exact search (64 MB of float32)
 
@@ -245,21 +245,22 @@ def pair_dots(
 ) -> Sims:
     """Inner product of ``a[a_rows[i]]`` and ``b[b_rows[i]]`` for each ``i``, dense or sparse.
 
-    Computed in chunks of pairs, so the gathered rows never exceed a chunk.
+    Dense rows are gathered in chunks of pairs, so the copies never exceed a chunk; sparse
+    (CSR) rows are merged in place by :func:`linker._kernels.csr_pair_dots`.
 
     Example:
         >>> v = np.eye(2, dtype=np.float32)
         >>> pair_dots(v, v, np.array([0, 0]), np.array([0, 1])).tolist()
         [1.0, 0.0]
     """
+    if sp.issparse(a):
+        from linker._kernels import csr_pair_dots
+
+        return csr_pair_dots(sp.csr_matrix(a), sp.csr_matrix(b), a_rows, b_rows)
     out = np.empty(len(a_rows), np.float32)
     for start in range(0, len(a_rows), _PAIR_CHUNK):
         i, j = a_rows[start : start + _PAIR_CHUNK], b_rows[start : start + _PAIR_CHUNK]
-        if sp.issparse(a):
-            dots = np.asarray(sp.csr_matrix(a[i]).multiply(b[j]).sum(axis=1)).ravel()
-        else:
-            dots = np.einsum("ij,ij->i", a[i], b[j], dtype=np.float32)
-        out[start : start + len(i)] = dots
+        out[start : start + len(i)] = np.einsum("ij,ij->i", a[i], b[j], dtype=np.float32)
     return out
 
 

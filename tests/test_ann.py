@@ -196,3 +196,23 @@ def test_threads_follow_the_item_count() -> None:
     assert linker.ann._threads(10, AnnParams()) == 1
     assert linker.ann._threads(10**6, AnnParams(threads=1)) == 1
     assert linker.ann._threads(10**6, AnnParams(parallel_from=100)) >= 1
+
+
+def test_pair_dots_sparse_matches_the_dense_product() -> None:
+    rng = np.random.default_rng(3)
+    a = sp.random(300, 500, density=0.05, format="csr", random_state=1, dtype=np.float32)
+    b = sp.random(200, 500, density=0.05, format="csr", random_state=2, dtype=np.float32)
+    # column indices out of order within rows (as a hand-built CSR may have): still exact
+    b_shuffled = sp.csr_matrix((b.data[::-1].copy(), b.indices[::-1].copy(), b.indptr), b.shape)
+    b_shuffled.has_sorted_indices = False
+    for i in range(b.shape[0]):
+        lo, hi = b.indptr[i], b.indptr[i + 1]
+        b_shuffled.data[lo:hi] = b.data[lo:hi][::-1]
+        b_shuffled.indices[lo:hi] = b.indices[lo:hi][::-1]
+    ai, bj = rng.integers(0, 300, 5000), rng.integers(0, 200, 5000)
+    want = (a.toarray() @ b.toarray().T)[ai, bj]
+    for right in (b, b_shuffled):
+        got = linker.ann.pair_dots(a, right, ai, bj)
+        assert got.dtype == np.float32 and got.shape == (5000,)
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
+    assert linker.ann.pair_dots(a, b, ai[:0], bj[:0]).shape == (0,)
