@@ -203,16 +203,26 @@ def test_pair_dots_sparse_matches_the_dense_product() -> None:
     a = sp.random(300, 500, density=0.05, format="csr", random_state=1, dtype=np.float32)
     b = sp.random(200, 500, density=0.05, format="csr", random_state=2, dtype=np.float32)
     # column indices out of order within rows (as a hand-built CSR may have): still exact
-    b_shuffled = sp.csr_matrix((b.data[::-1].copy(), b.indices[::-1].copy(), b.indptr), b.shape)
+    b_shuffled = sp.csr_matrix((b.data.copy(), b.indices.copy(), b.indptr.copy()), b.shape)
     b_shuffled.has_sorted_indices = False
     for i in range(b.shape[0]):
         lo, hi = b.indptr[i], b.indptr[i + 1]
         b_shuffled.data[lo:hi] = b.data[lo:hi][::-1]
         b_shuffled.indices[lo:hi] = b.indices[lo:hi][::-1]
+    for arr in (
+        a.data,
+        a.indices,
+        a.indptr,
+        b_shuffled.data,
+        b_shuffled.indices,
+        b_shuffled.indptr,
+    ):
+        arr.flags.writeable = False  # as Ray hands them over: sorted in a copy, not in place
     ai, bj = rng.integers(0, 300, 5000), rng.integers(0, 200, 5000)
     want = (a.toarray() @ b.toarray().T)[ai, bj]
     for right in (b, b_shuffled):
         got = linker.ann.pair_dots(a, right, ai, bj)
         assert got.dtype == np.float32 and got.shape == (5000,)
         np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
+    assert not b_shuffled.has_sorted_indices  # the caller's matrix is left as it was
     assert linker.ann.pair_dots(a, b, ai[:0], bj[:0]).shape == (0,)
