@@ -179,11 +179,12 @@ def _drop_self(found: Rows, lrows: Rows, *, self_join: bool) -> Rows:
     return found
 
 
-def _rows(m: npt.NDArray[np.float32] | sp.csr_matrix, rows: Rows) -> Any:
-    """``m[rows]``, without a copy when ``rows`` is every row in order (one block)."""
+def _rows(m: npt.NDArray[np.float32] | sp.csr_matrix | pl.Series, rows: Rows) -> Any:
+    """``m[rows]`` (a column: ``gather``), without a copy when ``rows`` is every row in order
+    (one block)."""
     if len(rows) == m.shape[0] and np.array_equal(rows, np.arange(len(rows))):
         return m
-    return m[rows]
+    return m.gather(rows) if isinstance(m, pl.Series) else m[rows]
 
 
 def _interleave(lists: list[npt.NDArray[np.int64]], budget: int) -> npt.NDArray[np.int64]:
@@ -253,8 +254,8 @@ def _lists(
     out = []
     for name in names:
         if name == "tokens":
-            lcols = [_column_rows(c, lrows) for c in left.columns or ()]
-            rcols = [_column_rows(c, rrows) for c in right.columns or ()]
+            lcols = [_rows(c, lrows) for c in left.columns or ()]
+            rcols = [_rows(c, rrows) for c in right.columns or ()]
             ids = token_neighbours(
                 lcols, rcols, budget + 1 if self_join else budget, max_df=blockers.token_max_df,
                 pairs_per_left=blockers.token_pairs_per_left,
@@ -270,13 +271,6 @@ def _lists(
             )
         )  # fmt: skip
     return out, budget
-
-
-def _column_rows(col: pl.Series, rows: Rows) -> pl.Series:
-    """``col[rows]``, without a copy when ``rows`` is every row in order (one block)."""
-    if len(rows) == len(col) and np.array_equal(rows, np.arange(len(rows))):
-        return col
-    return col.gather(rows)
 
 
 def block(

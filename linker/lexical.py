@@ -37,7 +37,7 @@ import scipy.sparse as sp
 
 from linker.errors import InputError, ModelError, NotFittedError
 
-__all__ = ["NgramVectorizer", "ngram_texts"]
+__all__ = ["NgramVectorizer", "join_digit_gaps", "ngram_texts"]
 
 logger = logging.getLogger(__name__)
 
@@ -77,6 +77,16 @@ _DIGIT_GAP = r"(\d)[^\p{L}\p{N}]+(\d)"
 _DIGIT_PUNCT = (r"[^\p{L}\p{N}\s]+(\d)", r"(\d)[^\p{L}\p{N}\s]+")
 
 
+def join_digit_gaps(text: pl.Expr) -> pl.Expr:
+    """``text`` with digits separated only by spaces or punctuation joined (two passes).
+
+    Example:
+        >>> pl.select(join_digit_gaps(pl.lit("(614) 452-3372"))).item()
+        '(6144523372'
+    """
+    return text.str.replace_all(_DIGIT_GAP, "$1$2").str.replace_all(_DIGIT_GAP, "$1$2")
+
+
 def ngram_texts(columns: Sequence[pl.Series]) -> list[str]:
     """One text per row for the n-gram blocker: the columns joined by spaces, each with its
     runs of digits joined across spaces and punctuation first.
@@ -100,8 +110,7 @@ def ngram_texts(columns: Sequence[pl.Series]) -> list[str]:
         ['acme inc 6144523372']
     """
     joined = [
-        c.str.replace_all(_DIGIT_GAP, "$1$2")
-        .str.replace_all(_DIGIT_GAP, "$1$2")
+        join_digit_gaps(pl.lit(c))
         .str.replace_all(_DIGIT_PUNCT[0], "$1")
         .str.replace_all(_DIGIT_PUNCT[1], "$1")
         for c in columns

@@ -33,6 +33,8 @@ import numpy as np
 import numpy.typing as npt
 import polars as pl
 
+from linker.lexical import join_digit_gaps
+
 __all__ = ["token_neighbours"]
 
 logger = logging.getLogger(__name__)
@@ -51,11 +53,7 @@ def _keys(columns: Sequence[pl.Series]) -> pl.DataFrame:
             .with_row_index("row")
             .select(
                 "row",
-                pl.col("w")
-                .str.replace_all(r"(\d)[^\p{L}\p{N}]+(\d)", "$1$2")
-                .str.replace_all(r"(\d)[^\p{L}\p{N}]+(\d)", "$1$2")
-                .str.extract_all(_WORD)
-                .alias("w"),
+                join_digit_gaps(pl.col("w")).str.extract_all(_WORD).alias("w"),
             )
             .explode("w")
             .drop_nulls("w")

@@ -91,6 +91,11 @@ def dates(text: str) -> set[tuple[int, int, int]]:
     return out
 
 
+def _jaccard(a: set[Any] | frozenset[Any], b: set[Any] | frozenset[Any]) -> float:
+    """Jaccard of two sets; ``0.5`` (no evidence either way) when one of them is empty."""
+    return 0.5 if not a or not b else len(a & b) / len(a | b)
+
+
 def _durations(text: str) -> list[int]:
     return [60 * int(m) + int(s) for m, s in _DURATION.findall(text)]
 
@@ -162,7 +167,7 @@ def _codes(
     if not ca or not cb:
         return 0.5, 0.5, found
     best = max(ratio(x, y) for x in ca for y in cb) / 100.0
-    return len(ca & cb) / len(ca | cb), best, found
+    return _jaccard(ca, cb), best, found
 
 
 def _contained(words: frozenset[str], other: frozenset[str], stats: TokenStats) -> float:
@@ -211,8 +216,8 @@ def evidence_features(
         flat_a, flat_b = _NOT_ALNUM.sub("", ta.lower()), _NOT_ALNUM.sub("", tb.lower())
         rows.append((
             *_overlap(a, b, stats), *_codes(a, b, flat_a, flat_b, ratio),
-            0.5 if not na or not nb else len(na & nb) / len(na | nb),
-            0.5 if not da or not db else len(da & db) / len(da | db),
+            _jaccard(na, nb),
+            _jaccard(da, db),
             _duration_closeness(_durations(ta), _durations(tb)),
             min(len(a), len(b)) / max(len(a), len(b), 1),
         ))  # fmt: skip
