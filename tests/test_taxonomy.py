@@ -12,6 +12,7 @@ from linker.embed import Encoder
 from linker.errors import ConfigError, InputError, NotFittedError
 from linker.taxonomy import Taxonomy, TaxonomyMatcher, as_taxonomy, read_obo
 from linker.taxonomy.api import as_examples, as_phrases
+from linker.taxonomy.matcher import qualifier
 from linker.taxonomy.nodes import build_prototypes
 from linker.taxonomy.score import HierarchyParams, back_off, rank_pairs
 
@@ -154,6 +155,27 @@ def test_back_off_moves_a_weak_answer_to_the_common_parent() -> None:
     assert back_off(t, ids, scores + 0.5, HierarchyParams())[2].tolist() == [False]
     off_params = HierarchyParams(backoff_threshold=None)
     assert back_off(t, ids, scores, off_params)[0].tolist() == ids.tolist()
+
+
+def test_back_off_keeps_the_answer_when_no_node_holds_the_weight() -> None:
+    # three trees: a weak answer whose weight is split between them has no ancestor to go to
+    # (this raised IndexError before)
+    t = Taxonomy.from_pairs([("planet", "body"), ("deity", "figure"), ("element", "substance")])
+    rows = [t.index[n] for n in ("planet", "deity", "element")]
+    ids = np.array([rows, rows[::-1]])
+    scores = np.array([[0.40, 0.39, 0.38], [0.30, 0.29, 0.28]], np.float32)
+    new, new_scores, off = back_off(t, ids, scores, HierarchyParams())
+    assert new.tolist() == ids.tolist() and off.tolist() == [False, False]
+    assert new_scores.tolist() == scores.tolist()
+
+
+def test_qualifier_is_the_trailing_parenthesis() -> None:
+    assert qualifier("Mercury (mythology)") == "mythology"
+    assert qualifier("Canal 10 (Salvadoran TV channel) ") == "Salvadoran TV channel"
+    assert qualifier("adult (pornographic) actor") is None  # not at the end
+    assert qualifier("(1814)") is None  # no head before it
+    assert qualifier("Campaign (1814)") == "1814"
+    assert qualifier("f(x) ()") is None and qualifier("plain") is None
 
 
 def test_rank_pairs_pads_and_breaks_ties_by_node() -> None:

@@ -73,6 +73,25 @@ def test_synonyms_raise_the_score(tax: Taxonomy, memo_minilm: Encoder) -> None:
     assert with_syn.scores[0, 0] > without.scores[0, 0] + 0.2
 
 
+def test_a_trailing_qualifier_pulls_towards_its_node(tax: Taxonomy, memo_minilm: Encoder) -> None:
+    phrases = ["Mustang (car)", "Mustang"]
+    on = TaxonomyMatcher(memo_minilm).fit(tax)
+    off = TaxonomyMatcher(memo_minilm, qualifier_weight=0.0).fit(tax)
+    car = tax.index["car"]
+
+    def car_score(m: TaxonomyMatcher) -> list[float]:
+        match = m.predict(phrases, top_k=len(tax))
+        pairs = zip(match.nodes, match.scores, strict=True)
+        return [float(s[list(n).index(car)]) for n, s in pairs]
+
+    with_q, without_q = car_score(on), car_score(off)
+    assert with_q[0] > without_q[0] + 0.05  # the qualifier's vector is blended in
+    assert with_q[1] == pytest.approx(without_q[1])  # a phrase without one is unchanged
+    assert top1(on, tax, ["Mustang (car)"]) == ["car"]
+    with pytest.raises(lk.errors.ConfigError, match="qualifier_weight"):
+        TaxonomyMatcher(memo_minilm, qualifier_weight=1.5).fit(tax)
+
+
 def test_same_label_is_told_apart_by_its_ancestors(matcher: TaxonomyMatcher, tax: Taxonomy) -> None:
     assert top1(matcher, tax, ["jaguar sports car"]) == ["jaguar_car"]
 

@@ -210,9 +210,11 @@ def _backoff_targets(
     mass = np.bincount(inverse.reshape(-1), weights=weight[rep], minlength=len(keys))
     held = mass >= params.backoff_mass - 1e-9
     keys, mass = keys[held], mass[held]
+    best = np.full(n_rows, -1, np.int64)
+    if len(keys) == 0:  # the weight is split between trees: no node holds enough of it
+        return best, best >= 0
     key_row, key_node = keys // n_nodes, keys % n_nodes
     order = np.lexsort((key_node, -mass, -taxonomy.depth[key_node], key_row))
     first = order[np.flatnonzero(np.r_[True, key_row[order][1:] != key_row[order][:-1]])]
-    best = np.full(n_rows, -1, np.int64)
     best[key_row[first]] = key_node[first]
     return best, best >= 0
