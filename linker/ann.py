@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -106,10 +107,14 @@ def _exact(
 ) -> tuple[Ids, Sims]:
     n_q, n_i = queries.shape[0], items.shape[0]
     step = max(1, _CHUNK_CELLS // max(n_i, 1))
-    items_t: Any = items.T.tocsc() if sp.issparse(items) else items.T  # type: ignore[union-attr]
+    if sp.issparse(items):
+        items_t: Any = items.T.tocsc()  # type: ignore[union-attr]
+    else:  # float16 vectors (kept so at scale) are multiplied in float32: BLAS has no float16
+        items_t = np.asarray(items, dtype=np.float32).T
     ids, sims = [], []
     for start in range(0, n_q, step):
-        block: Any = queries[start : start + step] @ items_t
+        part = queries[start : start + step]
+        block: Any = part @ items_t if sp.issparse(part) else np.asarray(part, np.float32) @ items_t
         dense = block.toarray() if sp.issparse(block) else np.asarray(block)
         i, s = topk_rows(dense.astype(np.float32, copy=False), k)
         ids.append(i)
@@ -215,20 +220,32 @@ def _build(items: npt.NDArray[np.float32], p: AnnParams) -> Any:
 
 
 def _hnsw(
-    queries: npt.NDArray[np.float32], items: npt.NDArray[np.float32], k: int, p: AnnParams
+    queries: npt.NDArray[np.floating[Any]], items: npt.NDArray[np.floating[Any]], k: int,
+    p: AnnParams,
+) -> tuple[Ids, Sims]:  # fmt: skip
+    n_q = queries.shape[0]
+    chunks = (queries[s : s + _ANN_CHUNK] for s in range(0, n_q, _ANN_CHUNK))
+    return _query(_build(items, p), items.shape[0], chunks, n_q, k, p)
+
+
+def _query(
+    index: Any, n_items: int, chunks: Iterable[npt.NDArray[Any]], n_q: int, k: int, p: AnnParams
 ) -> tuple[Ids, Sims]:
-    index = _build(items, p)
-    k = min(k, items.shape[0])
-    index.set_ef(_ef_search(items.shape[0], k, p))
-    threads, n_q = _threads(items.shape[0], p), queries.shape[0]
+    """Search a built graph with query chunks (``_ANN_CHUNK`` rows each, made as they are
+    consumed, so a caller can compute them one at a time)."""
+    k = min(k, n_items)
+    index.set_ef(_ef_search(n_items, k, p))
+    threads = _threads(n_items, p)
     labels = np.empty((n_q, k), np.int64)
     dists = np.empty((n_q, k), np.float32)
-    starts = range(0, n_q, _ANN_CHUNK)
+    n_chunks = -(-n_q // _ANN_CHUNK)
     show = want_progress(None, logger) and n_q > _ANN_CHUNK
-    for start in progress(starts, total=len(starts), desc="search", show=show, unit="chunk"):
-        chunk = np.asarray(queries[start : start + _ANN_CHUNK], dtype=np.float32)
+    start = 0
+    for part in progress(chunks, total=n_chunks, desc="search", show=show, unit="chunk"):
+        chunk = np.asarray(part, dtype=np.float32)
         lab, dist = index.knn_query(chunk, k=k, num_threads=threads)
         labels[start : start + len(chunk)], dists[start : start + len(chunk)] = lab, dist
+        start += len(chunk)
     sims = (1.0 - dists).astype(np.float32)
     order = np.lexsort((labels, -sims), axis=1)
     return (
@@ -274,13 +291,17 @@ def _sketched(
     most of what the projection loses (10k demo firms, n-gram recall@10: 0.991 -> 0.994).
     """
     fetch = min(2 * k, items.shape[0])
-    small = np.float16  # half the memory; the candidates are re-scored exactly below
-    ids, _ = _hnsw(
-        sketch(queries, p.sketch_dim, seed=p.seed, dtype=small),
-        sketch(items, p.sketch_dim, seed=p.seed, dtype=small),
-        fetch,
-        p,
+    # float16 halves the sketch (the candidates are re-scored exactly below); the items' sketch
+    # is dropped once the graph holds its own copy, and the queries are sketched a chunk at a
+    # time as the search consumes them: at a million rows a whole sketch is 0.5 GB
+    index = _build(sketch(items, p.sketch_dim, seed=p.seed, dtype=np.float16), p)
+    n_q = queries.shape[0]
+    chunks = (
+        sketch(queries[s : s + _ANN_CHUNK], p.sketch_dim, seed=p.seed)
+        for s in range(0, n_q, _ANN_CHUNK)
     )
+    ids, _ = _query(index, items.shape[0], chunks, n_q, fetch, p)
+    del index
     qi = np.repeat(np.arange(ids.shape[0]), fetch)
     exact = pair_dots(queries, items, qi, ids.ravel()).reshape(ids.shape)
     order = np.lexsort((ids, -exact), axis=1)[:, : min(k, fetch)]

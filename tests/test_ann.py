@@ -226,3 +226,21 @@ def test_pair_dots_sparse_matches_the_dense_product() -> None:
         np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
     assert not b_shuffled.has_sorted_indices  # the caller's matrix is left as it was
     assert linker.ann.pair_dots(a, b, ai[:0], bj[:0]).shape == (0,)
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_float16_vectors_are_searched_like_float32(
+    points: tuple[np.ndarray, np.ndarray], method: str
+) -> None:
+    # the pipeline keeps large tables' embeddings in float16; search computes in float32
+    items, queries = points
+    full_ids, full_sims = search(queries, items, 5, method=method)  # type: ignore[arg-type]
+    ids, sims = search(
+        queries.astype(np.float16),
+        items.astype(np.float16),
+        5,
+        method=method,  # type: ignore[arg-type]
+    )
+    assert sims.dtype == np.float32
+    assert (ids[:, 0] == full_ids[:, 0]).mean() > 0.98
+    np.testing.assert_allclose(sims[:, 0], full_sims[:, 0], atol=5e-3)

@@ -59,3 +59,28 @@ def test_bad_how_fails_before_any_embedding(hashing_encoder: HashingEncoder) -> 
     with pytest.raises(ValueError, match="how="):
         Linker(on="name", how="1:2", model=hashing_encoder).link(df, df)  # type: ignore[arg-type]
     assert hashing_encoder.calls == []
+
+
+def test_vectors_of_a_table_past_the_embedding_list_are_float16(
+    hashing_encoder: HashingEncoder, firms: tuple[pl.DataFrame, pl.DataFrame]
+) -> None:
+    import numpy as np
+
+    from linker.ann import pair_dots
+    from linker.blocking import Blockers
+
+    left, right = firms
+    small = Linker(on=["name", "city"], model=hashing_encoder)
+    big = Linker(on=["name", "city"], model=hashing_encoder, blockers=Blockers(dense_below=3))
+    lside, rside, _ = small.prepare(left, right)
+    assert lside.vectors is not None and rside.vectors is not None
+    assert rside.vectors.dense is not None and rside.vectors.dense.dtype == np.float32
+    lbig, rbig, _ = big.prepare(left, right)
+    assert lbig.vectors is not None and rbig.vectors is not None
+    assert rbig.vectors.dense is not None and rbig.vectors.dense.dtype == np.float16
+    # the pairs' dense_sim is the float32 cosine to within float16's rounding
+    pairs = big.candidates(left, right)
+    li, ri = pairs["left_row"].to_numpy(), pairs["right_row"].to_numpy()
+    assert lside.vectors.dense is not None
+    exact = np.clip(pair_dots(lside.vectors.dense, rside.vectors.dense, li, ri), 0, 1)
+    np.testing.assert_allclose(pairs["dense_sim"].to_numpy(), exact, atol=3e-3)
