@@ -357,15 +357,18 @@ class EmbeddingCache:
         *,
         show_progress: bool | None = None,
         embed: Callable[..., Matrix] | None = None,
+        dtype: npt.DTypeLike | None = None,
     ) -> Matrix:
         """Return the vectors of ``texts``, embedding them only if not cached.
 
         ``embed(encoder, texts, show_progress=...)`` computes missing vectors (default
         :func:`embed_texts`; a :class:`~linker.backend.Backend`'s ``embed`` runs it elsewhere).
+        ``dtype`` (e.g. ``np.float16``) converts them, and the cache then holds that copy
+        alone in memory (a file on disk keeps what the model gave).
         """
         k = self.key(self.encoder.name, texts)
         if k in self._store:
-            return self._store[k]
+            return self._kept(k, self._store[k], dtype)
         path = self.directory / f"{k}.npy" if self.directory is not None else None
         if path is not None and path.is_file():
             logger.info("embeddings of %d texts read from the cache %s", len(texts), path)
@@ -378,5 +381,10 @@ class EmbeddingCache:
                 with tmp.open("wb") as fh:
                     np.save(fh, vecs)
                 tmp.replace(path)
-        self._store[k] = vecs
+        return self._kept(k, vecs, dtype)
+
+    def _kept(self, key: str, vecs: Matrix, dtype: npt.DTypeLike | None) -> Matrix:
+        if dtype is not None and vecs.dtype != np.dtype(dtype):
+            vecs = np.asarray(vecs, dtype=dtype)
+        self._store[key] = vecs
         return vecs

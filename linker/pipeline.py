@@ -302,10 +302,16 @@ class Linker:
                 texts.append(ngram_texts(sides[-1].columns))
                 dense_texts.append(dense_ser.texts(df))
         cache = self._encoder_cache()
+        # Once the right table is too large for the embedding list (Blockers.dense_below), the
+        # vectors only give each candidate pair its dense_sim: float16 keeps that to about 1e-3
+        # and halves them (1 GB of the 2 GB that 2 x 1M static vectors take in float32).
+        below = (self.blockers or Blockers()).dense_below
+        small = np.float16 if below is not None and r.height >= below else None
         with self._stage("embed", timings, 2, _STAGES):
             embed = self._backend().embed
             dense = [
-                cache.get(t, show_progress=self.show_progress, embed=embed) for t in dense_texts
+                cache.get(t, show_progress=self.show_progress, embed=embed, dtype=small)
+                for t in dense_texts
             ]
             del dense_texts
         with self._stage("ngram", timings, 3, _STAGES):
@@ -314,12 +320,6 @@ class Linker:
             del fit_on
             sparse = [vec.transform(t) for t in texts]
             del texts
-        # Once the right table is too large for the embedding list (Blockers.dense_below), the
-        # vectors only give each candidate pair its dense_sim: float16 keeps that to about 1e-3
-        # and halves them (1 GB of the 2 GB that 2 x 1M static vectors take in float32).
-        below = (self.blockers or Blockers()).dense_below
-        if below is not None and sides[-1].frame.height >= below:
-            dense = [np.asarray(d, dtype=np.float16) for d in dense]
         for side, d, sp_ in zip(sides, dense, sparse, strict=True):
             side.vectors = Representations(d, sp_, columns=side.columns)
         return sides[0], sides[-1], lo  # one table: the same side twice
@@ -359,6 +359,9 @@ class Linker:
                 backend=self._backend(),
             )
             pairs = res.pairs
+            # the n-gram matrices (3 GB at a million rows a side) and the vectors have served:
+            # the later stages read the pairs and the columns; the sides are this call's own
+            lside.vectors = rside.vectors = None
             if self_join:  # score both directions so every record sees all its candidates
                 flipped = pairs.select(
                     pl.col("right_row").alias("left_row"),

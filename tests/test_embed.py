@@ -181,3 +181,14 @@ def test_embedding_cache_texts_with_nul_do_not_collide(hashing_encoder: Encoder)
     first = cache.get(["a", "b"])
     second = cache.get(["a\x00b"])
     assert second.shape == (1, first.shape[1])
+
+
+def test_cache_keeps_one_copy_in_the_dtype_asked_for(hashing_encoder: Encoder) -> None:
+    counting = CountingEncoder(hashing_encoder)
+    cache = EmbeddingCache(counting)
+    full = cache.get(["acme", "zeta"])
+    half = cache.get(["acme", "zeta"], dtype=np.float16)
+    assert full.dtype == np.float32 and half.dtype == np.float16
+    np.testing.assert_allclose(half, full, atol=1e-3)
+    assert cache.get(["acme", "zeta"]) is half  # the float32 copy is not kept beside it
+    assert len(counting.calls) == 1  # embedded once
