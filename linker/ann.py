@@ -147,18 +147,28 @@ def sketch(
         >>> sketch(m, 16).shape
         (3, 16)
     """
+    proj = _projection(m.shape[1], dim, seed=seed, hashes=hashes)
+    out = np.empty((m.shape[0], dim), dtype=dtype)
+    for start in range(0, m.shape[0], _ANN_CHUNK):  # float32 only one chunk at a time
+        out[start : start + _ANN_CHUNK] = _project(m[start : start + _ANN_CHUNK], proj)
+    return out
+
+
+def _projection(n_cols: int, dim: int, *, seed: int, hashes: int = 4) -> sp.csr_matrix:
+    """The seeded sparse ±1 map of :func:`sketch`: each column to ``hashes`` dimensions."""
     rng = np.random.default_rng(seed)
-    n_cols = m.shape[1]
     rows = np.repeat(np.arange(n_cols), hashes)
     cols = rng.integers(0, dim, size=n_cols * hashes)
     signs = (rng.integers(0, 2, size=n_cols * hashes) * 2 - 1).astype(np.float32)
-    proj = sp.csr_matrix((signs / np.sqrt(hashes), (rows, cols)), shape=(n_cols, dim))
-    out = np.empty((m.shape[0], dim), dtype=dtype)
-    for start in range(0, m.shape[0], _ANN_CHUNK):  # float32 only one chunk at a time
-        part = np.asarray((m[start : start + _ANN_CHUNK] @ proj).toarray(), dtype=np.float32)
-        norms = np.linalg.norm(part, axis=1, keepdims=True)
-        norms[norms == 0] = 1.0
-        out[start : start + _ANN_CHUNK] = part / norms
+    return sp.csr_matrix((signs / np.sqrt(hashes), (rows, cols)), shape=(n_cols, dim))
+
+
+def _project(m: sp.csr_matrix, proj: sp.csr_matrix) -> npt.NDArray[np.float32]:
+    """Rows of ``m`` through ``proj``, L2-normalised (float32)."""
+    part = np.asarray((m @ proj).toarray(), dtype=np.float32)
+    norms = np.linalg.norm(part, axis=1, keepdims=True)
+    norms[norms == 0] = 1.0
+    out: npt.NDArray[np.float32] = part / norms
     return out
 
 
@@ -296,10 +306,8 @@ def _sketched(
     # time as the search consumes them: at a million rows a whole sketch is 0.5 GB
     index = _build(sketch(items, p.sketch_dim, seed=p.seed, dtype=np.float16), p)
     n_q = queries.shape[0]
-    chunks = (
-        sketch(queries[s : s + _ANN_CHUNK], p.sketch_dim, seed=p.seed)
-        for s in range(0, n_q, _ANN_CHUNK)
-    )
+    proj = _projection(queries.shape[1], p.sketch_dim, seed=p.seed)  # the map sketch() used
+    chunks = (_project(queries[s : s + _ANN_CHUNK], proj) for s in range(0, n_q, _ANN_CHUNK))
     ids, _ = _query(index, items.shape[0], chunks, n_q, fetch, p)
     del index
     qi = np.repeat(np.arange(ids.shape[0]), fetch)

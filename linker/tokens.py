@@ -51,12 +51,13 @@ def _keys(columns: Sequence[pl.Series]) -> pl.DataFrame:
     Made ``_KEY_CHUNK`` rows at a time: the words and word pairs as strings weigh about
     twenty times their hashes (at 300k rows, 1.2 GB at once against 57 MB of hashes).
     """
-    n = len(columns[0]) if columns else 0
-    parts = [
-        _chunk_keys([c.slice(start, _KEY_CHUNK) for c in columns], start)
-        for start in range(0, n, _KEY_CHUNK)
-    ]
-    return pl.concat(parts) if parts else _chunk_keys(columns, 0)
+    n = len(columns[0])  # token_neighbours calls with rows on both sides
+    return pl.concat(
+        [
+            _chunk_keys([c.slice(start, _KEY_CHUNK) for c in columns], start)
+            for start in range(0, n, _KEY_CHUNK)
+        ]
+    )
 
 
 def _chunk_keys(columns: Sequence[pl.Series], offset: int) -> pl.DataFrame:
@@ -141,11 +142,11 @@ def token_neighbours(
     n_left = len(left[0]) if left else 0
     n_right = len(right[0]) if right else 0
     out = np.full((n_left, k), -1, np.int64)
-    if n_left == 0 or not right or len(right[0]) == 0:
+    if n_left == 0 or n_right == 0:
         return out
     lkeys, rkeys = _keys(left), _keys(right)
     kept = _kept_keys(
-        lkeys, rkeys, n_left=n_left, n_right=len(right[0]), max_df=max_df,
+        lkeys, rkeys, n_left=n_left, n_right=n_right, max_df=max_df,
         pairs_per_left=pairs_per_left,
     )  # fmt: skip
     logger.debug("token blocking on %d keys", kept.height)

@@ -239,10 +239,9 @@ class TaxonomyMatcher:
         if w == 0 or len(rows) == 0:
             return queries
         extra = embed_texts(self.encoder_, [str(quals[i]) for i in rows], show_progress=False)
-        mixed = (1 - w) * queries[rows].astype(np.float32) + w * extra.astype(np.float32)
-        norms = np.linalg.norm(mixed, axis=1, keepdims=True)
         queries = queries.astype(np.float32, copy=False)  # embed_texts returns a fresh array
-        queries[rows] = mixed / np.maximum(norms, 1e-12)
+        mixed = (1 - w) * queries[rows] + w * extra.astype(np.float32)
+        queries[rows] = mixed / np.maximum(np.linalg.norm(mixed, axis=1, keepdims=True), 1e-12)
         return queries
 
     def _hierarchy_scores(
