@@ -21,7 +21,7 @@ import scipy.sparse as sp
 from polars.testing import assert_frame_equal
 
 import linker as lk
-from linker.ann import AnnParams, search
+from linker.ann import AnnParams, merge_topk, search
 from linker.backend import LocalBackend, get_backend
 from linker.demo import make_demo
 from linker.embed import Encoder, StaticEncoder, get_encoder
@@ -35,7 +35,7 @@ except ImportError:  # pragma: no cover - CI installs the extra, so there it mus
         raise
     pytest.skip("the Ray backend needs Ray: pip install 'linker[ray]'", allow_module_level=True)
 
-from linker.backend.ray import RayBackend, merge_topk
+from linker.backend.ray import RayBackend
 
 pytestmark = [
     pytest.mark.slow,
@@ -86,6 +86,19 @@ def test_merge_same_as_local(
     local = lk.merge(left, right, on=ON, model=minilm)
     remote = lk.merge(left, right, on=ON, model=minilm, backend=backend)
     assert (local["_merge"] == "both").sum() > 100  # a real linkage, not an empty one
+    assert_frame_equal(remote, local)
+
+
+def test_merge_with_hnsw_graphs_same_as_local(
+    backend: RayBackend, demo: tuple[pl.DataFrame, pl.DataFrame], minilm: Encoder
+) -> None:
+    """Above the exact thresholds both backends search two one-thread shard graphs (dense and
+    sketched n-grams): the same graphs, so the same linkage, not merely a close one."""
+    left, right = demo
+    ann = AnnParams(exact_below=100, sparse_exact_below=100, shards=2)
+    local = lk.merge(left, right, on=ON, model=minilm, ann=ann)
+    remote = lk.merge(left, right, on=ON, model=minilm, ann=ann, backend=backend)
+    assert (local["_merge"] == "both").sum() > 100
     assert_frame_equal(remote, local)
 
 

@@ -7,9 +7,8 @@ polars join, the matcher's fit, assignment, clustering) runs in the calling proc
 backends, so the two give the same output from the same data.
 
 ``"ray"`` is :class:`linker.backend.ray.RayBackend` (``pip install 'linker[ray]'``): Ray Data
-``map_batches`` embeds and scores, and the search is sharded over Ray tasks. Exact searches
-(below ``AnnParams.exact_below`` items) give the local neighbours; above it each shard builds
-its own hnswlib graph, so the approximate lists can differ a little from one graph's.
+``map_batches`` embeds and scores, and the search's shards (:mod:`linker.ann`) run as Ray
+tasks: with as many shards as the local search uses, hnswlib graphs give the local lists too.
 
 Example:
     >>> get_backend(None).name

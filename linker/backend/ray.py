@@ -6,11 +6,12 @@ cluster (an existing one at ``address``, or one it starts on this machine) and r
 
 - ``embed``: each distinct text once, in large blocks through Ray Data ``map_batches``
   (one task per block, which loads the encoder once); vectors are put back in input order.
-- ``search``: the items are cut into shards, each shard searched (index built, queried) by
-  :func:`linker.ann.search` in a Ray task, and the per-shard top-k lists merged into the
-  global top-k with the same order (score desc, then row asc). Whether the search is exact
-  or hnswlib is decided once from the whole item count, by :func:`linker.ann.search`'s own
-  rules, so an exact search gives exactly the local result.
+- ``search``: the shards of :mod:`linker.ann` (items cut by :func:`~linker.ann.shard_bounds`,
+  each searched by :func:`~linker.ann.search_shard` with :func:`~linker.ann.shard_plan`'s
+  settings, the top-k lists merged by :func:`~linker.ann.merge_topk`), each shard a Ray task.
+  With as many shards as the local search uses (``AnnParams.shards``, or by default the
+  local cores from ``AnnParams.parallel_from`` items: two on a 2-core machine, like two
+  workers), the output is the local one, hnswlib graphs included.
 - ``features``: blocks of pairs through Ray Data ``map_batches``; the compared columns go
   to the object store once, and each task reads them from there.
 
@@ -24,7 +25,6 @@ import logging
 import socket
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -39,7 +39,7 @@ if TYPE_CHECKING:
     from linker.backend import Ids, Matrix, Vectors
     from linker.embed import Encoder
 
-__all__ = ["RayBackend", "merge_topk"]
+__all__ = ["RayBackend"]
 
 logger = logging.getLogger(__name__)
 
@@ -136,63 +136,6 @@ def _feature_block(
     return {_POS: batch[_POS], **feats}
 
 
-def _search_shard(
-    queries: Vectors,
-    items: Vectors,
-    k: int,
-    method: SearchMethod,
-    params: AnnParams,
-    offset: int,
-) -> tuple[Ids, Matrix]:
-    """One shard's top-k (a Ray task): item row numbers shifted by the shard's ``offset``."""
-    from linker.ann import search
-
-    ids, sims = search(queries, items, k, method=method, params=params)
-    return ids + offset, sims
-
-
-def merge_topk(parts: Sequence[tuple[Ids, Matrix]], k: int) -> tuple[Ids, Matrix]:
-    """Merge per-shard top-k lists (global row numbers) into the global top ``k``.
-
-    Best first, ties by row number, as :func:`linker.ann.search` orders them.
-
-    Example:
-        >>> import numpy as np
-        >>> a = (np.array([[0, 1]]), np.array([[0.9, 0.5]], np.float32))
-        >>> b = (np.array([[3, 2]]), np.array([[0.9, 0.7]], np.float32))
-        >>> merge_topk([a, b], 3)[0].tolist()
-        [[0, 3, 2]]
-    """
-    ids = np.concatenate([p[0] for p in parts], axis=1)
-    sims = np.concatenate([p[1] for p in parts], axis=1)
-    order = np.lexsort((ids, -sims), axis=1)[:, :k]
-    return (
-        np.take_along_axis(ids, order, axis=1).astype(np.int64),
-        np.take_along_axis(sims, order, axis=1).astype(np.float32),
-    )
-
-
-def _plan(
-    queries: Vectors, items: Vectors, method: SearchMethod, p: AnnParams
-) -> tuple[SearchMethod, AnnParams]:
-    """The shards' method and settings, so that each shard decides as one search of all the
-    items would (:func:`linker.ann.search`'s rules key on the item count, and a shard holds
-    fewer): exact or hnswlib, the sparse sketch, and the large-graph beam widths."""
-    n_items = items.shape[0]
-    changes: dict[str, Any] = {}
-    if p.threads is None:  # "every core" would oversubscribe: a shard's task holds one CPU
-        changes["threads"] = 1
-    if n_items >= p.parallel_from:
-        changes["parallel_from"] = 0
-    if not (sp.issparse(queries) or sp.issparse(items)):
-        dense_ann = method == "hnsw" or (method == "auto" and n_items >= p.exact_below)
-        return ("hnsw" if dense_ann else "exact"), replace(p, **changes)
-    if method == "auto" and n_items >= p.sparse_exact_below:
-        changes["sparse_exact_below"] = 0  # sketch, hnswlib, exact re-scoring: on every shard
-        return "auto", replace(p, **changes)
-    return "exact", replace(p, **changes)
-
-
 class RayBackend:
     """Embedding, search and pair features on a Ray cluster; same output as the local backend.
 
@@ -202,7 +145,8 @@ class RayBackend:
             logs) unless this process is connected already.
         num_workers: Parallel workers (Ray Data tasks, search shards): default every CPU of
             the cluster. Starting a local Ray, also its CPU count (default: this machine's).
-        shards: Search shards (default ``num_workers``).
+        shards: Search shards when ``AnnParams.shards`` is not set (default
+            ``num_workers``).
         embed_block: Most texts per embedding block (one ``map_batches`` call).
         feature_block: Most pairs per feature block.
 
@@ -369,11 +313,11 @@ class RayBackend:
         params: AnnParams | None = None,
     ) -> tuple[Ids, Matrix]:
         """See :meth:`linker.backend.Backend.search`."""
-        from linker.ann import AnnParams, search
+        from linker.ann import AnnParams, merge_topk, search, search_shard, shard_bounds, shard_plan
 
         p = params or AnnParams()
         n_items = items.shape[0]
-        shards = min(self.shards or self.workers(), n_items)
+        shards = min(p.shards or self.shards or self.workers(), n_items)
         sparse = sp.issparse(queries) or sp.issparse(items)
         if (
             shards <= 1
@@ -384,12 +328,12 @@ class RayBackend:
             return search(queries, items, k, method=method, params=p)  # its checks and results
         if k < 1:
             raise ConfigError(f"k must be at least 1, not {k}")
-        shard_method, shard_params = _plan(queries, items, method, p)
+        shard_method, shard_params = shard_plan(queries, items, method, p)
         ray = self._connect()
         if self._search_task is None:
-            self._search_task = ray.remote(num_cpus=1)(_search_shard)
+            self._search_task = ray.remote(num_cpus=1)(search_shard)
         qref = ray.put(queries)
-        bounds = np.linspace(0, n_items, shards + 1).astype(np.int64)
+        bounds = shard_bounds(n_items, shards)
         refs = [
             self._search_task.remote(qref, items[a:b], k, shard_method, shard_params, int(a))
             for a, b in zip(bounds[:-1], bounds[1:], strict=True)
