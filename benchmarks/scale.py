@@ -16,6 +16,10 @@ Tasks:
   true duplicate pairs are the same 0.8 N pairs (the generator puts no duplicates inside one
   table), so recall and F1 are comparable with ``link``.
 
+Backends: ``local``; ``local-shards``, the local backend with ``AnnParams(shards=W)`` for
+``--ray-workers`` W (one-thread graphs: the same output on every run, and the same as Ray's);
+``ray``, W workers on this machine, which searches the same W shards.
+
 Data: ``linker.demo.make_demo(N, seed=0)``, cached as
 ``<work>/data/n<N>/{left,right,truth}.parquet``, made once through a temporary file and a rename;
 a folder without ``truth.parquet`` is taken to be written by another process and waited for.
@@ -139,8 +143,9 @@ def truth_keys(left: pl.DataFrame, right: pl.DataFrame, truth: pl.DataFrame) -> 
 
 # -- the child: one run in its own process ----------------------------------------------------
 def make_backend(name: str, workers: int) -> Any:
-    """``"local"``, or a Ray backend with ``workers`` workers on this machine."""
-    if name == "local":
+    """``"local"`` (also for ``local-shards``), or a Ray backend with ``workers`` workers on
+    this machine."""
+    if name in ("local", "local-shards"):
         return "local"
     from linker.backend.ray import RayBackend  # ImportError: recorded by the parent
 
@@ -185,8 +190,11 @@ def child_run(spec: Spec, folder: Path, out_dir: Path, *, dry: bool, workers: in
     start = time.perf_counter()
     backend = make_backend(spec.backend, workers)
     out["setup_s"] = time.perf_counter() - start
+    from linker.ann import AnnParams
+
+    ann = AnnParams(shards=workers) if spec.backend == "local-shards" else None
     linker = Linker(on=ON, model=MODELS[spec.model], id="id", cache=None, backend=backend,
-                    show_progress=False)  # fmt: skip
+                    ann=ann, show_progress=False)  # fmt: skip
     table = pl.concat([left, right]) if spec.task == "dedup" else left
     out["records"] = table.height if spec.task == "dedup" else left.height + right.height
     if dry:
@@ -448,8 +456,11 @@ def target_lines(runs: list[Run], work: Path) -> list[str]:
             lines.append(f"- time({b:,}) / time({a:,}), {task}, {model}, {backend}: "
                          f"{ratio:.2f}× for {b / a:g}× the records{goal}")  # fmt: skip
     for n, task, model in sorted({(r.spec.n, r.spec.task, r.spec.model) for r in runs}):
-        loc, ray = (find(runs, n=n, task=task, model=model, backend=b) for b in ("local", "ray"))
-        if loc and ray:
+        ray = find(runs, n=n, task=task, model=model, backend="ray")
+        for base in ("local", "local-shards"):
+            loc = find(runs, n=n, task=task, model=model, backend=base)
+            if not (loc and ray):
+                continue
             ratio = ray.timings["total"] / loc.timings["total"]
             same = same_frames(work, loc.spec, ray.spec)
             goal = (
@@ -457,7 +468,7 @@ def target_lines(runs: list[Run], work: Path) -> list[str]:
                 if n == 100_000
                 else ""
             )
-            lines.append(f"- Ray / local at N={n:,}, {task}, {model}: {ratio:.2f}×{goal}; "
+            lines.append(f"- Ray / {base} at N={n:,}, {task}, {model}: {ratio:.2f}×{goal}; "
                          f"`.frame` identical: {fmt(same)}")  # fmt: skip
     return [*lines, ""]
 
@@ -630,7 +641,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     p.add_argument("--tasks", type=csv_list(("link", "dedup")), default=["link", "dedup"])
     p.add_argument("--models", type=csv_list(tuple(MODELS)), default=["static"])
-    p.add_argument("--backends", type=csv_list(("local", "ray")), default=["local"])
+    p.add_argument("--backends", type=csv_list(("local", "local-shards", "ray")), default=["local"])
     p.add_argument("--work", type=Path, default=Path("/tmp/linker_scale"), help="data and run logs")
     p.add_argument("--out", default="benchmarks/results/scale.md", help="results markdown")
     p.add_argument("--time-limit", type=float, default=1800, help="seconds per run (killed after)")

@@ -4,13 +4,16 @@
 matching all call it. Small item sets are searched exactly (a chunked matrix product);
 large dense ones through an hnswlib graph (cosine on unit vectors).
 
-Graph searches use several cores by *sharding*: the items are cut into slices
-(:func:`shard_bounds`), each slice gets its own graph built and searched by one thread
-(:func:`search_shard`), the slices run side by side, and their top-k lists are merged
-(:func:`merge_topk`). A graph built by one thread is the same on every run, so the results
-are too (hnswlib's multi-threaded inserts give a slightly different graph each time: two runs
-on 100k demo firms differed for 1,938 of 100,000 queries), and the Ray backend, which runs the
-same shards as Ray tasks, gives the same output as this process.
+A large graph is built and searched by every core (``AnnParams.threads``), and hnswlib's
+multi-threaded inserts give a slightly different graph on each run: two runs on 100k demo
+firms differed for 1,938 of 100,000 queries. ``AnnParams(shards=N)`` trades speed for
+reproducible output instead: the items are cut into N slices (:func:`shard_bounds`), each
+gets its own graph built and searched by one thread (:func:`search_shard`), ``threads``
+slices side by side, and their top-k lists are merged (:func:`merge_topk`). A one-thread
+graph is the same on every run, so the output is too, and the Ray backend, which runs the
+same shards as Ray tasks, gives the same output as this process. Each query then searches
+every shard: on 1M x 1M demo firms two shards took the link from 984 to 1,192 s and its peak
+memory from 7.5 to 8.5 GB (blocking recall 0.9708 -> 0.9748; ``benchmarks/results/scale.md``).
 """
 
 from __future__ import annotations
@@ -76,9 +79,10 @@ class AnnParams:
         threads: Cores a graph search uses. ``None`` (default): one below ``parallel_from``
             items, every usable core from there.
         shards: Item slices of a graph search, each with its own graph built and searched
-            by one thread, ``threads`` of them at a time, their top-k merged (see the module
-            docstring). ``None`` (default): as many as ``threads``. With ``shards=1`` and
-            ``threads`` > 1, one graph is built by several threads: not reproducible.
+            by one thread, ``threads`` of them at a time, their top-k merged: the same output
+            on every run, and from the Ray backend, at some cost in time and memory (see
+            the module docstring). ``None`` (default): one graph, built by ``threads``
+            threads, which from ``parallel_from`` items is not reproducible.
         parallel_from: Item count from which ``threads=None`` uses every core.
         index_dir: A folder where built hnswlib graphs are saved, keyed by a hash of their
             items and settings, and loaded again instead of rebuilt (``None``: not kept).
@@ -221,7 +225,7 @@ def _threads(n_items: int, p: AnnParams) -> int:
 
 
 def _shards(n_items: int, p: AnnParams) -> int:
-    return min(p.shards if p.shards is not None else _threads(n_items, p), n_items)
+    return min(p.shards or 1, n_items)
 
 
 def _index_path(items: npt.NDArray[np.float32], p: AnnParams) -> Path | None:
@@ -502,8 +506,8 @@ def search(
     inputs are searched exactly below ``params.exact_below`` items and with hnswlib above
     it; sparse inputs (n-gram TF-IDF) exactly below ``params.sparse_exact_below`` items and
     above it through a dense :func:`sketch` and hnswlib, whose ``2k`` candidates are then
-    re-scored with exact cosines. Graph searches run as ``params.shards`` one-thread shards
-    (see the module docstring).
+    re-scored with exact cosines. With ``params.shards``, graph searches run as that many
+    one-thread shards (see the module docstring).
 
     Args:
         queries: ``(n_q, d)`` dense float32 array or CSR matrix.

@@ -301,13 +301,11 @@ def test_sharded_graph_search_is_the_merge_of_its_shards_and_repeats(
     assert recall(ids) >= recall(one_graph) - 0.02
 
 
-def test_shards_default_to_the_threads_of_a_large_search() -> None:
-    assert linker.ann._shards(10, AnnParams()) == 1
-    assert linker.ann._shards(10**6, AnnParams(threads=3)) == 3
+def test_one_graph_unless_shards_are_asked_for() -> None:
+    assert linker.ann._shards(10**6, AnnParams()) == 1
+    assert linker.ann._shards(10**6, AnnParams(threads=3)) == 1
     assert linker.ann._shards(10**6, AnnParams(threads=3, shards=2)) == 2
     assert linker.ann._shards(2, AnnParams(shards=5)) == 2  # never more shards than items
-    many = AnnParams(parallel_from=100)
-    assert linker.ann._shards(10**6, many) == linker.ann._threads(10**6, many)
 
 
 @pytest.mark.parametrize("field", ["threads", "shards"])

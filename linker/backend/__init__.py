@@ -8,7 +8,7 @@ backends, so the two give the same output from the same data.
 
 ``"ray"`` is :class:`linker.backend.ray.RayBackend` (``pip install 'linker[ray]'``): Ray Data
 ``map_batches`` embeds and scores, and the search's shards (:mod:`linker.ann`) run as Ray
-tasks: with as many shards as the local search uses, hnswlib graphs give the local lists too.
+tasks: with ``AnnParams(shards=N)`` on both, hnswlib graphs give the local lists too.
 
 Example:
     >>> get_backend(None).name

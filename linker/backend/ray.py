@@ -9,9 +9,8 @@ cluster (an existing one at ``address``, or one it starts on this machine) and r
 - ``search``: the shards of :mod:`linker.ann` (items cut by :func:`~linker.ann.shard_bounds`,
   each searched by :func:`~linker.ann.search_shard` with :func:`~linker.ann.shard_plan`'s
   settings, the top-k lists merged by :func:`~linker.ann.merge_topk`), each shard a Ray task.
-  With as many shards as the local search uses (``AnnParams.shards``, or by default the
-  local cores from ``AnnParams.parallel_from`` items: two on a 2-core machine, like two
-  workers), the output is the local one, hnswlib graphs included.
+  With ``AnnParams(shards=N)`` the local search runs the same shards, so the output is the
+  local one, hnswlib graphs included (without it the local search builds one graph).
 - ``features``: blocks of pairs through Ray Data ``map_batches``; the compared columns go
   to the object store once, and each task reads them from there.
 
