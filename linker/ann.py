@@ -43,6 +43,7 @@ __all__ = [
     "search_shard",
     "shard_bounds",
     "shard_plan",
+    "shard_rows",
     "sketch",
     "topk_rows",
 ]
@@ -107,6 +108,18 @@ class AnnParams:
                 raise ConfigError(f"AnnParams.{name} must be at least 1, not {value}")
 
 
+def _ranked(
+    ids: npt.NDArray[Any], sims: npt.NDArray[Any], k: int | None = None
+) -> tuple[Ids, Sims]:
+    """Each row's ``(id, score)`` entries best first, ties by id, the first ``k`` kept: the
+    order every search returns."""
+    order = np.lexsort((ids, -sims), axis=1)[:, :k]
+    return (
+        np.take_along_axis(ids, order, axis=1).astype(np.int64),
+        np.take_along_axis(sims, order, axis=1).astype(np.float32),
+    )
+
+
 def topk_rows(scores: npt.NDArray[np.float32], k: int) -> tuple[Ids, Sims]:
     """Top-``k`` columns of each row of a dense score matrix, best first, ties by column.
 
@@ -128,10 +141,7 @@ def topk_rows(scores: npt.NDArray[np.float32], k: int) -> tuple[Ids, Sims]:
             cand[tied] = np.argsort(-scores[tied], axis=1, kind="stable")[:, :k]
     else:
         cand = np.tile(np.arange(n_cols), (n_rows, 1))
-    vals = np.take_along_axis(scores, cand, axis=1)
-    order = np.lexsort((cand, -vals), axis=1)  # by score desc, then column asc
-    idx = np.take_along_axis(cand, order, axis=1).astype(np.int64)
-    return idx, np.take_along_axis(vals, order, axis=1).astype(np.float32)
+    return _ranked(cand, np.take_along_axis(scores, cand, axis=1))
 
 
 def _exact(
@@ -294,12 +304,7 @@ def _query(
         lab, dist = index.knn_query(chunk, k=k, num_threads=threads)
         labels[start : start + len(chunk)], dists[start : start + len(chunk)] = lab, dist
         start += len(chunk)
-    sims = (1.0 - dists).astype(np.float32)
-    order = np.lexsort((labels, -sims), axis=1)
-    return (
-        np.take_along_axis(labels, order, axis=1).astype(np.int64),
-        np.take_along_axis(sims, order, axis=1),
-    )
+    return _ranked(labels, 1.0 - dists)
 
 
 def pair_dots(
@@ -359,9 +364,7 @@ def _sketched(
         ids, _ = _query(index, items.shape[0], [_project(part, proj)], n, fetch, p)
         qi = np.repeat(np.arange(start, start + n), fetch)
         exact = pair_dots(queries, items, qi, ids.ravel()).reshape(ids.shape)
-        order = np.lexsort((ids, -exact), axis=1)[:, :keep]
-        out_ids[start : start + n] = np.take_along_axis(ids, order, axis=1)
-        out_sims[start : start + n] = np.take_along_axis(exact, order, axis=1)
+        out_ids[start : start + n], out_sims[start : start + n] = _ranked(ids, exact, keep)
     return out_ids, out_sims
 
 
@@ -440,22 +443,17 @@ def merge_topk(parts: Sequence[tuple[Ids, Sims]], k: int) -> tuple[Ids, Sims]:
         [[0, 3, 2]]
     """
     ids = np.concatenate([p[0] for p in parts], axis=1)
-    sims = np.concatenate([p[1] for p in parts], axis=1)
-    order = np.lexsort((ids, -sims), axis=1)[:, :k]
-    return (
-        np.take_along_axis(ids, order, axis=1).astype(np.int64),
-        np.take_along_axis(sims, order, axis=1).astype(np.float32),
-    )
+    return _ranked(ids, np.concatenate([p[1] for p in parts], axis=1), k)
 
 
-def _slice(m: npt.NDArray[Any] | sp.csr_matrix, a: int, b: int) -> Any:
+def shard_rows(m: npt.NDArray[Any] | sp.csr_matrix, a: int, b: int) -> Any:
     """Rows ``a:b`` without a copy: scipy copies a CSR row slice (1.5 GB for the right
     n-gram rows of the 1M demo firms), this shares the rows' arrays.
 
     Example:
         >>> import scipy.sparse as sp
         >>> m = sp.csr_matrix(np.eye(3, dtype=np.float32))
-        >>> _slice(m, 1, 3).toarray().tolist()
+        >>> shard_rows(m, 1, 3).toarray().tolist()
         [[0.0, 1.0, 0.0], [0.0, 0.0, 1.0]]
     """
     if not sp.issparse(m):
@@ -475,17 +473,17 @@ def _sharded(
     k: int,
     method: SearchMethod,
     p: AnnParams,
-    shards: int,
 ) -> tuple[Ids, Sims]:
-    """A graph search as ``shards`` one-thread searches, ``threads`` at a time (hnswlib and
+    """A graph search as ``p.shards`` one-thread searches, ``threads`` at a time (hnswlib and
     the sparse products release the GIL), merged."""
+    shards = _shards(items.shape[0], p)
     shard_method, shard_params = shard_plan(queries, items, method, p)
     bounds = shard_bounds(items.shape[0], shards)
     logger.debug("graph search over %d shards", shards)
 
     def one(i: int) -> tuple[Ids, Sims]:
         a, b = int(bounds[i]), int(bounds[i + 1])
-        return search_shard(queries, _slice(items, a, b), k, shard_method, shard_params, a)
+        return search_shard(queries, shard_rows(items, a, b), k, shard_method, shard_params, a)
 
     with ThreadPoolExecutor(max_workers=min(shards, _threads(items.shape[0], p))) as pool:
         parts = list(pool.map(one, range(shards)))
@@ -543,7 +541,7 @@ def search(
     sketched = sparse and method == "auto" and n_items >= p.sparse_exact_below
     use_hnsw = not sparse and (method == "hnsw" or (method == "auto" and n_items >= p.exact_below))
     if (sketched or use_hnsw) and _shards(n_items, p) > 1:
-        return _sharded(queries, items, k, method, p, _shards(n_items, p))
+        return _sharded(queries, items, k, method, p)
     if sketched:
         logger.debug("sparse search of %d items through a %d-d sketch", n_items, p.sketch_dim)
         return _sketched(sp.csr_matrix(queries), sp.csr_matrix(items), k, p)

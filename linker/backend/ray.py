@@ -312,7 +312,15 @@ class RayBackend:
         params: AnnParams | None = None,
     ) -> tuple[Ids, Matrix]:
         """See :meth:`linker.backend.Backend.search`."""
-        from linker.ann import AnnParams, merge_topk, search, search_shard, shard_bounds, shard_plan
+        from linker.ann import (
+            AnnParams,
+            merge_topk,
+            search,
+            search_shard,
+            shard_bounds,
+            shard_plan,
+            shard_rows,
+        )
 
         p = params or AnnParams()
         n_items = items.shape[0]
@@ -334,7 +342,9 @@ class RayBackend:
         qref = ray.put(queries)
         bounds = shard_bounds(n_items, shards)
         refs = [
-            self._search_task.remote(qref, items[a:b], k, shard_method, shard_params, int(a))
+            self._search_task.remote(
+                qref, shard_rows(items, int(a), int(b)), k, shard_method, shard_params, int(a)
+            )
             for a, b in zip(bounds[:-1], bounds[1:], strict=True)
         ]
         return merge_topk(ray.get(refs), min(k, n_items))
