@@ -1,13 +1,14 @@
 """Candidate generation: ranked lists of right records per left record, unioned, within key blocks.
 
 For every left record the blocker keeps its ``k`` best right records from each list: below
-50,000 right records its ``k`` nearest by embedding cosine and its ``k`` nearest by n-gram TF-IDF
-cosine; from 50,000 (see :class:`Blockers`) the n-gram list and the ``k`` right records that
-share its rarest words and numbers (:mod:`linker.tokens`). Where lists overlap, the free
-places of the budget (``k`` per list) go to the next-best of each list in turn. Both
-similarities are computed for every kept pair. ``block_on`` restricts the search to records
-that agree exactly on some columns; records whose key is null are searched against the whole
-other table, so no record is left out because of a missing key.
+50,000 right records its ``k`` nearest by embedding cosine and its ``k`` nearest by n-gram
+TF-IDF cosine; from 50,000 (see :class:`Blockers`) the n-gram list and the ``k`` right records that
+share its rarest words and numbers (:mod:`linker.tokens`), and from 300,000 the latter alone.
+Where lists overlap, the free places of the budget (``k`` per list; ``2k`` for the rare-token
+list alone) go to the next-best of each list in turn. Both similarities are computed for every
+kept pair. ``block_on`` restricts the search to records that agree exactly on some columns;
+records whose key is null are searched against the whole other table, so no record is left out
+because of a missing key.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ import scipy.sparse as sp
 from linker._progress import progress, want_progress
 from linker.ann import AnnParams, SearchMethod, pair_dots, search
 from linker.errors import ConfigError
-from linker.tokens import token_neighbours
+from linker.tokens import PairScore, token_neighbours
 
 if TYPE_CHECKING:
     from linker.backend import Backend
@@ -51,34 +52,44 @@ class Representations:
 class Blockers:
     """Which candidate lists blocking unions, by the number of right records of a block.
 
-    At a million demo firms, the approximate n-gram search loses true pairs among thousands
-    of look-alikes, and the embedding list (the weakest: 0.81 recall@20 alone at 100k demo
-    firms, against 0.97 for n-grams) finds few of them; the rare-token list finds most
-    (100k demo firms, blocking recall with 20 candidates per left record: embedding +
-    n-gram 0.9803, n-gram + rare tokens 0.9890, all three 0.9891), and it costs a polars
-    join instead of a second hnswlib graph.
+    Below 50,000 right records: the embedding list and the n-gram list (an exact search).
+    From there the rare-token list (:mod:`linker.tokens`, its candidates ranked by n-gram
+    cosine) takes the embedding list's place, the weakest (0.81 recall@20 alone at 100k demo
+    firms, against 0.97 for n-grams and 0.99 for rare tokens); from 300,000 it is alone,
+    because the approximate n-gram search over the whole table costs more than everything
+    else together and finds less than the rare tokens. On the demo firms (link N x N, 20
+    candidates per left record, measured on the saved sides of
+    ``benchmarks/results/scale_notes.md``): at 100k, rare tokens 0.9914 alone, 0.9948 with
+    the n-gram list; at 1M, rare tokens 0.9727 in 127 s, with the n-gram list 0.9858 in
+    about 690 s.
 
     Args:
         dense_below: The embedding list is used below this many right records (``None``:
             always); embeddings are still computed, for the ``dense_sim`` of every pair.
         tokens_from: The rare-token list is added from this many right records (``None``:
             never).
+        ngram_below: Where the rare-token list is used, the n-gram list is used beside it
+            only below this many right records (``None``: always). Without the rare-token
+            list the n-gram list is always used.
         token_max_df: Words held by more right records than this are not used.
-        token_pairs_per_left: Join budget of the rare-token list, in key matches per left
+        token_pairs_per_left: Budget of the rare-token list, in right records met per left
             record (see :func:`linker.tokens.token_neighbours`).
 
     Example:
         >>> b = Blockers()
         >>> b.lists(10_000, dense=True, sparse=True, columns=True)
         ['dense', 'ngram']
-        >>> b.lists(1_000_000, dense=True, sparse=True, columns=True)
+        >>> b.lists(100_000, dense=True, sparse=True, columns=True)
         ['ngram', 'tokens']
+        >>> b.lists(1_000_000, dense=True, sparse=True, columns=True)
+        ['tokens']
     """
 
     dense_below: int | None = 50_000
     tokens_from: int | None = 50_000
+    ngram_below: int | None = 300_000
     token_max_df: int = 1000
-    token_pairs_per_left: int = 50
+    token_pairs_per_left: int = 100
 
     def __post_init__(self) -> None:
         if self.token_max_df < 1 or self.token_pairs_per_left < 1:
@@ -90,9 +101,12 @@ class Blockers:
         out = []
         use_tokens = columns and self.tokens_from is not None and n_right >= self.tokens_from
         small = self.dense_below is None or n_right < self.dense_below
-        if dense and (small or not (sparse or use_tokens)):
+        use_ngram = sparse and (
+            not use_tokens or self.ngram_below is None or n_right < self.ngram_below
+        )
+        if dense and (small or not (use_ngram or use_tokens)):
             out.append("dense")
-        if sparse:
+        if use_ngram:
             out.append("ngram")
         if use_tokens:
             out.append("tokens")
@@ -225,6 +239,17 @@ def _rowwise_sims(
     return {k: np.clip(v, 0.0, 1.0) for k, v in out.items()}
 
 
+def _pair_score(
+    left: Representations, right: Representations, lrows: Rows, rrows: Rows
+) -> PairScore | None:
+    """How the rare-token list ranks its candidates: n-gram cosine, else embedding cosine."""
+    for lv, rv in ((left.sparse, right.sparse), (left.dense, right.dense)):
+        if lv is not None and rv is not None:
+            lm, rm = _rows(lv, lrows), _rows(rv, rrows)
+            return lambda li, ri: pair_dots(lm, rm, li, ri)
+    return None
+
+
 def _lists(
     left: Representations,
     right: Representations,
@@ -239,7 +264,7 @@ def _lists(
     backend: Backend | None,
 ) -> tuple[list[Rows], int]:
     """Each blocker's best right rows of every left row in one group (``-1``: none), as many
-    as the group's budget (``k`` per list), and the budget."""
+    as the group's budget (``k`` per list; ``2k`` for the rare-token list alone), and the budget."""
     names = blockers.lists(
         len(rrows),
         dense=left.dense is not None and right.dense is not None,
@@ -250,7 +275,11 @@ def _lists(
         "dense": (left.dense, right.dense, method),
         "ngram": (left.sparse, right.sparse, "exact" if method == "exact" else "auto"),
     }
-    budget = k * len(names)
+    # k per list; the rare-token list alone (from ngram_below) keeps the budget of the two
+    # lists it stands for: with 2k, 0.9913 of the true pairs at 100k demo firms against 0.9891
+    # with k, and F1 0.907 against 0.896 (the matcher's pseudo-labels take their negatives
+    # among the candidates)
+    budget = k * (2 if names == ["tokens"] else len(names))
     out = []
     for name in names:
         if name == "tokens":
@@ -259,6 +288,7 @@ def _lists(
             ids = token_neighbours(
                 lcols, rcols, budget + 1 if self_join else budget, max_df=blockers.token_max_df,
                 pairs_per_left=blockers.token_pairs_per_left,
+                score=_pair_score(left, right, lrows, rrows),
             )  # fmt: skip
             found = np.where(ids >= 0, rrows[np.maximum(ids, 0)], -1)
             out.append(_drop_self(found, lrows, self_join=self_join))
@@ -288,15 +318,16 @@ def block(
 ) -> BlockingResult:
     """Candidates of every left row from the blockers' neighbour lists, within each group.
 
-    Each left row gets its top ``k`` of every list, and the budget of ``k`` × (number of lists)
-    candidates is then filled with the next-best of each list in turn, so the places that
-    overlapping lists leave free are not wasted. Which lists a group uses depends on its
-    number of right rows (:class:`Blockers`).
+    Each left row gets its top ``k`` of every list, and the budget of ``k`` × (number of lists;
+    2 for the rare-token list alone) candidates is then filled with the next-best of each list
+    in turn, so the places that overlapping lists leave free are not wasted. Which lists a group
+    uses depends on its number of right rows (:class:`Blockers`).
 
     Args:
         left: Left vectors (either kind may be ``None`` to switch that blocker off).
         right: Right vectors, in the same spaces.
-        k: Neighbours per blocker per left record (the budget is ``k`` per blocker).
+        k: Neighbours per blocker per left record (the budget is ``k`` per blocker; ``2k`` for
+            the rare-token list alone).
         groups: ``(left_rows, right_rows)`` blocks from :func:`key_groups`; default one block.
         self_join: Left and right are the same table (dedup): drop each row's pair with itself.
         method: Dense search method (see :func:`linker.ann.search`).

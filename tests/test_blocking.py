@@ -199,6 +199,14 @@ def test_blockers_choose_lists_by_right_size() -> None:
     assert Blockers(dense_below=None, tokens_from=None).lists(
         10**9, dense=True, sparse=True, columns=True
     ) == ["dense", "ngram"]
+    # large blocks: the rare-token list alone, the n-gram list only where there is none
+    alone = Blockers(dense_below=100, tokens_from=50, ngram_below=80)
+    assert alone.lists(79, dense=True, sparse=True, columns=True) == ["dense", "ngram", "tokens"]
+    assert alone.lists(100, dense=True, sparse=True, columns=True) == ["tokens"]
+    assert alone.lists(100, dense=True, sparse=True, columns=False) == ["ngram"]
+    assert Blockers(tokens_from=50, ngram_below=None).lists(
+        10**9, dense=True, sparse=True, columns=True
+    ) == ["ngram", "tokens"]
 
 
 def test_bad_blockers_are_config_errors() -> None:

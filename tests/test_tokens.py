@@ -3,7 +3,7 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 
-from linker.tokens import token_neighbours
+from linker.tokens import context_columns, token_neighbours
 
 
 def test_phones_in_other_formats_are_found() -> None:
@@ -39,9 +39,45 @@ def test_common_keys_are_dropped() -> None:
 def test_budget_keeps_the_rarest_keys() -> None:
     left = [pl.Series(["a b", "a c"])]
     right = [pl.Series(["a", "a", "a", "b", "c"])]
-    # "a" costs 2 x 3 = 6 matches, "b" and "c" one each: a budget of 1 per left row keeps b, c
+    # "a" meets 3 right rows, "b" and "c" one each: a budget of 1 per left row keeps b, c
     ids = token_neighbours(left, right, 3, pairs_per_left=1)
     assert ids.tolist() == [[3, -1, -1], [4, -1, -1]]
+
+
+def test_budget_is_per_left_row_and_keeps_each_rows_rarest_key() -> None:
+    left = [pl.Series(["a b", "a"])]
+    right = [pl.Series(["a", "a", "a", "b"])]
+    # row 0 spends its budget on "b"; row 1 has only "a", over budget, and still joins on it
+    ids = token_neighbours(left, right, 3, pairs_per_left=1)
+    assert ids.tolist() == [[3, -1, -1], [0, 1, 2]]
+
+
+def test_a_town_column_qualifies_common_names() -> None:
+    names = pl.Series(["acme tools"] * 3 + ["beta", "gamma", "delta", "epsilon"])
+    towns = pl.Series(["Austin", "austin", "Boston", "boston", "BOSTON", "Austin", "Boston"])
+    assert context_columns([names, towns], max_df=2) == [1]
+    left = [pl.Series(["Acme Tools"]), pl.Series(["Boston"])]
+    # "acme tools" is held by 3 > max_df rows: only "acme tools" in Boston finds row 2
+    assert token_neighbours(left, [names, towns], 2, max_df=2).tolist() == [[2, -1]]
+    # a town alone is no key
+    only_town = [pl.Series(["omega"]), pl.Series(["Boston"])]
+    assert token_neighbours(only_town, [names, towns], 2, max_df=2).tolist() == [[-1, -1]]
+
+
+def test_no_context_when_every_column_would_be_one() -> None:
+    towns = pl.Series(["austin"] * 4)
+    assert context_columns([towns, towns], max_df=2) == []
+    assert context_columns([pl.Series(["a", "b", None, None])], max_df=2) == []
+
+
+def test_score_ranks_the_candidates() -> None:
+    left = [pl.Series(["common rare"])]
+    right = [pl.Series(["common", "common", "common rare", "rare"])]
+    by_row = token_neighbours(left, right, 4, score=lambda li, ri: ri.astype(np.float32))
+    assert by_row.tolist() == [[3, 2, 1, 0]]
+    # equal scores fall back to the summed IDF, then the lower row
+    flat = token_neighbours(left, right, 4, score=lambda li, ri: np.zeros(len(ri), np.float32))
+    assert flat.tolist() == [[2, 3, 0, 1]]
 
 
 def test_nulls_and_empty_tables() -> None:
