@@ -3,7 +3,7 @@
 For every left record the blocker keeps its ``k`` best right records from each list: below
 50,000 right records its ``k`` nearest by embedding cosine and its ``k`` nearest by n-gram
 TF-IDF cosine; from 50,000 (see :class:`Blockers`) the n-gram list and the ``k`` right records that
-share its rarest words and numbers (:mod:`linker.tokens`), and from 300,000 the latter alone.
+share its rarest words and numbers (:mod:`linker.tokens`), and from 100,000 the latter alone.
 Where lists overlap, the free places of the budget (``k`` per list; ``2k`` for the rare-token
 list alone) go to the next-best of each list in turn. Both similarities are computed for every
 kept pair. ``block_on`` restricts the search to records that agree exactly on some columns;
@@ -54,14 +54,13 @@ class Blockers:
 
     Below 50,000 right records: the embedding list and the n-gram list (an exact search).
     From there the rare-token list (:mod:`linker.tokens`, its candidates ranked by n-gram
-    cosine) takes the embedding list's place, the weakest (0.81 recall@20 alone at 100k demo
-    firms, against 0.97 for n-grams and 0.99 for rare tokens); from 300,000 it is alone,
-    because the approximate n-gram search over the whole table costs more than everything
-    else together and finds less than the rare tokens. On the demo firms (link N x N, 20
-    candidates per left record, measured on the saved sides of
-    ``benchmarks/results/scale_notes.md``): at 100k, rare tokens 0.9914 alone, 0.9948 with
-    the n-gram list; at 1M, rare tokens 0.9727 in 127 s, with the n-gram list 0.9858 in
-    about 690 s.
+    cosine) takes the place of the embedding list, the weakest (0.81 recall@20 alone at 100k
+    demo firms, against 0.97 for n-grams); from 100,000 it is alone, because the approximate
+    n-gram search over the whole table then costs as much as the rest of the link and adds
+    little. On the demo firms (link N x N, 20 candidates per left record): at 100k, the
+    rare tokens alone found 0.9913 of the true pairs in a 53 s link, with the n-gram list
+    0.9946 in 96 s (F1 0.907 and 0.905); on the saved 1M sides of
+    ``benchmarks/results/scale_notes.md``, 0.9727 in 127 s against 0.9858 in about 690 s.
 
     Args:
         dense_below: The embedding list is used below this many right records (``None``:
@@ -79,15 +78,15 @@ class Blockers:
         >>> b = Blockers()
         >>> b.lists(10_000, dense=True, sparse=True, columns=True)
         ['dense', 'ngram']
-        >>> b.lists(100_000, dense=True, sparse=True, columns=True)
+        >>> b.lists(60_000, dense=True, sparse=True, columns=True)
         ['ngram', 'tokens']
-        >>> b.lists(1_000_000, dense=True, sparse=True, columns=True)
+        >>> b.lists(100_000, dense=True, sparse=True, columns=True)
         ['tokens']
     """
 
     dense_below: int | None = 50_000
     tokens_from: int | None = 50_000
-    ngram_below: int | None = 300_000
+    ngram_below: int | None = 100_000
     token_max_df: int = 1000
     token_pairs_per_left: int = 100
 
