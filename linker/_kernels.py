@@ -13,7 +13,7 @@ import numba
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["csr_pair_dots"]
+__all__ = ["csr_pair_dots", "group_best_two"]
 
 # numba's default threading layer (workqueue) aborts the process when two threads launch
 # parallel kernels at once; callers on other threads (a web app, a thread pool) queue here.
@@ -68,3 +68,43 @@ def csr_pair_dots(
                 np.ascontiguousarray(b_rows, dtype=np.int64), out,
             )  # fmt: skip
     return out
+
+
+@numba.njit(cache=True, nogil=True)
+def _group_best_two(groups: Any, score: Any, n_groups: int, best: Any, second: Any) -> None:
+    top = np.full(n_groups, -np.inf, np.float64)
+    runner = np.full(n_groups, -np.inf, np.float64)
+    count = np.zeros(n_groups, np.int64)
+    for t in range(len(groups)):
+        g, v = groups[t], score[t]
+        count[g] += 1
+        if v > top[g]:
+            runner[g] = top[g]
+            top[g] = v
+        elif v > runner[g]:
+            runner[g] = v
+    for t in range(len(groups)):
+        g = groups[t]
+        best[t] = top[g]
+        second[t] = runner[g] if count[g] > 1 else 0.0
+
+
+def group_best_two(
+    groups: npt.NDArray[np.int64], score: npt.NDArray[np.float32]
+) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float32]]:
+    """For each entry, the best and the second-best score of its group (0 when it is alone).
+
+    Two passes over the entries instead of a sort (at 20 million candidate pairs about 6 s
+    per call for ``np.lexsort``). A tie for the best counts twice: the second-best is then
+    the best. ``groups`` are non-negative ids.
+
+    Example:
+        >>> g = np.array([0, 1, 0, 0]); s = np.array([0.5, 0.75, 0.25, 1.0], dtype=np.float32)
+        >>> best, second = group_best_two(g, s)
+        >>> best.tolist(), second.tolist()
+        ([1.0, 0.75, 1.0, 1.0], [0.5, 0.0, 0.5, 0.5])
+    """
+    best, second = np.empty_like(score), np.empty_like(score)
+    if len(groups):
+        _group_best_two(groups, score, int(groups.max()) + 1, best, second)
+    return best, second

@@ -158,3 +158,16 @@ def test_save_load_round_trip_of_fallback(tmp_path: Path) -> None:
     loaded = FastMatcher.load(tmp_path / "m.json")
     assert loaded.link_ == "identity"
     np.testing.assert_array_equal(loaded.predict_proba(feats), m.predict_proba(feats))
+
+
+def test_best_two_matches_a_sort_over_random_groups_with_ties() -> None:
+    from linker.matching.fast import _best_two
+
+    rng = np.random.default_rng(4)
+    groups = rng.integers(0, 300, 5000)
+    score = rng.integers(0, 20, 5000).astype(np.float32) / 20  # many ties
+    best, second = _best_two(groups, score)
+    for g in np.unique(groups)[:100]:
+        mine = np.sort(score[groups == g])[::-1]
+        assert (best[groups == g] == mine[0]).all()
+        assert (second[groups == g] == (mine[1] if len(mine) > 1 else 0.0)).all()

@@ -40,19 +40,9 @@ Vector = npt.NDArray[np.float32]
 
 def _best_two(groups: npt.NDArray[np.int64], score: Vector) -> tuple[Vector, Vector]:
     """For each pair: the best and second-best score within its group (0 when none)."""
-    order = np.lexsort((-score, groups))
-    g, s = groups[order], score[order]
-    first = np.ones(len(g), dtype=bool)
-    first[1:] = g[1:] != g[:-1]
-    starts = np.flatnonzero(first)
-    best = np.repeat(s[starts], np.diff(np.append(starts, len(g))))
-    second_at = starts + 1
-    has_second = np.append(starts[1:], len(g)) > second_at
-    second_vals = np.where(has_second, s[np.minimum(second_at, len(g) - 1)], 0.0)
-    second = np.repeat(second_vals, np.diff(np.append(starts, len(g))))
-    out_best, out_second = np.empty_like(score), np.empty_like(score)
-    out_best[order], out_second[order] = best, second
-    return out_best, out_second
+    from linker._kernels import group_best_two
+
+    return group_best_two(groups, np.ascontiguousarray(score, dtype=np.float32))
 
 
 def split_point(values: npt.NDArray[np.floating]) -> float:
