@@ -57,10 +57,11 @@ class Blockers:
     cosine) takes the place of the embedding list, the weakest (0.81 recall@20 alone at 100k
     demo firms, against 0.97 for n-grams); from 100,000 it is alone, because the approximate
     n-gram search over the whole table then costs as much as the rest of the link and adds
-    little. On the demo firms (link N x N, 20 candidates per left record): at 100k, the
-    rare tokens alone found 0.9913 of the true pairs in a 53 s link, with the n-gram list
-    0.9946 in 96 s (F1 0.907 and 0.905); on the saved 1M sides of
-    ``benchmarks/results/scale_notes.md``, 0.9727 in 127 s against 0.9858 in about 690 s.
+    little. On the demo firms (link N x N, 20 candidates per left record, the saved sides of
+    ``benchmarks/results/scale_notes.md``), the rare tokens alone find 0.9962 of the true
+    pairs at 100k (13 s) and 0.9908 at 1M (155 s); the n-gram graph list beside them cost
+    39 s and 559 s, and before the rare tokens had band keys it raised their 0.9913 to
+    0.9948 at 100k and their 0.9727 to 0.9858 at 1M.
 
     Args:
         dense_below: The embedding list is used below this many right records (``None``:

@@ -12,10 +12,10 @@ top ``k``. An inverted index finds those pairs exactly and cheaply:
    first column (``fuzzy_columns``) also makes MinHash band keys of its character 3-grams,
    which a name with a typo in every word still shares with its twin;
 2. *context columns* (:func:`context_columns`: a town, a state, a country; columns whose
-   whole values are mostly held by more than ``max_df`` right records) make no words of
-   their own; instead every key of the other columns is also made once per context value
-   ("acme tools" in Springfield): a firm name shared by 600 of a million records is
-   shared by a dozen in one town;
+   whole values are mostly held by more than ``max_df`` right records) make no word keys
+   of their own (one key: the whole value); instead every key of the other columns is
+   also made once per context value ("acme tools" in Springfield): a firm name shared by
+   600 of a million records is shared by a dozen in one town;
 3. keys held by more than ``max_df`` right records say little and are dropped; of the rest,
    each left record joins on its rarest keys, as many as keep its matches within
    ``pairs_per_left`` right records (always at least its rarest one). A budget per record,
@@ -27,8 +27,9 @@ top ``k``. An inverted index finds those pairs exactly and cheaply:
 
 On the demo firms (link N x N, the six columns, 20 candidates per left record; the saved
 sides of ``benchmarks/results/scale_notes.md``) the share of true pairs found by this list
-alone went from 0.955 to 0.991 at 100k and from 0.887 to 0.973 at 1M with steps 2-4, in
-about 13 s and 127 s.
+alone went from 0.955 to 0.996 at 100k and from 0.887 to 0.991 at 1M with the context
+columns, the budget per record, the cosine ranking and the band keys, in about 13 s and
+155 s.
 
 Example:
     >>> import polars as pl
@@ -58,7 +59,7 @@ PairScore = Callable[[npt.NDArray[np.int64], npt.NDArray[np.int64]], npt.NDArray
 
 _DIGITS = 7  # a long number is keyed by its last 7 digits (a phone without its prefixes)
 _LEFT_CHUNK = 100_000  # left records joined at once (bounds the join's memory)
-_KEY_CHUNK = 100_000  # rows whose keys are made at once (bounds the strings' memory)
+_KEY_CHUNK = 50_000  # rows whose keys are made at once (bounds the strings' memory)
 _WORD = r"[\p{L}\p{N}]+"
 _CONTEXT_SHARE = 0.5  # a column is a context when this share of its values is that common
 _CONJOIN_SEED = 11  # hash seed of (key, context value) keys
@@ -228,15 +229,21 @@ def _chosen_keys(
     time, so that all of the left keys never exist at once (at a million rows with the band
     keys, about 80 million, and twice that while sorted).
     """
-    first = pl.int_range(pl.len()).over("row") == 0
+    # rows sorted by (row, df_r): a row's running sum is the running sum of the whole column
+    # less its value where the row starts (window expressions over 8 million keys per chunk
+    # took about 1.5 GB more)
+    first = pl.col("row") != pl.col("row").shift(1, fill_value=-1)
+    total = pl.col("df_r").cum_sum()
+    spent = total - pl.when(first).then(total - pl.col("df_r")).forward_fill()
     weight = (1.0 + n_right / pl.col("df_r").cast(pl.Float32)).log().cast(pl.Float32)
     parts = []
     for start in range(0, len(left[0]), _KEY_CHUNK):
         keys = _chunk_keys([c.slice(start, _KEY_CHUNK) for c in left], start, contexts, fuzzy)
         chosen = (
             keys.join(rdf, on="key")
+            .with_columns(pl.col("df_r").cast(pl.Int64))
             .sort(["row", "df_r", "key"])
-            .filter((pl.col("df_r").cum_sum().over("row") <= pairs_per_left) | first)
+            .filter((spent <= pairs_per_left) | first)
         )
         parts.append(chosen.select("key", pl.col("row").alias("left_row"), weight.alias("idf")))
     return pl.concat(parts)
