@@ -296,7 +296,8 @@ def train(
             ``max_train_seconds``, ``device``, ``pooling`` (``"mean"`` or ``"cls"``),
             ``balance``; for ``"boosted"`` ``embedding`` (``"static"`` or ``None``),
             ``token_model`` (learn which shared/one-sided words matter; default ``True``),
-            ``max_iter``, ``learning_rate``; ``"stack"`` takes both sets.
+            ``max_iter``, ``learning_rate``, ``l2_regularization``, ``max_features``,
+            ``n_models`` (boosted models averaged); ``"stack"`` takes both sets.
 
     Returns:
         The fitted matcher: ``predict_proba``, ``threshold_``, ``save``; pass it (or its
@@ -328,7 +329,10 @@ def train(
         valid_set = as_pairs(folder, left=left, right=right, split="valid") if has_valid else None
     else:
         valid_set = None
-    boosted_keys = ("embedding", "max_iter", "learning_rate")
+    boosted_keys = (
+        "embedding", "token_model", "max_iter", "learning_rate", "l2_regularization",
+        "max_features", "n_models",
+    )  # fmt: skip
     boosted = {k: settings.pop(k) for k in boosted_keys if k in settings}
     ditto = {"backbone": backbone, "epochs": epochs, "show_progress": show_progress, **settings}
     matcher: PairMatcher

@@ -57,13 +57,19 @@ def test_trees_equal_sklearn_including_missing_values() -> None:
     X = rng.random((2000, 5))
     y = ((X[:, 0] + X[:, 1] * X[:, 2] + rng.normal(0, 0.2, 2000)) > 0.8).astype(np.int64)
     X[::7, 3] = np.nan
-    trees = fit_trees(X, y, max_iter=50)
-    ref = HistGradientBoostingClassifier(
-        max_iter=50, learning_rate=0.05, early_stopping=False, random_state=0
-    ).fit(X, y)
+    trees = fit_trees(X, y, max_iter=50, n_models=3, seed=4)
+    refs = [
+        HistGradientBoostingClassifier(
+            max_iter=50, learning_rate=0.05, l2_regularization=1.0, max_features=0.5,
+            early_stopping=False, random_state=seed,
+        ).fit(X, y)
+        for seed in (4, 5, 6)
+    ]  # fmt: skip
     Z = rng.random((500, 5))
     Z[::5, 3] = np.nan
-    np.testing.assert_allclose(predict_trees(trees, Z), ref._raw_predict(Z).ravel(), atol=1e-9)
+    mean = np.mean([ref._raw_predict(Z).ravel() for ref in refs], axis=0)
+    np.testing.assert_allclose(predict_trees(trees, Z), mean, atol=1e-9)
+    assert np.abs(refs[0]._raw_predict(Z).ravel() - mean).max() > 1e-3  # the seeds differ
 
 
 def test_number_similarity() -> None:
@@ -104,7 +110,7 @@ def test_save_load_reproduces_scores_and_writes_no_pickle(
     folder = fitted.save(tmp_path / "m")
     assert [p.name for p in folder.iterdir()] == ["linker_matcher.json"]
     state = json.loads((folder / "linker_matcher.json").read_text())
-    assert state["type"] == "BoostedMatcher" and len(state["trees"]["trees"]) == 100
+    assert state["type"] == "BoostedMatcher" and len(state["trees"]["trees"]) == 5 * 100
     loaded = load_matcher(folder)
     assert isinstance(loaded, BoostedMatcher)
     np.testing.assert_array_equal(loaded.predict_proba(test), fitted.predict_proba(test))
@@ -186,3 +192,18 @@ def test_stack_trains_both_saves_and_loads(tmp_path: Path) -> None:
     loaded = load_matcher(tmp_path / "s")
     assert isinstance(loaded, StackedMatcher)
     np.testing.assert_allclose(loaded.predict_proba(test), m.predict_proba(test), atol=1e-5)
+
+
+def test_folder_from_before_the_averaged_trees_loads_as_one_model(
+    fitted: BoostedMatcher, tmp_path: Path
+) -> None:
+    test = _pairs(700, 760, 3)
+    folder = fitted.save(tmp_path / "m")
+    state = json.loads((folder / "linker_matcher.json").read_text())
+    for key in ("l2_regularization", "max_features", "n_models"):
+        del state["params"][key]
+    (folder / "linker_matcher.json").write_text(json.dumps(state))
+    loaded = load_matcher(folder)
+    assert isinstance(loaded, BoostedMatcher)
+    assert (loaded.n_models, loaded.max_features, loaded.l2_regularization) == (1, 1.0, 0.0)
+    np.testing.assert_array_equal(loaded.predict_proba(test), fitted.predict_proba(test))

@@ -49,6 +49,24 @@ def test_evidence_weighs_rare_words_and_flags_one_sided_ones() -> None:
     assert back.weight("tools") == stats.weight("tools")
 
 
+def test_core_compares_the_name_without_the_brewers_words() -> None:
+    stats = TokenStats().fit(["a"])
+    brewery = {"brewery": "Third Base Sports Bar"}
+    left = [{"name": "Red Rocket Amber Ale", **brewery}] * 2
+    right = [
+        {"name": "Third Base Red Rocket Amber Ale", **brewery},  # same beer, brewer in the name
+        {"name": "Third Base Blue Moon Ale", **brewery},  # another beer of the same brewer
+    ]
+    f = evidence_features(left, right, ["name", "brewery"], stats)
+    assert f["c0_core_jaccard"].tolist() == [1.0, pytest.approx(1 / 6)]
+    assert f["c0_core_order"][0] == 1.0 > f["c0_core_order"][1]
+    assert f["c0_core_unshared"].tolist() == [1.0, pytest.approx(1 / 6)]  # 0 and 5 one-sided
+    # the brewery's core (its words in no other column: "sports bar") agrees
+    assert f["c1_core_jaccard"].tolist() == [pytest.approx(1.0), pytest.approx(1.0)]
+    one = evidence_features(left[:1], right[:1], ["name"], stats)
+    assert not any("core" in k for k in one)  # one column: nothing to take away
+
+
 def _word_pairs(n: int) -> tuple[list[frozenset[str]], list[frozenset[str]], list[int]]:
     """A product rule: "mac" against "win" is another product, whatever else is shared."""
     rng = np.random.default_rng(0)

@@ -53,6 +53,7 @@ FORMAT_VERSION = 2  # 2: word evidence and the token model (version-1 folders st
 TOKEN_FEATURE = "record_token_model"
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)?")
 Vector = npt.NDArray[np.float32]
+_SINGLE_MODEL = {"l2_regularization": 0.0, "max_features": 1.0, "n_models": 1}
 
 
 def number_similarity(left: Sequence[str], right: Sequence[str]) -> Vector:
@@ -172,6 +173,9 @@ class BoostedMatcher:
             fitted on the training pairs (out-of-fold on those pairs) as a feature.
         max_iter: Boosting rounds.
         learning_rate: Shrinkage of each round.
+        l2_regularization: L2 penalty on the leaf values.
+        max_features: Share of the features each split chooses among.
+        n_models: Boosted models averaged (seeds ``seed``, ``seed + 1``, ...).
         seed: Seed of the trees and of the validation hold-out.
 
     Example:
@@ -192,6 +196,9 @@ class BoostedMatcher:
         token_model: bool = True,
         max_iter: int = 300,
         learning_rate: float = 0.05,
+        l2_regularization: float = 1.0,
+        max_features: float = 0.5,
+        n_models: int = 5,
         seed: int = 0,
     ):
         self.columns = columns
@@ -199,6 +206,9 @@ class BoostedMatcher:
         self.token_model = token_model
         self.max_iter = max_iter
         self.learning_rate = learning_rate
+        self.l2_regularization = l2_regularization
+        self.max_features = max_features
+        self.n_models = n_models
         self.seed = seed
 
     def _params(self) -> dict[str, Any]:
@@ -208,6 +218,9 @@ class BoostedMatcher:
             "token_model": self.token_model,
             "max_iter": self.max_iter,
             "learning_rate": self.learning_rate,
+            "l2_regularization": self.l2_regularization,
+            "max_features": self.max_features,
+            "n_models": self.n_models,
             "seed": self.seed,
         }
 
@@ -236,6 +249,9 @@ class BoostedMatcher:
             np.asarray(train.labels, dtype=np.int64),
             max_iter=self.max_iter,
             learning_rate=self.learning_rate,
+            l2_regularization=self.l2_regularization,
+            max_features=self.max_features,
+            n_models=self.n_models,
             seed=self.seed,
         )
         from linker.matching.ditto.loop import best_threshold
@@ -330,7 +346,8 @@ class BoostedMatcher:
         if state["format_version"] > FORMAT_VERSION:
             raise ModelError(f"{path} was saved by a newer linker; upgrade linker to load it")
         version = state["format_version"]
-        m = cls(**state["params"]) if version >= 2 else cls(**state["params"], token_model=False)
+        params = {**_SINGLE_MODEL, **state["params"]}  # folders from before the averaged trees
+        m = cls(**params) if version >= 2 else cls(**params, token_model=False)
         m.columns_, m.feature_names_ = state["columns"], state["feature_names"]
         m.threshold_, m.valid_f1_ = state["threshold"], state["valid_f1"]
         m.n_train_, m.train_seconds_ = state["n_train"], state["train_seconds"]

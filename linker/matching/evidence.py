@@ -12,7 +12,12 @@ whole record rather than one column at a time:
   of the common forms (``10-Jul-07``, ``July 10, 2007``, ``2007-07-10``, ``10/07/2007`` read
   day first only when the first part is above 12), and the closeness of durations (``3:31``);
 - per column, the IDF share of its words found anywhere in the other record, both ways: on
-  "dirty" data, where values sit in the wrong column, a title's words are still found.
+  "dirty" data, where values sit in the wrong column, a title's words are still found;
+- per column, its *core*: the words of the column that appear in no other column of either
+  record (``Third Base Red Rocket Amber Ale`` by ``Third Base Brewery`` has the core ``red
+  rocket amber ale``), compared by Jaccard, by word order (rapidfuzz ``token_sort_ratio``)
+  and by how many core words only one side has. One source often writes the brewer, brand or
+  artist into the name and the other not; the core compares what names the thing itself.
 
 On ER-Magellan these raised the boosted matcher's test F1 most on Textual/Abt-Buy (81.2 ->
 90.1), Dirty/iTunes-Amazon and Dirty/DBLP-ACM (see ``benchmarks/results/er_magellan.md``).
@@ -176,6 +181,26 @@ def _contained(words: frozenset[str], other: frozenset[str], stats: TokenStats) 
     return stats.total(words & other) / stats.total(words)
 
 
+def _core(record: dict[str, str], column: str, columns_of: Counter[str]) -> list[str]:
+    """The words of ``record[column]``, in order, that no other column of the pair holds.
+
+    ``columns_of``: in how many columns (of either record) each word of the pair appears.
+    """
+    words = (_JOINERS.sub("", w) for w in _WORD.findall((record.get(column) or "").lower()))
+    return [w for w in words if columns_of[w] == 1]
+
+
+def _core_similarity(
+    a: list[str], b: list[str], token_sort_ratio: Callable[..., float]
+) -> tuple[float, float, float]:
+    """Core Jaccard, core word-order similarity and ``1 / (1 + one-sided core words)``."""
+    sa, sb = set(a), set(b)
+    if not sa or not sb:
+        return 0.5, 0.5, 0.5
+    ordered = token_sort_ratio(" ".join(a), " ".join(b)) / 100.0
+    return len(sa & sb) / len(sa | sb), ordered, 1.0 / (1.0 + len(sa ^ sb))
+
+
 def evidence_features(
     left: Sequence[dict[str, str]],
     right: Sequence[dict[str, str]],
@@ -199,7 +224,7 @@ def evidence_features(
         >>> float(f["record_code_jaccard"][0]), float(f["c0_in_right"][0])
         (1.0, 1.0)
     """
-    from rapidfuzz.fuzz import ratio  # once per call, not once per pair
+    from rapidfuzz.fuzz import ratio, token_sort_ratio  # once per call, not once per pair
 
     names = ("record_idf_jaccard", "record_idf_contain", "record_rarest_unshared",
              "record_code_jaccard", "record_code_best", "record_code_found",
@@ -207,6 +232,7 @@ def evidence_features(
              "record_length_ratio")  # fmt: skip
     rows: list[tuple[float, ...]] = []
     side: list[list[float]] = [[] for _ in range(2 * len(columns))]
+    core: list[list[tuple[float, float, float]]] = [[] for _ in columns]
     for lrec, rrec in zip(left, right, strict=True):
         ta = " ".join(lrec.get(c) or "" for c in columns)
         tb = " ".join(rrec.get(c) or "" for c in columns)
@@ -224,9 +250,23 @@ def evidence_features(
         for i, c in enumerate(columns):
             side[2 * i].append(_contained(record_words(lrec.get(c) or ""), b, stats))
             side[2 * i + 1].append(_contained(record_words(rrec.get(c) or ""), a, stats))
+        if len(columns) > 1:
+            columns_of = Counter(
+                w
+                for c in columns
+                for w in record_words(lrec.get(c) or "") | record_words(rrec.get(c) or "")
+            )
+            for i, c in enumerate(columns):
+                pair = _core(lrec, c, columns_of), _core(rrec, c, columns_of)
+                core[i].append(_core_similarity(*pair, token_sort_ratio))
     table = np.asarray(rows, dtype=np.float32).reshape(len(rows), len(names))
     out = {name: table[:, j] for j, name in enumerate(names)}
     for i in range(len(columns)):
         out[f"c{i}_in_right"] = np.asarray(side[2 * i], dtype=np.float32)
         out[f"c{i}_in_left"] = np.asarray(side[2 * i + 1], dtype=np.float32)
+    if len(columns) > 1:
+        for i in range(len(columns)):
+            sims = np.asarray(core[i], dtype=np.float32).reshape(len(rows), 3)
+            for j, name in enumerate(("core_jaccard", "core_order", "core_unshared")):
+                out[f"c{i}_{name}"] = sims[:, j]
     return out
