@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import numpy as np
@@ -169,6 +170,22 @@ def test_length_batches_cover_every_row_once() -> None:
     batches = length_batches(lengths, 8, np.random.default_rng(1))
     assert sorted(i for b in batches for i in b) == list(range(103))
     assert batches == length_batches(lengths, 8, np.random.default_rng(1))
+
+
+def test_time_budget_keeps_back_the_validation_scoring() -> None:
+    from linker.matching.ditto.model import _Budget
+
+    now = time.perf_counter()
+    # 5 s spent on 10 steps of 16 pairs: a valid pair is assumed to score in a third of the
+    # 5 / 160 s a training pair took, so 300 valid pairs need 3.1 s (fits 10 s), 600 need 6.3 s
+    for n_valid, spent in ((300, False), (600, True)):
+        budget = _Budget(10.0, n_valid, 16, now - 5.0)
+        budget.steps = 10
+        assert budget.spent() is spent
+    budget.scored(1.0)  # once a validation pass is timed, its time is kept back instead
+    assert not budget.spent() and budget.score_seconds == 1.0
+    assert not _Budget(None, 600, 16, now - 1e6) and not _Budget(None, 600, 16, now).spent()
+    assert not _Budget(1.0, 600, 16, now).spent()  # no step yet: nothing to estimate from
 
 
 def test_matcher_settings_and_errors(tmp_path: Path) -> None:

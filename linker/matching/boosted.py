@@ -7,10 +7,12 @@ agreement of the first number (prices, years, model numbers); over the whole rec
 two rapidfuzz scores, the n-gram cosine and the embedding cosine. (The per-column n-gram
 cosine raised the validation F1 on five of the eight ER-Magellan tasks, lowered it on two.)
 Then the word evidence of :mod:`linker.matching.evidence` (IDF-weighted word overlap, model
-codes, number sets, each column's words found anywhere in the other record) and the log-odds
-of :class:`~linker.matching.tokens.TokenDiffModel`, which learns from the labels which shared
-or one-sided words matter. Boosted trees (:mod:`linker.matching.trees`) learn how they
-combine; the threshold is the best F1 on the validation pairs.
+codes, number sets, each column's words found anywhere in the other record, each column's
+core words: those no other column holds) and the log-odds of
+:class:`~linker.matching.tokens.TokenDiffModel`, which learns from the labels which shared
+or one-sided words matter. Boosted trees (:mod:`linker.matching.trees`: five models, each
+split choosing among half the features, averaged) learn how they combine; the threshold is
+the best F1 on the validation pairs.
 
 Trees rather than the monotone logistic model of :class:`~linker.matching.fast.FastMatcher`
 (which fits on pseudo-labels, where a constrained model is the safer choice) because labels

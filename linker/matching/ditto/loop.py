@@ -8,7 +8,6 @@ importing this module stays cheap.
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -96,11 +95,11 @@ def train_epoch(
     rng: np.random.Generator,
     device: Any,
     on_step: Callable[[float], None],
-    deadline: float | None,
+    stop: Callable[[], bool] | None,
     pooling: str = "cls",
     class_weight: Any = None,
 ) -> tuple[float, bool]:
-    """One pass over ``texts``; returns the mean loss and whether the deadline stopped it.
+    """One pass over ``texts``; returns the mean loss and whether ``stop()`` ended it early.
 
     ``class_weight``: a tensor of two loss weights (non-match, match), or ``None``.
     """
@@ -109,7 +108,7 @@ def train_epoch(
     losses: list[float] = []
     autocast = device.type == "cuda"
     for rows in length_batches(lengths, batch_size, rng):
-        if deadline is not None and time.perf_counter() > deadline:
+        if stop is not None and stop():
             return float(np.mean(losses)) if losses else float("nan"), True
         batch = _encode(tokenizer, [texts[i] for i in rows], max_len, device)
         y = torch.as_tensor(labels[rows], device=device)
