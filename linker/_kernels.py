@@ -13,7 +13,7 @@ import numba
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["csr_pair_dots", "group_best_two"]
+__all__ = ["csr_pair_dots", "group_best_two", "tree_sums"]
 
 # numba's default threading layer (workqueue) aborts the process when two threads launch
 # parallel kernels at once; callers on other threads (a web app, a thread pool) queue here.
@@ -108,3 +108,51 @@ def group_best_two(
     if len(groups):
         _group_best_two(groups, score, int(groups.max()) + 1, best, second)
     return best, second
+
+
+@numba.njit(parallel=True, cache=True, nogil=True)
+def _tree_sums(
+    X: Any, feature: Any, threshold: Any, left: Any, right: Any, leaf: Any, nan_left: Any,
+    value: Any, roots: Any, out: Any,
+) -> None:  # fmt: skip
+    for i in numba.prange(X.shape[0]):
+        s = 0.0
+        for root in roots:
+            node = root
+            while not leaf[node]:
+                x = X[i, feature[node]]
+                go_left = nan_left[node] if np.isnan(x) else x <= threshold[node]
+                node = left[node] if go_left else right[node]
+            s += value[node]
+        out[i] += s
+
+
+def tree_sums(
+    X: npt.NDArray[np.float64], nodes: dict[str, npt.NDArray[Any]], roots: npt.NDArray[np.int64]
+) -> npt.NDArray[np.float64]:
+    """The summed leaf values each row of ``X`` reaches in every tree, on every core.
+
+    ``nodes``: the nodes of all trees in flat arrays (``feature_idx``, ``num_threshold``,
+    ``left``, ``right`` as global node numbers, ``is_leaf``, ``missing_go_to_left``,
+    ``value``); ``roots``: each tree's first node. A row goes left where its value is at most
+    the threshold, or is NaN and the node sends missing values left (scikit-learn's rule).
+
+    Example:
+        >>> nodes = {"feature_idx": np.array([0, 0, 0]), "num_threshold": np.array([0.5, 0, 0]),
+        ...          "left": np.array([1, 0, 0]), "right": np.array([2, 0, 0]),
+        ...          "is_leaf": np.array([0, 1, 1]), "missing_go_to_left": np.array([1, 0, 0]),
+        ...          "value": np.array([0.0, -1.0, 1.0])}
+        >>> tree_sums(np.array([[0.2], [0.9], [np.nan]]), nodes, np.array([0, 0])).tolist()
+        [-2.0, 2.0, -2.0]
+    """
+    out = np.zeros(len(X), dtype=np.float64)
+    if len(X) and len(roots):
+        with _LAUNCH:
+            _tree_sums(
+                np.ascontiguousarray(X, dtype=np.float64),
+                nodes["feature_idx"].astype(np.int64), nodes["num_threshold"].astype(np.float64),
+                nodes["left"].astype(np.int64), nodes["right"].astype(np.int64),
+                nodes["is_leaf"].astype(np.bool_), nodes["missing_go_to_left"].astype(np.bool_),
+                nodes["value"].astype(np.float64), roots.astype(np.int64), out,
+            )  # fmt: skip
+    return out
