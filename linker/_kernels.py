@@ -110,6 +110,17 @@ def group_best_two(
     return best, second
 
 
+TREE_FIELDS = (
+    ("feature_idx", np.int64),
+    ("num_threshold", np.float64),
+    ("left", np.int64),
+    ("right", np.int64),
+    ("is_leaf", np.bool_),
+    ("missing_go_to_left", np.bool_),
+    ("value", np.float64),
+)  # the kernel's argument order and types; arrays already of these types are not copied
+
+
 @numba.njit(parallel=True, cache=True, nogil=True)
 def _tree_sums(
     X: Any, feature: Any, threshold: Any, left: Any, right: Any, leaf: Any, nan_left: Any,
@@ -147,12 +158,12 @@ def tree_sums(
     """
     out = np.zeros(len(X), dtype=np.float64)
     if len(X) and len(roots):
+        feature, threshold, left, right, leaf, nan_left, value = (
+            np.asarray(nodes[f], dtype=t) for f, t in TREE_FIELDS
+        )
         with _LAUNCH:
             _tree_sums(
-                np.ascontiguousarray(X, dtype=np.float64),
-                nodes["feature_idx"].astype(np.int64), nodes["num_threshold"].astype(np.float64),
-                nodes["left"].astype(np.int64), nodes["right"].astype(np.int64),
-                nodes["is_leaf"].astype(np.bool_), nodes["missing_go_to_left"].astype(np.bool_),
-                nodes["value"].astype(np.float64), roots.astype(np.int64), out,
+                np.ascontiguousarray(X, dtype=np.float64), feature, threshold, left, right, leaf,
+                nan_left, value, np.asarray(roots, dtype=np.int64), out,
             )  # fmt: skip
     return out

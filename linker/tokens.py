@@ -144,7 +144,7 @@ def _keys(
     Made ``_KEY_CHUNK`` rows at a time: the words and word pairs as strings weigh about
     twenty times their hashes (at 300k rows, 1.2 GB at once against 57 MB of hashes).
     """
-    n = len(columns[0])  # token_neighbours calls with rows on both sides
+    n = len(columns[0])
     return pl.concat(
         [
             _chunk_keys([c.slice(start, _KEY_CHUNK) for c in columns], start, contexts, fuzzy)

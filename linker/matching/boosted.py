@@ -44,7 +44,7 @@ from linker.matching.evidence import TokenStats, evidence_features, record_words
 from linker.matching.pairs import PairSet, Record, holdout
 from linker.matching.saved import CONFIG_FILE
 from linker.matching.tokens import TokenDiffModel
-from linker.matching.trees import Compiled, compile_trees, fit_trees, predict_trees
+from linker.matching.trees import CompiledTrees, compile_trees, fit_trees, predict_trees
 
 __all__ = ["BoostedMatcher", "PairFeatures", "number_similarity"]
 
@@ -246,7 +246,6 @@ class BoostedMatcher:
             )
             X = X.with_columns(pl.Series(TOKEN_FEATURE, self.tokens_.oof_))
         self.feature_names_ = X.columns
-        self._compiled: Compiled | None = None  # the flat trees predict_proba walks
         self.trees_ = fit_trees(
             X.to_numpy().astype(np.float64),
             np.asarray(train.labels, dtype=np.int64),
@@ -269,6 +268,13 @@ class BoostedMatcher:
         )  # fmt: skip
         return self
 
+    def _flat_trees(self) -> CompiledTrees:
+        """:func:`compile_trees` of ``trees_``, made once per set of trees."""
+        cached = self.__dict__.get("_flat")
+        if cached is None or cached[0] is not self.trees_:
+            cached = self._flat = (self.trees_, compile_trees(self.trees_))
+        return cached[1]
+
     def _fitted(self) -> None:
         if not hasattr(self, "trees_"):
             raise NotFittedError("BoostedMatcher used before fit: call fit or BoostedMatcher.load")
@@ -287,9 +293,7 @@ class BoostedMatcher:
             z_tokens = self.tokens_.decision_function(words(left), words(right))
             X = X.with_columns(pl.Series(TOKEN_FEATURE, z_tokens))
         X = X.select(self.feature_names_)
-        if getattr(self, "_compiled", None) is None:
-            self._compiled = compile_trees(self.trees_)
-        z = predict_trees(self.trees_, X.to_numpy(), self._compiled)
+        z = predict_trees(self._flat_trees(), X.to_numpy())
         return (1.0 / (1.0 + np.exp(-z))).astype(np.float32)
 
     def predict(

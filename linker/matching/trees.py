@@ -8,15 +8,14 @@ text, loads across scikit-learn versions, and never runs pickled code.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["compile_trees", "fit_trees", "predict_trees"]
+__all__ = ["CompiledTrees", "compile_trees", "fit_trees", "predict_trees"]
 
 Trees = dict[str, Any]
-Compiled = tuple[dict[str, npt.NDArray[Any]], npt.NDArray[np.int64]]
 _FIELDS = (
     "feature_idx",
     "num_threshold",
@@ -75,36 +74,49 @@ def fit_trees(
         baseline += float(np.ravel(model._baseline_prediction)[0]) / n_models
         for (predictor,) in model._predictors:  # binary: one tree per round
             nodes = predictor.nodes
-            tree = {f: nodes[f].tolist() for f in _FIELDS}
-            tree["value"] = (nodes["value"] / n_models).tolist()
-            trees.append(tree)
+            tree = {f: nodes[f].tolist() for f in _FIELDS if f != "value"}
+            trees.append({**tree, "value": (nodes["value"] / n_models).tolist()})
     return {"baseline": baseline, "trees": trees}
 
 
-def compile_trees(trees: Trees) -> Compiled:
-    """All trees' nodes in flat arrays (children renumbered), and each tree's first node."""
+class CompiledTrees(NamedTuple):
+    """All trees' nodes in flat arrays of the kernel's types (children renumbered globally),
+    each tree's first node, and the baseline log-odds: what :func:`predict_trees` walks."""
+
+    nodes: dict[str, npt.NDArray[Any]]
+    roots: npt.NDArray[np.int64]
+    baseline: float
+
+
+def compile_trees(trees: Trees) -> CompiledTrees:
+    """The flat form of ``trees`` (made once by a matcher, then reused by every prediction)."""
+    from linker._kernels import TREE_FIELDS
+
+    dtypes = dict(TREE_FIELDS)
     sizes = np.array([len(t["value"]) for t in trees["trees"]], dtype=np.int64)
-    roots = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int64)
-    if not len(sizes):
-        return {f: np.zeros(0) for f in _FIELDS}, roots[:0]
-    nodes = {f: np.concatenate([np.asarray(t[f]) for t in trees["trees"]]) for f in _FIELDS}
+    roots = (np.cumsum(sizes) - sizes).astype(np.int64)
+    nodes: dict[str, npt.NDArray[Any]] = {
+        f: np.concatenate([np.asarray(t[f]) for t in trees["trees"]]).astype(dtypes[f])
+        if len(sizes) else np.zeros(0, dtype=dtypes[f])
+        for f in _FIELDS
+    }  # fmt: skip
     offset = np.repeat(roots, sizes)
     for f in ("left", "right"):
-        nodes[f] = nodes[f].astype(np.int64) + offset
-    return nodes, roots
+        nodes[f] += offset
+    return CompiledTrees(nodes, roots, float(trees["baseline"]))
 
 
 def predict_trees(
-    trees: Trees,
-    X: npt.NDArray[np.floating],
-    compiled: Compiled | None = None,
+    trees: Trees | CompiledTrees, X: npt.NDArray[np.floating]
 ) -> npt.NDArray[np.float64]:
     """The log-odds of each row of ``X`` (apply a sigmoid for probabilities).
 
-    ``compiled``: :func:`compile_trees` of ``trees``, when the caller keeps it between calls.
+    ``trees``: as :func:`fit_trees` returns them, or their :func:`compile_trees` form.
     """
     from linker._kernels import tree_sums
 
-    nodes, roots = compiled if compiled is not None else compile_trees(trees)
-    out: npt.NDArray[np.float64] = tree_sums(np.asarray(X, dtype=np.float64), nodes, roots)
-    return out + float(trees["baseline"])
+    flat = trees if isinstance(trees, CompiledTrees) else compile_trees(trees)
+    out: npt.NDArray[np.float64] = tree_sums(
+        np.asarray(X, dtype=np.float64), flat.nodes, flat.roots
+    )
+    return out + flat.baseline
