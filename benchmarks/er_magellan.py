@@ -85,17 +85,32 @@ def machine_label(args: argparse.Namespace) -> str:
 def run_ditto(
     name: str, splits: dict[str, PairSet], args: argparse.Namespace, variant: str
 ) -> dict[str, Any]:
-    """Train one matcher (variant = which optimization is off) and measure it on test."""
+    """Train one matcher (variant = which optimization is off) and measure it on test.
+
+    With ``--hard-negatives K``, as :class:`linker.matching.stack.StackedMatcher` with
+    ``hard_negatives=K`` does: the boosted matcher is fitted first (with out-of-fold scores
+    of the training pairs), the cross-encoder trains on the matches and the ``K`` hardest
+    non-matches per match, and the time budget and ``train_s`` cover both.
+    """
+    from linker.matching.boosted import BoostedMatcher
+    from linker.matching.stack import hard_pairs
+
+    t0 = time.perf_counter()
+    load0 = os.getloadavg()[0]
+    train, budget = splits["train"], args.max_train_minutes * 60 if args.max_train_minutes else None
+    first_s = 0.0
+    if args.hard_negatives:
+        first = BoostedMatcher(seed=args.seed).fit(train, splits["valid"], out_of_fold=True)
+        train = hard_pairs(train, first.train_oof_, args.hard_negatives)
+        first_s = time.perf_counter() - t0
+        budget = None if budget is None else budget - first_s
     m = DittoMatcher(
         args.backbone, max_len=args.max_len, epochs=args.epochs, batch_size=args.batch_size,
         lr=args.lr, patience=args.patience, device=args.device, seed=args.seed,
         pooling=args.pooling, balance=not args.no_balance,
-        max_train_seconds=args.max_train_minutes * 60 if args.max_train_minutes else None,
-        show_progress=args.progress, **VARIANTS[variant],
+        max_train_seconds=budget, show_progress=args.progress, **VARIANTS[variant],
     )  # fmt: skip
-    load0 = os.getloadavg()[0]
-    t0 = time.perf_counter()
-    m.fit(splits["train"], splits["valid"])
+    m.fit(train, splits["valid"])
     train_s = time.perf_counter() - t0
     t0 = time.perf_counter()
     test_scores = m.predict_proba(splits["test"])
@@ -103,8 +118,13 @@ def run_ditto(
     valid_scores = m.predict_proba(splits["valid"])
     y = np.asarray(splits["test"].labels)
     res = f1_at(test_scores, y, m.threshold_)
+    hard = {}
+    if args.hard_negatives:
+        variant = f"{variant} + hard negatives {args.hard_negatives:g}"
+        hard = {"hard_negatives": args.hard_negatives, "first_stage_s": first_s,
+                "train_pairs": len(train), "train_matches": int(sum(train.labels))}  # fmt: skip
     return {
-        "task": name, "variant": variant, "model": "cross-encoder",
+        **hard, "task": name, "variant": variant, "model": "cross-encoder",
         "backbone": args.backbone_name or args.backbone or "all-MiniLM-L6-v2",
         "precision": res["precision"], "recall": res["recall"], "f1": res["f1"],
         "valid_f1": m.valid_f1_, "threshold": m.threshold_, "epochs_run": len(m.history_),
@@ -165,7 +185,7 @@ def pick_cross_encoder(runs: list[dict[str, Any]]) -> dict[str, Any] | None:
     come first). Ditto, too, chose the optimizations per task."""
     seen: dict[str, dict[str, Any]] = {}
     for r in runs:
-        if r["model"] == "cross-encoder":
+        if r["model"] == "cross-encoder" and not r.get("hard_negatives"):
             seen.setdefault(r["variant"], r)
     if not seen:
         return None
@@ -183,9 +203,12 @@ def stack(ce: dict[str, Any], fast: dict[str, Any], splits: dict[str, PairSet]) 
     z = np.column_stack([logits(ce["test_scores"]), logits(fast["test_scores"])]) @ weights
     test = 1.0 / (1.0 + np.exp(-(z + intercept)))
     res = f1_at(test, np.asarray(splits["test"].labels), threshold)
-    return {**{k: ce[k] for k in ("task", "backbone", "machine")}, "variant": "stack",
+    hard = ce.get("hard_negatives")
+    train_s = ce["train_s"] + (0.0 if hard else fast["train_s"])  # hard: the CE's time has both
+    return {**{k: ce[k] for k in ("task", "backbone", "machine")},
+            "variant": f"stack + hard negatives {hard:g}" if hard else "stack",
             "model": "stack", **res, "valid_f1": valid_f1, "threshold": threshold,
-            "cross_encoder": ce["variant"]}  # fmt: skip
+            "cross_encoder": ce["variant"], "train_s": train_s}  # fmt: skip
 
 
 # -- rendering ------------------------------------------------------------------------------
@@ -290,6 +313,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--pooling", default="mean", choices=["mean", "cls"])
     p.add_argument("--no-balance", action="store_true", help="unweighted loss")
     p.add_argument("--max-train-minutes", type=float, default=None)
+    p.add_argument(
+        "--hard-negatives", type=float, default=None, metavar="K",
+        help="train the cross-encoder on the matches and the K non-matches per match that the "
+        "boosted matcher scores highest out of fold (StackedMatcher(hard_negatives=K))",
+    )  # fmt: skip
     p.add_argument("--device", default="auto")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
@@ -340,7 +368,8 @@ def main(argv: list[str] | None = None) -> int:
         new = []
         for v in variants:
             new.append(run_ditto(name, splits, args, v))
-            print(f"{name} {v}: F1 {new[-1]['f1']:.4f} train {new[-1]['train_s']:.0f}s", flush=True)
+            r = new[-1]
+            print(f"{name} {r['variant']}: F1 {r['f1']:.4f} train {r['train_s']:.0f}s", flush=True)
         if args.fast:
             for model in ("boosted", "fast"):
                 new.append(run_fast(name, splits, args, model))
@@ -349,9 +378,10 @@ def main(argv: list[str] | None = None) -> int:
             r.update(machine=machine, date=date, node=platform.node())
         old = _load(args.merge)
         ce = pick_cross_encoder([r for r in new + old + runs if r["task"] == name])
+        hard = [r for r in new if r["model"] == "cross-encoder" and r.get("hard_negatives")]
         fast = [r for r in new if r["model"] == "boosted"]
-        if ce and fast:
-            new.append({**stack(ce, fast[0], splits), "date": date})
+        for c in ([ce] if ce else []) + hard if fast else []:
+            new.append({**stack(c, fast[0], splits), "date": date})
         keys = {(r["task"], r["variant"], r["machine"]) for r in new}
         runs = [r for r in runs if (r["task"], r["variant"], r["machine"]) not in keys] + new
         _save(args.json, runs)

@@ -297,7 +297,10 @@ def train(
             ``balance``; for ``"boosted"`` ``embedding`` (``"static"`` or ``None``),
             ``token_model`` (learn which shared/one-sided words matter; default ``True``),
             ``max_iter``, ``learning_rate``, ``l2_regularization``, ``max_features``,
-            ``n_models`` (boosted models averaged); ``"stack"`` takes both sets.
+            ``n_models`` (boosted models averaged); ``"stack"`` takes both sets and
+            ``hard_negatives`` (train the cross-encoder on the matches and this many of the
+            non-matches the boosted matcher finds hardest, per match; see
+            :class:`~linker.matching.stack.StackedMatcher`).
 
     Returns:
         The fitted matcher: ``predict_proba``, ``threshold_``, ``save``; pass it (or its
@@ -334,6 +337,9 @@ def train(
         "max_features", "n_models",
     )  # fmt: skip
     boosted = {k: settings.pop(k) for k in boosted_keys if k in settings}
+    hard_negatives = settings.pop("hard_negatives", None)
+    if hard_negatives is not None and model != "stack":
+        raise ConfigError("hard_negatives is a setting of model='stack'")
     ditto = {"backbone": backbone, "epochs": epochs, "show_progress": show_progress, **settings}
     matcher: PairMatcher
     if model == "boosted":
@@ -349,7 +355,10 @@ def train(
     elif model == "stack":
         from linker.matching.stack import StackedMatcher
 
-        matcher = StackedMatcher(ditto=ditto, boosted=boosted, columns=columns, seed=seed)
+        matcher = StackedMatcher(
+            ditto=ditto, boosted=boosted, columns=columns, hard_negatives=hard_negatives,
+            seed=seed,
+        )  # fmt: skip
     else:
         from linker.matching.ditto import DittoMatcher
 

@@ -154,7 +154,7 @@ def test_train_api_and_errors(tmp_path: Path) -> None:
         BoostedMatcher.load(tmp_path / "nothing")
 
 
-def test_cli_train_and_score_boosted(tmp_path: Path) -> None:
+def test_cli_train_and_score_boosted(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     left, right, truth = demo_tables()
     left.write_csv(tmp_path / "tableA.csv")
     right.write_csv(tmp_path / "tableB.csv")
@@ -173,6 +173,10 @@ def test_cli_train_and_score_boosted(tmp_path: Path) -> None:
     scores = pl.read_csv(out)
     assert scores.height == 100
     assert (scores["match"] == scores["label"]).mean() > 0.9  # type: ignore[operator]
+    capsys.readouterr()
+    bad = ["train", str(tmp_path), "--model", "boosted", "--hard-negatives", "2", "-o", "x", "-q"]
+    assert main(bad) == 2
+    assert "hard_negatives is a setting of model='stack'" in capsys.readouterr().err
 
 
 def test_stack_trains_both_saves_and_loads(tmp_path: Path) -> None:
@@ -192,6 +196,62 @@ def test_stack_trains_both_saves_and_loads(tmp_path: Path) -> None:
     loaded = load_matcher(tmp_path / "s")
     assert isinstance(loaded, StackedMatcher)
     np.testing.assert_allclose(loaded.predict_proba(test), m.predict_proba(test), atol=1e-5)
+
+
+def test_out_of_fold_scores_are_less_sure_than_in_sample() -> None:
+    from linker.matching.trees import out_of_fold
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(300, 3))
+    y = (X[:, 0] + rng.normal(scale=1.0, size=300) > 0).astype(np.int64)  # noisy labels
+    settings = {"max_iter": 100, "n_models": 1}
+    in_sample = predict_trees(fit_trees(X, y, **settings), X)
+    held_out = out_of_fold(X, y, **settings)
+    assert held_out.shape == (300,) and not np.allclose(held_out, in_sample)
+    # the trees fit their own noise: in sample they agree with the labels far more often
+    agree = lambda z: float(np.mean((z > 0) == (y == 1)))  # noqa: E731
+    assert agree(in_sample) > agree(held_out) + 0.1
+    assert agree(held_out) > 0.6  # yet the held-out scores still carry the signal
+    np.testing.assert_array_equal(held_out, out_of_fold(X, y, **settings))  # seeded
+
+
+def test_hard_pairs_keeps_matches_and_the_highest_scored_non_matches() -> None:
+    from linker.matching.stack import hard_pairs
+
+    pairs = PairSet([{"a": str(i)} for i in range(8)], [{"a": "x"}] * 8, [1, 0, 0, 1, 0, 0, 0, 0])
+    scores = [0.9, 0.2, 0.7, 0.1, 0.6, 0.65, 0.05, 0.3]
+    kept = hard_pairs(pairs, scores, per_match=1.5)  # 2 matches -> 3 non-matches
+    assert [r["a"] for r in kept.left] == ["0", "2", "3", "4", "5"]
+    assert kept.labels == [1, 0, 1, 0, 0]
+    assert len(hard_pairs(pairs, scores, per_match=10).left) == 8  # more than there are: all
+    with pytest.raises(ConfigError, match="above 0"):
+        hard_pairs(pairs, scores, per_match=0)
+    with pytest.raises(ConfigError, match="one score per pair"):
+        hard_pairs(pairs, scores[:3], per_match=1)
+
+
+def test_stack_with_hard_negatives_trains_its_cross_encoder_on_them(tmp_path: Path) -> None:
+    from linker.matching.stack import StackedMatcher
+
+    train = _hard_pairs(0, 60)  # 60 matches, 60 near misses
+    m = lk.train(
+        train, valid=_hard_pairs(400, 460), model="stack", epochs=1, max_iter=50,
+        hard_negatives=0.5, save=tmp_path / "s", batch_size=8, max_len=32, lr=1e-4,
+        max_train_seconds=600, show_progress=False,
+    )  # fmt: skip
+    assert isinstance(m, StackedMatcher)
+    assert m.ditto_pairs_ == {"pairs": 90, "matches": 60}
+    assert m.parts_["ditto"].n_train_ == {"pairs": 90, "matches": 60}
+    assert m.n_train_ == {"pairs": 120, "matches": 60}
+    boosted = m.parts_["boosted"]
+    assert boosted.train_oof_.shape == (120,)
+    # the cross-encoder's budget is what the boosted matcher left of the whole fit's
+    assert m.parts_["ditto"].max_train_seconds < 600
+    loaded = load_matcher(tmp_path / "s")
+    assert isinstance(loaded, StackedMatcher) and loaded.hard_negatives == 0.5
+    assert loaded.ditto_pairs_ == m.ditto_pairs_
+    with pytest.raises(ConfigError, match="model='stack'"):
+        lk.train(train, model="boosted", hard_negatives=1.0)
 
 
 def test_folder_from_before_the_averaged_trees_loads_as_one_model(

@@ -45,6 +45,7 @@ from linker.matching.pairs import PairSet, Record, holdout
 from linker.matching.saved import CONFIG_FILE
 from linker.matching.tokens import TokenDiffModel
 from linker.matching.trees import CompiledTrees, compile_trees, fit_trees, predict_trees
+from linker.matching.trees import out_of_fold as trees_out_of_fold
 
 __all__ = ["BoostedMatcher", "PairFeatures", "number_similarity"]
 
@@ -226,8 +227,14 @@ class BoostedMatcher:
             "seed": self.seed,
         }
 
-    def fit(self, train: PairSet, valid: PairSet | None = None) -> BoostedMatcher:
+    def fit(
+        self, train: PairSet, valid: PairSet | None = None, *, out_of_fold: bool = False
+    ) -> BoostedMatcher:
         """Fit on ``train``; choose the threshold on ``valid`` (default: a seeded 20% of train).
+
+        With ``out_of_fold``, also ``train_oof_``: each training pair's match probability from
+        trees fitted without it (5-fold, the same settings), which
+        :class:`~linker.matching.stack.StackedMatcher` uses to find the hard non-matches.
 
         Raises:
             InputError: unlabelled pairs, or only one class among the labels.
@@ -246,16 +253,16 @@ class BoostedMatcher:
             )
             X = X.with_columns(pl.Series(TOKEN_FEATURE, self.tokens_.oof_))
         self.feature_names_ = X.columns
-        self.trees_ = fit_trees(
-            X.to_numpy().astype(np.float64),
-            np.asarray(train.labels, dtype=np.int64),
-            max_iter=self.max_iter,
-            learning_rate=self.learning_rate,
-            l2_regularization=self.l2_regularization,
-            max_features=self.max_features,
-            n_models=self.n_models,
-            seed=self.seed,
-        )
+        X_train, y = X.to_numpy().astype(np.float64), np.asarray(train.labels, dtype=np.int64)
+        settings: dict[str, Any] = {
+            "max_iter": self.max_iter, "learning_rate": self.learning_rate,
+            "l2_regularization": self.l2_regularization, "max_features": self.max_features,
+            "n_models": self.n_models, "seed": self.seed,
+        }  # fmt: skip
+        self.trees_ = fit_trees(X_train, y, **settings)
+        if out_of_fold:
+            z = trees_out_of_fold(X_train, y, **settings)
+            self.train_oof_ = (1.0 / (1.0 + np.exp(-z))).astype(np.float32)
         from linker.matching.ditto.loop import best_threshold
 
         scores = self.predict_proba(valid)

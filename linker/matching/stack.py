@@ -10,8 +10,16 @@ boosted matcher (Amazon-Google: cross-encoder 71.1, boosted 71.3, stack 72.8; Ab
 with a few hundred validation pairs its threshold is noisy, so compare it with its parts on
 your own test pairs.
 
+When the cross-encoder's time budget binds (thousands of training pairs on a CPU), let it
+train on the pairs that need it: ``hard_negatives=K`` fits the boosted matcher first and
+gives the cross-encoder every match and only the ``K`` non-matches per match that the trees,
+out of fold, find hardest (:func:`hard_pairs`). On Amazon-Google (15 minutes, 2 CPU cores)
+the stack went from 72.8 to 74.9 (Ditto, RoBERTa on a GPU: 75.6).
+
     >>> import linker as lk
     >>> m = lk.train("datasets/my_pairs", model="stack", epochs=5)  # doctest: +SKIP
+    >>> m = lk.train("datasets/my_pairs", model="stack", hard_negatives=1.7,
+    ...              max_train_seconds=900)  # doctest: +SKIP
 """
 
 from __future__ import annotations
@@ -25,12 +33,12 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from linker.errors import InputError, ModelError, NotFittedError
+from linker.errors import ConfigError, InputError, ModelError, NotFittedError
 from linker.matching.boosted import BoostedMatcher
 from linker.matching.pairs import PairSet, Record, holdout
 from linker.matching.saved import CONFIG_FILE
 
-__all__ = ["StackedMatcher", "fit_stack", "logits"]
+__all__ = ["StackedMatcher", "fit_stack", "hard_pairs", "logits"]
 
 FORMAT_VERSION = 1
 _PARTS = ("ditto", "boosted")
@@ -75,6 +83,30 @@ def fit_stack(
     return weights, intercept, threshold, f1
 
 
+def hard_pairs(pairs: PairSet, scores: npt.ArrayLike, per_match: float) -> PairSet:
+    """Every match of ``pairs`` and its ``per_match * matches`` highest-scored non-matches.
+
+    ``scores``: a first matcher's probability for each pair (out of fold, for training
+    pairs). The pairs keep their order; ties go to the earlier pair.
+
+    Example:
+        >>> p = PairSet([{"a": str(i)} for i in range(5)], [{"a": "x"}] * 5, [1, 0, 0, 0, 0])
+        >>> [r["a"] for r in hard_pairs(p, [0.9, 0.1, 0.8, 0.3, 0.7], per_match=2).left]
+        ['0', '2', '4']
+    """
+    if per_match <= 0:
+        raise ConfigError(
+            f"hard_negatives must be above 0 (non-matches per match), not {per_match}"
+        )
+    y = np.asarray(pairs.labels, dtype=np.int64)
+    s = np.asarray(scores, dtype=np.float64)
+    if len(s) != len(y):
+        raise ConfigError(f"{len(s)} scores for {len(y)} pairs; give one score per pair")
+    negatives = np.flatnonzero(y == 0)
+    keep = negatives[np.argsort(-s[negatives], kind="stable")][: round(per_match * int(y.sum()))]
+    return pairs.subset(np.sort(np.r_[np.flatnonzero(y == 1), keep]).tolist())
+
+
 def _combine(
     X: npt.NDArray[np.float64], weights: Sequence[float], intercept: float
 ) -> npt.NDArray[np.float32]:
@@ -90,7 +122,18 @@ class StackedMatcher:
             ``epochs``, ``max_len``, ``lr`` ...).
         boosted: Settings of the :class:`~linker.matching.boosted.BoostedMatcher`.
         columns: Compared columns (default: all columns of the training pairs).
+        hard_negatives: Train the cross-encoder on every match and only this many
+            non-matches per match: those the boosted matcher (fitted first) scores highest
+            out of fold. Most non-matches of a blocked candidate set are easy, the trees
+            already call them, and the cross-encoder's epochs go further on the rest: on
+            ER-Magellan's Amazon-Google, ``hard_negatives=1.7`` kept 1,188 of the 6,175
+            training non-matches, and the cross-encoder ran 7 epochs in the 15 minutes
+            that gave it 2 on all pairs; the stack's test F1 rose from 72.8 to 74.9.
+            ``None`` (default): all pairs.
         seed: Seed of both matchers and of the validation hold-out.
+
+    A ``max_train_seconds`` among the ``ditto`` settings bounds the whole ``fit``: the
+    cross-encoder gets what the boosted matcher left of it.
 
     Example:
         >>> StackedMatcher().predict_proba(([], []))
@@ -105,11 +148,13 @@ class StackedMatcher:
         ditto: dict[str, Any] | None = None,
         boosted: dict[str, Any] | None = None,
         columns: Sequence[str] | None = None,
+        hard_negatives: float | None = None,
         seed: int = 0,
     ):
         self.ditto = dict(ditto or {})
         self.boosted = dict(boosted or {})
         self.columns = columns
+        self.hard_negatives = hard_negatives
         self.seed = seed
 
     def fit(self, train: PairSet, valid: PairSet | None = None) -> StackedMatcher:
@@ -123,13 +168,19 @@ class StackedMatcher:
         start = time.perf_counter()
         train, valid = holdout(train, valid, seed=self.seed)
         cols = list(self.columns) if self.columns else None
-        self.parts_: dict[str, Any] = {
-            "ditto": DittoMatcher(columns=cols, seed=self.seed, **self.ditto),
-            "boosted": BoostedMatcher(columns=cols, seed=self.seed, **self.boosted),
-        }
-        for part in self.parts_.values():
-            part.fit(train, valid)
-        self.columns_: list[str] = self.parts_["ditto"].columns_
+        boosted = BoostedMatcher(columns=cols, seed=self.seed, **self.boosted)
+        boosted.fit(train, valid, out_of_fold=self.hard_negatives is not None)
+        ditto_train = train
+        if self.hard_negatives is not None:
+            ditto_train = hard_pairs(train, boosted.train_oof_, self.hard_negatives)
+        settings = dict(self.ditto)
+        if settings.get("max_train_seconds") is not None:
+            left = settings["max_train_seconds"] - (time.perf_counter() - start)
+            settings["max_train_seconds"] = max(left, 1.0)
+        ditto = DittoMatcher(columns=cols, seed=self.seed, **settings).fit(ditto_train, valid)
+        self.parts_: dict[str, Any] = {"ditto": ditto, "boosted": boosted}
+        self.ditto_pairs_ = {"pairs": len(ditto_train), "matches": int(sum(ditto_train.labels))}
+        self.columns_: list[str] = ditto.columns_
         scores = [self.parts_[k].predict_proba(valid) for k in _PARTS]
         self.weights_, self.intercept_, self.threshold_, self.valid_f1_ = fit_stack(
             scores, valid.labels
@@ -172,6 +223,7 @@ class StackedMatcher:
             self.parts_[k].save(folder / k)
         state = {
             "type": "StackedMatcher", "format_version": FORMAT_VERSION, "seed": self.seed,
+            "hard_negatives": self.hard_negatives, "ditto_pairs": self.ditto_pairs_,
             "columns": self.columns_, "weights": self.weights_, "intercept": self.intercept_,
             "threshold": self.threshold_, "valid_f1": self.valid_f1_, "n_train": self.n_train_,
             "train_seconds": self.train_seconds_,
@@ -200,7 +252,8 @@ class StackedMatcher:
             raise ModelError(f"{folder} holds no StackedMatcher; train one with lk.train")
         if state["format_version"] > FORMAT_VERSION:
             raise ModelError(f"{folder} was saved by a newer linker; upgrade linker to load it")
-        m = cls(seed=state["seed"])
+        m = cls(seed=state["seed"], hard_negatives=state.get("hard_negatives"))
+        m.ditto_pairs_ = state.get("ditto_pairs", state["n_train"])
         m.parts_ = {
             "ditto": DittoMatcher.load(folder / "ditto"),
             "boosted": BoostedMatcher.load(folder / "boosted"),

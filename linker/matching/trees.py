@@ -13,7 +13,7 @@ from typing import Any, NamedTuple
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["CompiledTrees", "compile_trees", "fit_trees", "predict_trees"]
+__all__ = ["CompiledTrees", "compile_trees", "fit_trees", "out_of_fold", "predict_trees"]
 
 Trees = dict[str, Any]
 _FIELDS = (
@@ -77,6 +77,36 @@ def fit_trees(
             tree = {f: nodes[f].tolist() for f in _FIELDS if f != "value"}
             trees.append({**tree, "value": (nodes["value"] / n_models).tolist()})
     return {"baseline": baseline, "trees": trees}
+
+
+def out_of_fold(
+    X: npt.NDArray[np.float64],
+    y: npt.NDArray[np.int64],
+    *,
+    folds: int = 5,
+    seed: int = 0,
+    **settings: Any,
+) -> npt.NDArray[np.float64]:
+    """The log-odds of each row of ``X`` from trees fitted without it (``folds``-fold).
+
+    Stratified folds (fewer when the rarer class has fewer than ``folds`` rows, at least 2);
+    ``settings`` go to :func:`fit_trees`. How hard each training pair is for the trees, with
+    the optimism of scoring a pair the trees were fitted on removed.
+
+    Example:
+        >>> X = np.array([[0.1], [0.2], [0.8], [0.9]] * 10); y = np.array([0, 0, 1, 1] * 10)
+        >>> z = out_of_fold(X, y, max_iter=5, n_models=1)
+        >>> bool(z[y == 1].min() > z[y == 0].max())
+        True
+    """
+    from sklearn.model_selection import StratifiedKFold
+
+    k = max(2, min(folds, int(np.bincount(y, minlength=2).min())))
+    out = np.zeros(len(y), dtype=np.float64)
+    for fit_rows, held in StratifiedKFold(k, shuffle=True, random_state=seed).split(X, y):
+        out[held] = predict_trees(fit_trees(X[fit_rows], y[fit_rows], seed=seed, **settings),
+                                  X[held])  # fmt: skip
+    return out
 
 
 class CompiledTrees(NamedTuple):

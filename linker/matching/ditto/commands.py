@@ -44,7 +44,16 @@ def add_parsers(sub: Any, fmt: dict[str, Any]) -> None:
     t.add_argument("--max-len", type=int, default=128, help="[ditto] tokens per pair (128)")
     t.add_argument("--batch-size", type=int, default=32, help="[ditto] pairs per step (32)")
     t.add_argument("--lr", type=float, default=5e-5, help="[ditto] learning rate (5e-5)")
-    t.add_argument("--max-minutes", type=float, help="[ditto] training time budget in minutes")
+    t.add_argument(
+        "--max-minutes",
+        type=float,
+        help="[ditto] training time budget in minutes (stack: of the whole fit)",
+    )
+    t.add_argument(
+        "--hard-negatives", type=float, default=None, metavar="K",
+        help="[stack] train the cross-encoder on the matches and the K non-matches per match "
+        "that the boosted matcher scores highest (default: all pairs)",
+    )  # fmt: skip
     t.add_argument("--columns", help="comma-separated columns to serialize, in order")
     for flag, what in (("summarize", "TF-IDF summarization"), ("inject", "span marking"),
                        ("augment", "data augmentation")):  # fmt: skip
@@ -89,6 +98,7 @@ def run_train(a: argparse.Namespace) -> str:
         save=a.output,
         seed=a.seed,
         **(ditto if a.model != "boosted" else {}),
+        **({"hard_negatives": a.hard_negatives} if a.hard_negatives is not None else {}),
     )
     epochs = len(getattr(matcher, "history_", []))
     if isinstance(getattr(matcher, "parts_", None), dict):  # a stack: its cross-encoder's

@@ -114,10 +114,11 @@ class DittoMatcher:
             ``"cls"``: the model's own ``[CLS]`` pooler head (BERT's recipe).
         balance: Weight the loss of the rarer class by ``sqrt(majority / minority)``, so
             few matches among many non-matches still move the model.
-        max_train_seconds: Wall-clock budget of ``fit``: training stops before the step
-            that would leave too little time to score the validation pairs once more (the
-            last validation pass is timed; before the first, it is estimated from the
-            training pace), so the budget holds validation included (``None``: no budget).
+        max_train_seconds: Wall-clock budget of ``fit``, loading the backbone included:
+            training stops before the step that would leave too little time to score the
+            validation pairs once more (the last validation pass is timed; before the
+            first, it is estimated from the training pace), so the budget holds validation
+            included (``None``: no budget).
         device: ``"auto"`` (CUDA when present), ``"cpu"`` or ``"cuda"``.
         seed: Seeds torch, the shuffling and the augmentation.
         show_progress: Progress bars with time left (``None`` follows the log level).
@@ -249,6 +250,7 @@ class DittoMatcher:
         Raises:
             InputError: unlabelled pairs, or only one class among the labels.
         """
+        start = time.perf_counter()  # the budget counts the whole fit, loading included
         self._check()
         rng = np.random.default_rng(np.random.SeedSequence(self.seed).spawn(1)[0])
         if valid is None:
@@ -268,12 +270,18 @@ class DittoMatcher:
         self.tokenizer_, self.model_ = self._load_backbone(self.backbone_, num_labels=2)
         device = self._device(torch)
         self.model_.to(device)
-        self.history_ = self._train(torch, train, valid, rng, device)
+        self.history_ = self._train(torch, train, valid, rng, device, start)
         self.n_train_ = {"pairs": len(train), "matches": int(sum(train.labels))}
         return self
 
     def _train(
-        self, torch: Any, train: PairSet, valid: PairSet, rng: np.random.Generator, device: Any
+        self,
+        torch: Any,
+        train: PairSet,
+        valid: PairSet,
+        rng: np.random.Generator,
+        device: Any,
+        start: float,
     ) -> list[dict[str, float]]:
         steps = self.epochs * -(-len(train) // self.batch_size)
         warm = max(1, int(0.05 * steps))
@@ -291,7 +299,6 @@ class DittoMatcher:
             w[rare] = np.sqrt(counts.max() / max(counts.min(), 1.0))
             weight = torch.as_tensor(w, dtype=torch.float32, device=device)
         valid_texts = self.serialize(valid.left, valid.right)
-        start = time.perf_counter()
         budget = _Budget(self.max_train_seconds, len(valid_texts), self.batch_size, start)
         bar = self._bar(steps, "fine-tuning")
         history: list[dict[str, float]] = []
