@@ -227,13 +227,30 @@ def render(runs: list[dict[str, Any]], args: argparse.Namespace) -> str:
             "score s", "pairs/s", "backbone", "machine", "load avg", "date"]  # fmt: skip
     rows = [[r["task"], pct(r["f1"]), pct(r["precision"]), pct(r["recall"]),
              fmt(DITTO_F1.get(r["task"]), 2),
-             fmt(100 * r["f1"] - DITTO_F1[r["task"]], 2) if r["task"] in DITTO_F1 else "—",
+             f"{100 * r['f1'] - DITTO_F1[r['task']]:+.2f}" if r["task"] in DITTO_F1 else "—",
              pct(r["valid_f1"]), str(r["epochs_run"]), fmt(r["train_s"] / 60, 1),
              fmt(r["score_s"], 1), fmt(r["pairs_per_s"], 0), r["backbone"], r["machine"],
              "–".join(f"{v:.1f}" for v in r["load_avg"]), r["date"]]
             for r in ce]  # fmt: skip
     lines += ["## Cross-encoder (all three optimizations on), test split", "",
               *markdown_table(head, rows), ""]  # fmt: skip
+    hard = [r for r in runs if r["model"] == "cross-encoder" and r.get("hard_negatives")]
+    rows = [[r["task"], fmt(r["hard_negatives"], 1),
+             f"{r['train_pairs']} ({r['train_matches']})", pct(r["f1"]), pct(r["valid_f1"]),
+             str(r["epochs_run"]), fmt(r["first_stage_s"], 0), fmt(r["train_s"] / 60, 1),
+             fmt(r["pairs_per_s"], 0), r["machine"],
+             "–".join(f"{v:.1f}" for v in r["load_avg"]), r["date"]]
+            for r in hard]  # fmt: skip
+    if rows:
+        lines += ["## Cross-encoder trained on the hard non-matches (the stack's part), test split",
+                  "", "All three optimizations on; trained on every match and the K non-matches "
+                  "per match that the boosted matcher scores highest out of fold "
+                  "(`StackedMatcher(hard_negatives=K)`). 'first stage s': the boosted matcher "
+                  "with its out-of-fold scores; 'train min' includes it. On its own it is "
+                  "not meant to be used: it has seen few of the easy non-matches.", "",
+                  *markdown_table(["task", "K", "train pairs (matches)", "F1", "valid F1",
+                                   "epochs", "first stage s", "train min", "pairs/s",
+                                   "machine", "load avg", "date"], rows), ""]  # fmt: skip
     abl = [r for r in runs if r["model"] == "cross-encoder"]
     by_task: dict[tuple[str, str], dict[str, dict[str, Any]]] = {}
     for r in abl:
@@ -272,16 +289,36 @@ def render(runs: list[dict[str, Any]], args: argparse.Namespace) -> str:
                                        "fit s", "pairs/s", "machine", "load avg", "date"], rows),
                       ""]  # fmt: skip
     st = [r for r in runs if r["model"] == "stack"]
+    by_key = {(r["task"], r["variant"], r["model"]): r for r in runs}
+
+    def stack_s(r: dict[str, Any]) -> float | None:
+        """Training seconds of both parts (rows from before ``train_s`` was kept: summed)."""
+        if r.get("train_s"):
+            return float(r["train_s"])
+        ce = by_key.get((r["task"], r.get("cross_encoder", "full"), "cross-encoder"))
+        boosted = by_key.get((r["task"], "boosted", "boosted"))
+        return ce["train_s"] + boosted["train_s"] if ce and boosted else None
+
+    def minutes(seconds: float | None) -> str:
+        return fmt(None if seconds is None else seconds / 60, 1)
+
     rows = [[r["task"], pct(r["f1"]), pct(r["precision"]), pct(r["recall"]),
-             fmt(DITTO_F1.get(r["task"]), 2), pct(r["valid_f1"]),
-             r.get("cross_encoder", "full"), r["backbone"], r["machine"]]
+             fmt(DITTO_F1.get(r["task"]), 2),
+             f"{100 * r['f1'] - DITTO_F1[r['task']]:+.2f}" if r["task"] in DITTO_F1 else "—",
+             pct(r["valid_f1"]), r.get("cross_encoder", "full"),
+             minutes(stack_s(r)), r["backbone"],
+             r["machine"]]
             for r in st]  # fmt: skip
     if rows:
         lines += ["## Stack: logistic on (cross-encoder, boosted) logits, fitted on valid", "",
-                  "The cross-encoder run with the best valid F1 among the optimization "
-                  "variants run for the task (ties to all on).", "",
-                  *markdown_table(["task", "F1", "P", "R", "Ditto F1", "valid F1",
-                                   "cross-encoder variant", "backbone",
+                  "Rows 'full', 'no inject' ...: the cross-encoder trained on all pairs, the "
+                  "optimization variant with the best valid F1 among those run for the task "
+                  "(ties to all on). Rows '... + hard negatives K': "
+                  "`StackedMatcher(hard_negatives=K)`, its cross-encoder trained on the hard "
+                  "non-matches (table above). 'train min': both parts (for the first kind, the "
+                  "cross-encoder's minutes plus the boosted fit).", "",
+                  *markdown_table(["task", "F1", "P", "R", "Ditto F1", "Δ", "valid F1",
+                                   "cross-encoder variant", "train min", "backbone",
                                    "cross-encoder run on"], rows), ""]  # fmt: skip
     notes = list(args.note)
     if args.notes_file:

@@ -184,6 +184,12 @@ def test_time_budget_keeps_back_the_validation_scoring() -> None:
         assert budget.spent() is spent
     budget.scored(1.0)  # once a validation pass is timed, its time is kept back instead
     assert not budget.spent() and budget.score_seconds == 1.0
+    # 8.5 s spent, 1 s of it scoring: a step takes 0.75 s, and the pass is kept back with 10%
+    # to spare: 8.5 + 0.75 + 1.1 > 10, though 8.5 + 1 would still fit
+    late = _Budget(10.0, 600, 16, time.perf_counter() - 8.5)
+    late.steps = 10
+    late.scored(1.0)
+    assert late.spent()
     assert not _Budget(None, 600, 16, now - 1e6) and not _Budget(None, 600, 16, now).spent()
     assert not _Budget(1.0, 600, 16, now).spent()  # no step yet: nothing to estimate from
 
