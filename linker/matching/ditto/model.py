@@ -318,12 +318,15 @@ class DittoMatcher:
                 if bar is not None:
                     bar.update(1)
 
+            steps_before = budget.steps
             loss, out_of_time = train_epoch(
                 torch, self.model_, self.tokenizer_, texts, y_train, optimizer=opt,
                 scheduler=sched, batch_size=self.batch_size, max_len=self.max_len, rng=rng,
                 device=device, on_step=step_done, stop=budget.spent if budget else None,
                 pooling=self.pooling, class_weight=weight,
             )  # fmt: skip
+            if out_of_time and budget.steps == steps_before and history:
+                break  # the budget ran out at the epoch's end: the last validation stands
             scoring = time.perf_counter()
             scores = self._predict_texts(torch, valid_texts, device)
             budget.scored(time.perf_counter() - scoring)
