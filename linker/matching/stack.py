@@ -127,8 +127,8 @@ class StackedMatcher:
             out of fold. Most non-matches of a blocked candidate set are easy, the trees
             already call them, and the cross-encoder's epochs go further on the rest: on
             ER-Magellan's Amazon-Google, ``hard_negatives=1.7`` kept 1,188 of the 6,175
-            training non-matches, and the cross-encoder ran 7 epochs in the 15 minutes
-            that gave it 2 on all pairs; the stack's test F1 rose from 72.8 to 74.9.
+            training non-matches, and the cross-encoder ran 7 epochs within 15 minutes,
+            where 2 fit on all pairs; the stack's test F1 rose from 72.8 to 74.9.
             ``None`` (default): all pairs.
         seed: Seed of both matchers and of the validation hold-out.
 
