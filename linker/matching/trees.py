@@ -94,7 +94,7 @@ def out_of_fold(
     the optimism of scoring a pair the trees were fitted on removed.
 
     Example:
-        >>> X = np.array([[0.1], [0.2], [0.8], [0.9]] * 10); y = np.array([0, 0, 1, 1] * 10)
+        >>> X = np.array([[0.1], [0.2], [0.8], [0.9]] * 50); y = np.array([0, 0, 1, 1] * 50)
         >>> z = out_of_fold(X, y, max_iter=5, n_models=1)
         >>> bool(z[y == 1].min() > z[y == 0].max())
         True
