@@ -92,16 +92,16 @@ def run_ditto(
     of the training pairs), the cross-encoder trains on the matches and the ``K`` hardest
     non-matches per match, and the time budget and ``train_s`` cover both.
     """
-    from linker.matching.boosted import BoostedMatcher
-    from linker.matching.stack import hard_pairs
+    from linker.matching.stack import first_stage
 
     t0 = time.perf_counter()
     load0 = os.getloadavg()[0]
     train, budget = splits["train"], args.max_train_minutes * 60 if args.max_train_minutes else None
     first_s = 0.0
     if args.hard_negatives:
-        first = BoostedMatcher(seed=args.seed).fit(train, splits["valid"], out_of_fold=True)
-        train = hard_pairs(train, first.train_oof_, args.hard_negatives)
+        _, train = first_stage(
+            train, splits["valid"], hard_negatives=args.hard_negatives, seed=args.seed
+        )
         first_s = time.perf_counter() - t0
         budget = None if budget is None else budget - first_s
     m = DittoMatcher(

@@ -38,7 +38,7 @@ from linker.matching.boosted import BoostedMatcher
 from linker.matching.pairs import PairSet, Record, holdout
 from linker.matching.saved import CONFIG_FILE
 
-__all__ = ["StackedMatcher", "fit_stack", "hard_pairs", "logits"]
+__all__ = ["StackedMatcher", "first_stage", "fit_stack", "hard_pairs", "logits"]
 
 FORMAT_VERSION = 1
 _PARTS = ("ditto", "boosted")
@@ -107,6 +107,27 @@ def hard_pairs(pairs: PairSet, scores: npt.ArrayLike, per_match: float) -> PairS
     return pairs.subset(np.sort(np.r_[np.flatnonzero(y == 1), keep]).tolist())
 
 
+def first_stage(
+    train: PairSet,
+    valid: PairSet,
+    *,
+    hard_negatives: float | None,
+    columns: Sequence[str] | None = None,
+    seed: int = 0,
+    **boosted: Any,
+) -> tuple[BoostedMatcher, PairSet]:
+    """The boosted matcher, fitted on ``train``, and the pairs the cross-encoder trains on.
+
+    With ``hard_negatives``, those are :func:`hard_pairs` of the boosted matcher's
+    out-of-fold scores; without, all of ``train``.
+    """
+    m = BoostedMatcher(columns=columns, seed=seed, **boosted)
+    m.fit(train, valid, out_of_fold=hard_negatives is not None)
+    if hard_negatives is None:
+        return m, train
+    return m, hard_pairs(train, m.train_oof_, hard_negatives)
+
+
 def _combine(
     X: npt.NDArray[np.float64], weights: Sequence[float], intercept: float
 ) -> npt.NDArray[np.float32]:
@@ -168,11 +189,10 @@ class StackedMatcher:
         start = time.perf_counter()
         train, valid = holdout(train, valid, seed=self.seed)
         cols = list(self.columns) if self.columns else None
-        boosted = BoostedMatcher(columns=cols, seed=self.seed, **self.boosted)
-        boosted.fit(train, valid, out_of_fold=self.hard_negatives is not None)
-        ditto_train = train
-        if self.hard_negatives is not None:
-            ditto_train = hard_pairs(train, boosted.train_oof_, self.hard_negatives)
+        boosted, ditto_train = first_stage(
+            train, valid, hard_negatives=self.hard_negatives, columns=cols, seed=self.seed,
+            **self.boosted,
+        )  # fmt: skip
         settings = dict(self.ditto)
         if settings.get("max_train_seconds") is not None:
             left = settings["max_train_seconds"] - (time.perf_counter() - start)
