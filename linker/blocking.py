@@ -5,8 +5,10 @@ For every left record the blocker keeps its ``k`` best right records from each l
 TF-IDF cosine; from 50,000 (see :class:`Blockers`) the n-gram list and the ``k`` right records that
 share its rarest words and numbers (:mod:`linker.tokens`), and from 100,000 the latter alone.
 Where lists overlap, the free places of the budget (``k`` per list; ``2k`` for the rare-token
-list alone) go to the next-best of each list in turn. Both similarities are computed for every
-kept pair. ``block_on`` restricts the search to records that agree exactly on some columns;
+list alone) go to the next-best of each list in turn. Records identical on every compared column
+(exact twins) always meet, whatever ``k``, through one more list (:mod:`linker.twins`), and
+every pair says whether it is such a twin pair (``twin``). Both similarities are computed for
+every kept pair. ``block_on`` restricts the search to records that agree exactly on some columns;
 records whose key is null are searched against the whole other table, so no record is left out
 because of a missing key.
 """
@@ -27,6 +29,7 @@ from linker._progress import progress, want_progress
 from linker.ann import AnnParams, SearchMethod, pair_dots, search
 from linker.errors import ConfigError
 from linker.tokens import PairScore, token_neighbours
+from linker.twins import find_twins, twin_flags, twin_pairs
 
 if TYPE_CHECKING:
     from linker.backend import Backend
@@ -41,7 +44,7 @@ Rows = npt.NDArray[np.int64]
 @dataclass
 class Representations:
     """One side as the blockers see it: dense embeddings, sparse n-gram TF-IDF rows, and the
-    compared columns as text (for the rare-token list; ``None`` switches it off)."""
+    compared columns as text (rare-token and twin lists; ``None`` switches them off)."""
 
     dense: npt.NDArray[np.float32] | None
     sparse: sp.csr_matrix | None
@@ -115,7 +118,7 @@ class Blockers:
 
 @dataclass
 class BlockingResult:
-    """Candidate pairs (``left_row``, ``right_row``, ``dense_sim``, ``ngram_sim``) and counts."""
+    """Candidate pairs (``left_row``, ``right_row``, the ``*_sim`` columns, ``twin``), counts."""
 
     pairs: pl.DataFrame
     stats: dict[str, float] = field(default_factory=dict)
@@ -321,7 +324,9 @@ def block(
     Each left row gets its top ``k`` of every list, and the budget of ``k`` × (number of lists;
     2 for the rare-token list alone) candidates is then filled with the next-best of each list
     in turn, so the places that overlapping lists leave free are not wasted. Which lists a group
-    uses depends on its number of right rows (:class:`Blockers`).
+    uses depends on its number of right rows (:class:`Blockers`). When both sides have
+    ``columns``, the records identical on all of them also meet each other through the twin list
+    (:func:`linker.twins.twin_pairs`, ``k`` twins per twin and turn), beyond the budget.
 
     Args:
         left: Left vectors (either kind may be ``None`` to switch that blocker off).
@@ -338,7 +343,9 @@ def block(
             rare-token list always runs in this process (a multi-threaded polars join).
 
     Returns:
-        Unique pairs sorted by ``(left_row, right_row)`` with their similarities.
+        Unique pairs sorted by ``(left_row, right_row)`` with their similarities, and
+        ``twin``: the two records are identical (not all empty) on every compared column,
+        whichever list found them (always ``False`` without ``columns``).
 
     Example:
         >>> import numpy as np
@@ -354,6 +361,7 @@ def block(
     if groups is None:
         groups = [(np.arange(n_left, dtype=np.int64), np.arange(n_right, dtype=np.int64))]
     show = want_progress(show_progress, logger) and len(groups) > 1
+    twins = find_twins(left.columns, right.columns, self_join=self_join)
     lefts: list[Rows] = []
     rights: list[Rows] = []
     for lrows, rrows in progress(groups, total=len(groups), desc="block", show=show):
@@ -367,16 +375,22 @@ def block(
         kept = found >= 0
         lefts.append(np.repeat(lrows, kept.sum(axis=1)))
         rights.append(found[kept])
+        if twins is not None:  # the twin list: identical records meet whatever k
+            tl, tr = twin_pairs(lrows, rrows, *twins, width=k, self_join=self_join)
+            lefts.append(tl)
+            rights.append(tr)
     li = np.concatenate(lefts) if lefts else np.zeros(0, np.int64)
     ri = np.concatenate(rights) if rights else np.zeros(0, np.int64)
     codes = np.unique(li * max(n_right, 1) + ri)  # one int64 per pair: sorts fast at 10^7
     li, ri = codes // max(n_right, 1), codes % max(n_right, 1)
     sims = _rowwise_sims(left, right, li, ri)
-    frame = pl.DataFrame({"left_row": li, "right_row": ri, **sims})
+    twin = twin_flags(*twins, li, ri) if twins is not None else np.zeros(len(li), dtype=bool)
+    frame = pl.DataFrame({"left_row": li, "right_row": ri, **sims, "twin": twin})
     stats = {
         "candidates": float(frame.height),
         "candidates_per_left": frame.height / max(n_left, 1),
         "blocks": float(len(groups)),
+        "twin_pairs": float(twin.sum()),
     }
     logger.info(
         "blocking: %d candidate pairs (%.1f per left record)",

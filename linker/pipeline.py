@@ -366,7 +366,7 @@ class Linker:
                 flipped = pairs.select(
                     pl.col("right_row").alias("left_row"),
                     pl.col("left_row").alias("right_row"),
-                    *[c for c in pairs.columns if c.endswith("_sim")],
+                    *[c for c in pairs.columns if c.endswith("_sim") or c == "twin"],
                 )
                 pairs = (
                     pl.concat([pairs, flipped])
@@ -381,7 +381,7 @@ class Linker:
             if self.matcher is not None:
                 proba = self._pair_scores(lside, rside, names, li, ri)
             else:
-                X = pairs.drop("left_row", "right_row")
+                X = pairs.drop("left_row", "right_row", "twin")
                 proba = (
                     FastMatcher()
                     .fit_unlabelled(X, li, ri, mostly_matched=not self_join)
@@ -494,9 +494,10 @@ class Linker:
         pairs = self._score(side, side, names, timings, self_join=True)
         with self._stage("assign", timings, 7, _STAGES):
             undirected = pairs.filter(pl.col("left_row") < pl.col("right_row")).select(
-                "left_row", "right_row", "score"
+                "left_row", "right_row", "score", "twin"
             )
             labels = cluster(df.height, undirected, threshold=self.threshold, method=self.cluster)
+            undirected = undirected.drop("twin")
             same = (
                 labels[undirected["left_row"].to_numpy()]
                 == labels[undirected["right_row"].to_numpy()]

@@ -10,6 +10,7 @@ from linker.ann import search
 from linker.blocking import Blockers, Representations, block, key_groups
 from linker.errors import ConfigError
 from linker.lexical import NgramVectorizer
+from linker.twins import twin_codes
 
 
 def unit(rng: np.random.Generator, n: int, d: int = 16) -> npt.NDArray[np.float32]:
@@ -114,7 +115,8 @@ def test_block_similarities_are_the_cosines(reps: tuple[Representations, Represe
 def test_block_one_blocker_switched_off(reps: tuple[Representations, Representations]) -> None:
     left, right = reps
     pairs = block(Representations(left.dense, None), Representations(right.dense, None), k=2).pairs
-    assert pairs.columns == ["left_row", "right_row", "dense_sim"]
+    assert pairs.columns == ["left_row", "right_row", "dense_sim", "twin"]
+    assert not pairs["twin"].any()  # no columns: no twins
     assert pairs.height == 2 * 40
 
 
@@ -233,7 +235,7 @@ def test_block_with_the_token_list() -> None:
     pairs = block(left, right, k=1, blockers=only_tokens).pairs
     got = set(pairs.select("left_row", "right_row").iter_rows())
     assert {(0, 1), (1, 0)} <= got  # the shared phone numbers
-    assert pairs.columns == ["left_row", "right_row", "dense_sim", "ngram_sim"]
+    assert pairs.columns == ["left_row", "right_row", "dense_sim", "ngram_sim", "twin"]
     assert pairs.group_by("left_row").len()["len"].max() <= 2  # k per list, two lists
 
 
@@ -250,3 +252,100 @@ def test_block_tokens_within_groups() -> None:
     got = set(pairs.select("left_row", "right_row").iter_rows())
     assert (0, 1) in got and (1, 0) in got
     assert all((a == 0) == (b in (1, 2)) for a, b in got)
+
+
+# ----------------------------------------------------------------------------- exact twins
+
+
+def texts_side(
+    texts: list[str], vec: NgramVectorizer, extra: list[str] | None = None
+) -> Representations:
+    """A side whose vectors come from its texts alone: equal texts get equal vectors, as from a
+    real encoder."""
+    cols = [pl.Series(texts)] + ([pl.Series(extra)] if extra is not None else [])
+    sparse = vec.transform(texts)
+    dense = np.asarray(sparse[:, :16].todense(), dtype=np.float32) + 1e-3
+    dense /= np.linalg.norm(dense, axis=1, keepdims=True)
+    return Representations(dense, sparse, columns=cols)
+
+
+def pairs_of(frame: pl.DataFrame) -> set[tuple[int, int]]:
+    return set(frame.select("left_row", "right_row").iter_rows())
+
+
+def test_identical_rows_all_meet_whatever_k() -> None:
+    texts = ["starbucks coffee"] * 300
+    vec = NgramVectorizer().fit(texts)
+    side = texts_side(texts, vec)
+    k = 3
+    pairs = block(side, side, k=k).pairs
+    got = pairs_of(pairs)
+    assert {(i, i) for i in range(300)} <= got  # a one-to-one assignment can link all 300
+    assert pairs["twin"].all()
+    assert pairs.height <= 300 * 3 * k  # the 2k budget plus k twins per turn, not 300 x 300
+
+
+def test_chain_store_twins_meet_every_twin_of_the_smaller_side() -> None:
+    rng = np.random.default_rng(7)
+    words = ["acme", "zeta", "orion", "labs", "corp", "tools", "harbor", "blue", "sky"]
+    others = [" ".join(rng.choice(words, 3)) + f" {i}" for i in range(50)]
+    left_t = others[:25] + ["starbucks coffee seattle"] * 60
+    right_t = ["starbucks coffee seattle"] * 40 + others[25:]
+    vec = NgramVectorizer().fit(left_t + right_t)
+    pairs = block(texts_side(left_t, vec), texts_side(right_t, vec), k=2).pairs
+    twins = pairs.filter(pl.col("twin"))
+    # every twin on both sides meets one, and left twin t meets right twin t
+    assert set(twins["left_row"]) == set(range(25, 85))
+    assert set(twins["right_row"]) == set(range(40))
+    assert {(25 + t, t) for t in range(40)} <= pairs_of(twins)
+    # only the twin pairs are flagged
+    assert not pairs.filter((pl.col("left_row") < 25) | (pl.col("right_row") >= 40))["twin"].any()
+
+
+def test_twin_flag_needs_every_compared_column_and_a_nonempty_record() -> None:
+    # pair 0-0: same name and city (twins); 1-1: same name, other city; 2-2: both empty
+    names, cities = ["acme corp", "zeta ltd", ""], ["boston", "paris", ""]
+    rnames, rcities = ["acme corp", "zeta ltd", ""], ["boston", "lyon", ""]
+    vec = NgramVectorizer().fit(names[:2] + ["x"])
+    left = texts_side(names, vec, cities)
+    right = texts_side(rnames, vec, rcities)
+    pairs = block(left, right, k=3).pairs
+    twin = {(a, b) for a, b, t in pairs.select("left_row", "right_row", "twin").rows() if t}
+    assert twin == {(0, 0)}
+    lc, rc = twin_codes(left.columns or [], right.columns or [])
+    assert lc.tolist()[1:] == [-1, -1] and rc.tolist()[1:] == [-1, -1]
+
+
+def test_twins_found_by_the_neighbour_lists_are_flagged_too() -> None:
+    texts = ["acme corp", "zeta ltd", "acme corp"]
+    vec = NgramVectorizer().fit(texts)
+    side = texts_side(texts, vec)
+    pairs = block(side, side, k=2, self_join=True).pairs
+    flags = {(a, b): t for a, b, t in pairs.select("left_row", "right_row", "twin").rows()}
+    assert flags[(0, 2)] and flags[(2, 0)]
+    assert not any(t for (a, b), t in flags.items() if 1 in (a, b))
+
+
+def test_self_join_twins_form_one_connected_group_without_self_pairs() -> None:
+    from linker.matching.assign import connected_components
+
+    texts = ["starbucks coffee"] * 300 + [f"firm {i}" for i in range(20)]
+    vec = NgramVectorizer().fit(texts)
+    side = texts_side(texts, vec)
+    pairs = block(side, side, k=2, self_join=True).pairs
+    assert (pairs["left_row"] != pairs["right_row"]).all()
+    twins = pairs.filter(pl.col("twin"))
+    labels = connected_components(320, twins["left_row"].to_numpy(), twins["right_row"].to_numpy())
+    assert len(set(labels[:300].tolist())) == 1
+    assert pairs.height < 300 * 20  # a star, not all 300 x 299 pairs
+
+
+def test_twins_stay_within_their_key_block() -> None:
+    texts = ["starbucks coffee"] * 20
+    vec = NgramVectorizer().fit(texts)
+    side = texts_side(texts, vec)
+    keys = pl.DataFrame({"s": ["a"] * 10 + ["b"] * 10})
+    groups = key_groups(keys, keys, n_left=20, n_right=20)
+    pairs = block(side, side, k=2, groups=groups).pairs
+    assert ((pairs["left_row"] < 10) == (pairs["right_row"] < 10)).all()
+    assert {(i, i) for i in range(20)} <= pairs_of(pairs)

@@ -11,6 +11,13 @@ Three methods, all on the sparse graph of candidate pairs scoring at least the t
   the average score over *all* their record pairs (missing candidates count as 0) is at least
   the threshold, best merge first. A single strong edge cannot join two large clusters.
 
+Exact twins (pairs whose ``twin`` column is true: identical on every compared column, see
+:mod:`linker.twins`) that score at least the threshold are merged first, and every method then
+works on these groups as units: blocking pairs a large twin group as a star, not all with all,
+and the edges absent within it must not split it (average linkage would count them as 0, CENTER
+could hand its members to other centres). A unit's score to another record is the best score of
+its members, and average linkage weighs it by the unit's size: twins score alike with anyone.
+
 Each method returns one cluster number per record, numbered by first appearance.
 :func:`representatives` picks a "golden" record per cluster: the one with the highest total
 score to the rest of its cluster (ties: lowest row).
@@ -46,11 +53,33 @@ def _edges(pairs: pl.DataFrame, threshold: float) -> pl.DataFrame:
     return e.sort(["score", "a", "b"], descending=[True, False, False])
 
 
-def _components(n: int, e: pl.DataFrame, threshold: float) -> Labels:
+def _units(n: int, pairs: pl.DataFrame, threshold: float) -> Labels | None:
+    """Each record's twin group (connected by twin pairs at or above the threshold), numbered
+    by first appearance; ``None`` when no such pair exists."""
+    if "twin" not in pairs.columns:
+        return None
+    t = pairs.filter(pl.col("twin") & (pl.col("score") >= threshold))
+    t = t.filter(pl.col("left_row") != pl.col("right_row"))
+    if t.height == 0:
+        return None
+    return connected_components(
+        n, t["left_row"].to_numpy().astype(np.int64), t["right_row"].to_numpy().astype(np.int64)
+    )
+
+
+def _contract(e: pl.DataFrame, units: Labels) -> pl.DataFrame:
+    """The edges between units, best first (a unit's score: its members' best)."""
+    unit = pl.Series(units)
+    e = e.select(a=unit.gather(e["a"]), b=unit.gather(e["b"]), score="score")
+    e = e.filter(pl.col("a") != pl.col("b")).group_by("a", "b").agg(pl.col("score").max())
+    return e.sort(["score", "a", "b"], descending=[True, False, False])
+
+
+def _components(n: int, e: pl.DataFrame, threshold: float, size: Labels) -> Labels:
     return connected_components(n, e["a"].to_numpy(), e["b"].to_numpy())
 
 
-def _centre(n: int, e: pl.DataFrame, threshold: float) -> Labels:
+def _centre(n: int, e: pl.DataFrame, threshold: float, size: Labels) -> Labels:
     label = np.arange(n, dtype=np.int64)
     seen = np.zeros(n, dtype=bool)
     is_centre = np.zeros(n, dtype=bool)
@@ -67,13 +96,13 @@ def _centre(n: int, e: pl.DataFrame, threshold: float) -> Labels:
     return renumber(label)
 
 
-def _average(n: int, e: pl.DataFrame, threshold: float) -> Labels:
-    """Average linkage with a lazy max-heap; links between clusters are summed edge scores."""
-    size = {i: 1 for i in range(n)}
+def _average(n: int, e: pl.DataFrame, threshold: float, sizes: Labels) -> Labels:
+    """Average linkage with a lazy max-heap; links between clusters are summed edge scores
+    (an edge between units of ``sizes`` records stands for all their record pairs)."""
+    size = dict(enumerate(sizes.tolist()))
     links: dict[int, dict[int, float]] = {}
     for a, b, s in e.iter_rows():
-        links.setdefault(a, {})[b] = s
-        links.setdefault(b, {})[a] = s
+        links.setdefault(a, {})[b] = links.setdefault(b, {})[a] = s * size[a] * size[b]
     heap = [(-s, a, b) for a, b, s in e.iter_rows()]
     heapq.heapify(heap)
     parent = np.arange(n, dtype=np.int64)
@@ -107,7 +136,7 @@ def _average(n: int, e: pl.DataFrame, threshold: float) -> Labels:
     return renumber(parent)
 
 
-_METHODS: dict[str, Callable[[int, pl.DataFrame, float], Labels]] = {
+_METHODS: dict[str, Callable[[int, pl.DataFrame, float, Labels], Labels]] = {
     "components": _components,
     "centre": _centre,
     "average": _average,
@@ -121,7 +150,8 @@ def cluster(
 
     Args:
         n: Number of records (rows ``0 .. n-1``).
-        pairs: ``left_row``, ``right_row``, ``score``; direction and duplicates do not matter.
+        pairs: ``left_row``, ``right_row``, ``score``, optionally ``twin`` (exact twins, kept
+            together by every method); direction and duplicates do not matter.
         threshold: Minimum score of an edge.
         method: ``"components"``, ``"centre"`` or ``"average"`` (see the module docstring).
 
@@ -142,7 +172,11 @@ def cluster(
     """
     if method not in _METHODS:
         raise ConfigError(f"cluster={method!r} is not one of {list(_METHODS)}")
-    return _METHODS[method](n, _edges(pairs, threshold), threshold)
+    e, units = _edges(pairs, threshold), _units(n, pairs, threshold)
+    if units is None:
+        return _METHODS[method](n, e, threshold, np.ones(n, dtype=np.int64))
+    size = np.bincount(units)
+    return renumber(_METHODS[method](len(size), _contract(e, units), threshold, size)[units])
 
 
 def cluster_sizes(labels: Labels) -> pl.DataFrame:

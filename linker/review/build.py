@@ -30,7 +30,7 @@ logger = logging.getLogger(__name__)
 
 #: The id column the store gives every record: the user's id, or the row number.
 ID = "__lk_id"
-_NOT_FEATURES = {"left_row", "right_row", "score", "rank", "reranked", "score_stage1"}
+_NOT_FEATURES = {"left_row", "right_row", "score", "rank", "reranked", "score_stage1", "twin"}
 
 
 @dataclass
