@@ -31,6 +31,7 @@ __all__ = [
     "Cell",
     "Rows",
     "at_least",
+    "at_most",
     "met",
     "recall_pairs",
     "recall_topk",
@@ -39,6 +40,7 @@ __all__ = [
     "tfidf_topk",
     "truth_rows",
     "command_line",
+    "ece",
     "fmt",
     "header_lines",
     "int_list",
@@ -269,6 +271,21 @@ def tfidf_topk(left: list[str], right: list[str], k: int) -> Rows:
     return np.vstack(out).astype(np.int64) if out else np.zeros((0, k), np.int64)
 
 
+def ece(
+    scores: npt.NDArray[np.float64], labels: npt.NDArray[np.bool_], bins: int = 10
+) -> float | None:
+    """Expected calibration error of probabilities ``scores`` against 0/1 ``labels``.
+
+    ``bins`` equal-width bins over [0, 1] (a score of 1 falls in the last):
+    Σ (pairs in bin / pairs) × |mean score − share of labels true|; ``None`` for no pairs.
+    """
+    if len(scores) == 0:
+        return None
+    b = np.minimum((np.clip(scores, 0.0, 1.0) * bins).astype(np.int64), bins - 1)
+    gap = np.abs(np.bincount(b, scores, bins) - np.bincount(b, labels.astype(float), bins))
+    return float(gap.sum() / len(scores))  # Σ n_b/N · |Σ score_b − Σ label_b| / n_b
+
+
 def at_least(value: float | None, target: float | None, *, digits: int = 3) -> str:
     """``≥ target (met)`` / ``(not met)``, or an em dash when there is no target."""
     if target is None:
@@ -276,6 +293,15 @@ def at_least(value: float | None, target: float | None, *, digits: int = 3) -> s
     if value is None or np.isnan(value):
         return f"≥ {target:.{digits}f}"
     return f"≥ {target:.{digits}f} ({met(value >= target - 1e-12)})"
+
+
+def at_most(value: float | None, target: float | None, *, digits: int = 3) -> str:
+    """``≤ target (met)`` / ``(NOT met)``, or an em dash when there is no target."""
+    if target is None:
+        return "—"
+    if value is None or np.isnan(value):
+        return f"≤ {target:.{digits}f}"
+    return f"≤ {target:.{digits}f} ({met(value <= target + 1e-12)})"
 
 
 def met(ok: bool) -> str:
