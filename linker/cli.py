@@ -293,9 +293,7 @@ def _run_merge(a: argparse.Namespace) -> str:
         ) from e
     if len(band) != 2:
         raise ConfigError(f"--rerank-band must be LO,HI (e.g. 0.3,0.7), not {a.rerank_band!r}")
-    out = lk.merge(
-        left,
-        right,
+    result = lk.Linker(
         how=a.how,
         threshold=a.threshold,
         assign=a.assign,
@@ -303,12 +301,24 @@ def _run_merge(a: argparse.Namespace) -> str:
         rerank_band=band,
         matcher=a.matcher,
         **_settings(a, two_tables=True),
-    )
+    ).link(left, right)
+    out = result.frame
     _write(out, a.output)
     counts = dict(out.group_by("_merge").len().iter_rows())
     return (
         f"{left.height} left rows, {right.height} right rows: {counts.get('both', 0)} matched, "
         f"{counts.get('left_only', 0)} left_only, {counts.get('right_only', 0)} right_only"
+        + _estimate_summary(result.stats, left.height)
+    )
+
+
+def _estimate_summary(stats: dict[str, float], n_left: int) -> str:
+    """``; estimated 120 of 3,000 left records have a partner (prior 1.3e-05)``, or ``""``."""
+    if "estimated_matches" not in stats:
+        return ""
+    return (
+        f"; estimated {stats['estimated_matches']:,.0f} of {n_left:,} left records have a "
+        f"partner (match prior {stats['match_prior']:.2g} per pair)"
     )
 
 

@@ -29,8 +29,8 @@ from linker.frames import check_columns, check_ids, check_not_empty, check_reser
 from linker.lexical import NgramVectorizer, ngram_texts
 from linker.matching.assign import AssignMethod, How, assign
 from linker.matching.cluster import ClusterMethod, cluster, cluster_sizes, representatives
-from linker.matching.fast import FastMatcher
 from linker.matching.rerank import RerankSpec, check_band, open_reranker, rerank_band
+from linker.matching.zero_label import ZeroLabelScorer, score_candidates, separation_warning
 from linker.result import OUTPUT_COLUMNS, LinkResult, merged_frame
 from linker.serialize import Serializer, wordy_columns
 
@@ -334,6 +334,7 @@ class Linker:
         self_join: bool,
     ) -> pl.DataFrame:
         assert lside.vectors is not None and rside.vectors is not None  # set by _sides
+        self._scorer: ZeroLabelScorer | None = None
         with self._stage("block", timings, 4, _STAGES):
             blocks = self.block_on
             keys = [blocks] if isinstance(blocks, str) else list(blocks or [])
@@ -381,12 +382,11 @@ class Linker:
             if self.matcher is not None:
                 proba = self._pair_scores(lside, rside, names, li, ri)
             else:
-                X = pairs.drop("left_row", "right_row", "twin")
-                proba = (
-                    FastMatcher()
-                    .fit_unlabelled(X, li, ri, mostly_matched=not self_join)
-                    .predict_proba(X)
-                )
+                proba, self._scorer = score_candidates(
+                    pairs.drop("left_row", "right_row", "twin"), li, ri,
+                    left_columns=lside.columns, right_columns=rside.columns, names=names,
+                    twin=pairs["twin"].to_numpy(), self_join=self_join,
+                )  # fmt: skip
             pairs = pairs.with_columns(score=pl.Series(proba, dtype=pl.Float32))
             pairs = pairs.with_columns(
                 rank=pl.col("score")
@@ -475,6 +475,7 @@ class Linker:
             "right_rows": float(right.height),
             "candidates": float(pairs.height),
             "matches": float(matches.height),
+            **self._estimates(pairs, matches.height),
             **{f"rerank_{k}": v for k, v in rstats.items()},
         }
         logger.info(
@@ -484,7 +485,10 @@ class Linker:
             matches.height,
             timings["total"],
         )
-        return LinkResult(frame=frame, pairs=pairs, matches=matches, timings=timings, stats=stats)
+        return LinkResult(
+            frame=frame, pairs=pairs, matches=matches, timings=timings, stats=stats,
+            scorer=self._scorer,
+        )  # fmt: skip
 
     def dedup(self, df: pl.DataFrame) -> LinkResult:
         """Cluster the duplicates of ``df``; the frame is ``df`` plus ``_cluster``."""
@@ -517,6 +521,7 @@ class Linker:
             "clusters": float(len(size)),
             "largest_cluster": float(size.max()) if len(size) else 0.0,
             "singletons": float((size == 1).sum()),
+            **self._estimates(pairs, matches.height),
         }
         return LinkResult(
             frame=frame,
@@ -525,4 +530,15 @@ class Linker:
             timings=timings,
             stats=stats,
             clusters=sizes,
+            scorer=self._scorer,
         )
+
+    def _estimates(self, pairs: pl.DataFrame, n_matches: int) -> dict[str, float]:
+        """The zero-label scorer's estimates (none with a trained matcher); warns when the
+        compared columns cannot tell records apart."""
+        scorer = self._scorer
+        if scorer is None:
+            return {}
+        if n_matches == 0:
+            separation_warning(scorer, pairs)
+        return scorer.estimates(pairs["left_row"].to_numpy(), pairs["score"].to_numpy())

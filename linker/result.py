@@ -9,8 +9,14 @@ matches), then the unmatched right rows in right order.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import polars as pl
+
+from linker.errors import ConfigError, InputError
+
+if TYPE_CHECKING:
+    from linker.matching.zero_label import ZeroLabelScorer
 
 __all__ = ["OUTPUT_COLUMNS", "LinkResult", "merged_frame", "right_renames"]
 
@@ -31,6 +37,19 @@ class LinkResult:
         stats: Counts (rows, candidates, matches, ...; ``rerank_*``: the reranker's calls,
             cache hits, seconds).
         clusters: Dedup only: ``_cluster`` and ``size`` of every cluster, largest first.
+        scorer: The fitted zero-label scorer (``None`` when a trained matcher scored):
+            :meth:`explain` reads it.
+
+    Example:
+        >>> import linker as lk, polars as pl
+        >>> left = pl.DataFrame({"name": ["Acme Corp", "Zeta Ltd", "Blue Sky Inc"]})
+        >>> right = pl.DataFrame({"name": ["ACME Corporation", "Blue Sky Incorporated"]})
+        >>> res = lk.Linker(on="name").link(left, right)
+        >>> why = res.explain(0, 0)
+        >>> why.columns
+        ['feature', 'value', 'contribution']
+        >>> why["feature"][0]
+        'prior'
     """
 
     frame: pl.DataFrame
@@ -39,6 +58,44 @@ class LinkResult:
     timings: dict[str, float] = field(default_factory=dict)
     stats: dict[str, float] = field(default_factory=dict)
     clusters: pl.DataFrame | None = None
+    scorer: ZeroLabelScorer | None = None
+
+    def explain(self, left_row: int, right_row: int) -> pl.DataFrame:
+        """Why the pair ``(left_row, right_row)`` scored what it did.
+
+        Returns one row per feature: ``feature``, ``value`` (the similarity) and
+        ``contribution`` to the log-odds of a match; the first row, ``prior``, is what a
+        pair starts from (the estimated match rate), and the contributions add up to the
+        pair's log-odds: ``score = 1 / (1 + exp(-sum))``. Row numbers are 0-based, as in
+        ``pairs`` (in dedup both are rows of the one table).
+
+        Raises:
+            ConfigError: The pairs were scored by a trained matcher (no explanation here).
+            InputError: The pair is not among the candidates.
+        """
+        if self.scorer is None:
+            raise ConfigError(
+                "explain() needs the zero-label scorer; this result was scored by a trained "
+                "matcher (see its own documentation for feature importances)"
+            )
+        hit = self.pairs.with_row_index("__lk_i").filter(
+            (pl.col("left_row") == left_row) & (pl.col("right_row") == right_row)
+        )
+        if hit.height == 0:
+            raise InputError(
+                f"pair (left_row={left_row}, right_row={right_row}) is not a candidate: "
+                "pick one from result.pairs"
+            )
+        if bool(hit["twin"][0]) if "twin" in hit.columns else False:
+            return pl.DataFrame(
+                {"feature": ["identical on every compared column"], "value": [1.0],
+                 "contribution": [float("inf")]}
+            )  # fmt: skip
+        features = self.pairs.drop("left_row", "right_row", "score", "rank", "twin", strict=False)
+        rows = self.pairs["left_row"].to_numpy(), self.pairs["right_row"].to_numpy()
+        i = int(hit["__lk_i"][0])
+        out = self.scorer.explain(features, *rows)
+        return out.filter(pl.col("pair") == i).drop("pair")
 
 
 def right_renames(left_columns: list[str], right_columns: list[str]) -> dict[str, str]:

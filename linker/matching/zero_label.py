@@ -1,0 +1,405 @@
+"""The zero-label scorer: calibrated match probabilities without labels, at any overlap.
+
+What every ``lk.merge`` without a trained matcher runs. Three parts:
+
+1. **How many matches** (:class:`~linker.matching.fellegi_sunter.FellegiSunter`): the expected
+   number of matching pairs among all left x right pairs, with u from random pairs and the
+   match side anchored to pairs that really agree. Tables that do not overlap give about none.
+2. **A ranking learned on trusted pairs**: the monotone logistic model of
+   :class:`~linker.matching.fast.FastMatcher` over every pair similarity, plus two context
+   features, each pair's lead over the best other candidate of its left and of its right
+   record (a true match stands out from its record's other candidates; the best stranger
+   does so much less). Its first positives are the mutual best pairs that the Fellegi-Sunter
+   model also calls matches: when the tables overlap little, mutual best pairs are mostly
+   strangers ("same city"), and they are not learned from. Later rounds re-label with the
+   calibrated scores of the previous one.
+3. **Calibration to the count**: the logistic's intercept is shifted so that the scores of
+   all candidates add up to the expected number of matches, downwards only: the count
+   errs high where near-duplicates abound (sibling firms at one address count as matches;
+   on the demo firms at full overlap it estimated 3,330 matching pairs for 2,400), so it may
+   lower the self-trained model's scores when the tables overlap little, never raise them.
+   ``_score`` is then a probability whose 0.5 means about the same at full overlap and at
+   none.
+
+Without any trusted pair (tables that share no record), the Fellegi-Sunter posterior is the
+score. Tables with fewer than ``SMALL`` possible pairs are too small to estimate anything from:
+they get the plain self-trained model (mutual best pairs taken as matches, uncalibrated).
+Records identical on every compared column (twins) are scored 1 by the pipeline and left out
+of the fit.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+
+import numpy as np
+import numpy.typing as npt
+import polars as pl
+
+from linker.errors import NotFittedError
+from linker.matching.fast import FastMatcher, _best_two, pseudo_labels
+from linker.matching.fellegi_sunter import FellegiSunter
+
+__all__ = ["CONTEXT_FEATURES", "ZeroLabelScorer", "context_features"]
+
+logger = logging.getLogger(__name__)
+
+Rows = npt.NDArray[np.int64]
+Vector = npt.NDArray[np.float32]
+CONTEXT_FEATURES = ("lead_left", "lead_right")
+# Below this many possible pairs (about 45 x 45 records) random pairs cannot show what
+# strangers look like, nor can the count of matches be estimated: such toy tables get the
+# plain self-trained model of FastMatcher.fit_unlabelled (mutual best pairs as matches).
+SMALL = 2_000
+
+
+def context_features(base: Vector, left_rows: Rows, right_rows: Rows) -> dict[str, Vector]:
+    """Each pair's lead in ``base`` over the best *other* candidate of its left / right record.
+
+    Positive for a record's best candidate, negative for the others; a record with one
+    candidate leads by its own score.
+
+    Example:
+        >>> import numpy as np
+        >>> f = context_features(np.array([0.9, 0.3, 0.4], dtype=np.float32),
+        ...                      np.array([0, 0, 1]), np.array([0, 1, 0]))
+        >>> [round(float(x), 2) for x in f["lead_left"]]
+        [0.6, -0.6, 0.4]
+        >>> [round(float(x), 2) for x in f["lead_right"]]
+        [0.5, 0.3, -0.5]
+    """
+    out: dict[str, Vector] = {}
+    score = np.ascontiguousarray(base, dtype=np.float32)
+    for name, rows in zip(CONTEXT_FEATURES, (left_rows, right_rows), strict=True):
+        best, second = _best_two(rows, score)
+        other = np.where(score >= best, second, best)
+        out[name] = np.clip(score - other, -1.0, 1.0).astype(np.float32)
+    return out
+
+
+def _shift(z: npt.NDArray[np.float64], total: float) -> float:
+    """The intercept shift ``b`` with ``sum(sigmoid(z + b)) == total`` (bisection)."""
+    if total <= 0.0:
+        return -60.0
+    lo, hi = -60.0, 60.0
+    for _ in range(80):
+        mid = (lo + hi) / 2
+        s = float(np.sum(1.0 / (1.0 + np.exp(-np.clip(z + mid, -60, 60)))))
+        lo, hi = (mid, hi) if s < total else (lo, mid)
+    return (lo + hi) / 2
+
+
+class ZeroLabelScorer:
+    """Match probabilities for candidate pairs without labels (see the module docstring).
+
+    Args:
+        rounds: Self-training rounds (the first learns from the anchored pairs).
+        seed: Seed of the sample fitted on when there are many pairs.
+        max_fit_pairs: At most this many pseudo-labelled pairs are fitted on per round.
+        prior_weight: Weight of the Fellegi-Sunter model's prior on the match side.
+
+    Example:
+        >>> import numpy as np, polars as pl
+        >>> rng = np.random.default_rng(0)
+        >>> li = np.repeat(np.arange(50), 4); ri = (li + np.tile([0, 7, 13, 21], 50)) % 50
+        >>> same = (li == ri)
+        >>> sim = np.where(same, 0.95, rng.uniform(0.1, 0.5, 200)).astype(np.float32)
+        >>> X = pl.DataFrame({"name_ratio": sim, "name_token_set_ratio": sim})
+        >>> rl, rr = rng.integers(0, 50, 2000), rng.integers(0, 50, 2000)
+        >>> R = pl.DataFrame({"name_ratio": np.where(rl == rr, 0.95, rng.uniform(0, .5, 2000)),
+        ...                   "name_token_set_ratio": np.full(2000, 0.3)})
+        >>> s = ZeroLabelScorer().fit(X, li, ri, random=R, n_pairs=2500, names=["name"])
+        >>> p = s.predict_proba(X, li, ri)
+        >>> bool(p[same].min() > 0.5), bool(p[~same].max() < 0.5)
+        (True, True)
+    """
+
+    def __init__(
+        self,
+        *,
+        rounds: int = 3,
+        seed: int = 0,
+        max_fit_pairs: int = 500_000,
+        prior_weight: float = 500.0,
+    ):
+        self.rounds = rounds
+        self.seed = seed
+        self.max_fit_pairs = max_fit_pairs
+        self.prior_weight = prior_weight
+
+    def fit(
+        self,
+        features: pl.DataFrame,
+        left_rows: Rows,
+        right_rows: Rows,
+        *,
+        random: pl.DataFrame,
+        n_pairs: float,
+        names: list[str],
+        mostly_matched: bool = True,
+    ) -> ZeroLabelScorer:
+        """Fit on the candidates' features and those of a uniform sample of all pairs.
+
+        Args:
+            features: One row of similarities per candidate pair (no row numbers).
+            left_rows: Left row of each candidate.
+            right_rows: Right row of each candidate.
+            random: The per-column similarities of random pairs (``<name>_ratio`` and
+                ``<name>_token_set_ratio`` for each of ``names``).
+            n_pairs: All possible pairs (``n_left * n_right``; ordered pairs in dedup).
+            names: The compared columns' short names, as in the feature names.
+            mostly_matched: ``False`` for dedup (see :func:`~linker.matching.fast.pseudo_labels`).
+        """
+        from linker.matching.fellegi_sunter import comparison_levels
+
+        self.names_ = names
+        self.feature_names_ = list(features.columns)
+        self.shift_ = 0.0
+        if n_pairs < SMALL:
+            self.fs_: FellegiSunter | None = None
+            self.model_ = FastMatcher(seed=self.seed).fit_unlabelled(
+                features, left_rows, right_rows, mostly_matched=mostly_matched
+            )
+            self.expected_ = float(self.model_.predict_proba(features).sum())
+            self.prior_ = self.expected_ / max(n_pairs, 1.0)
+            return self
+        cand = comparison_levels({c: features[c].to_numpy() for c in features.columns}, names)
+        rand = comparison_levels({c: random[c].to_numpy() for c in random.columns}, names)
+        self.fs_ = FellegiSunter(prior_weight=self.prior_weight).fit(cand, rand, n_pairs=n_pairs)
+        self.expected_ = self.fs_.expected_matches_
+        self.prior_ = self.fs_.prior_
+        anchor = self.fs_.posterior(cand) >= 0.5
+        base = self._mean(features)
+        X = self.design(features, left_rows, right_rows)
+        rng = np.random.default_rng(self.seed)
+        self.model_: FastMatcher | None = None
+        for round_ in range(max(self.rounds, 1)):
+            labels = pseudo_labels(left_rows, right_rows, base, mostly_matched=mostly_matched)
+            labels[(labels == 1) & ~(anchor if round_ == 0 else base >= 0.5)] = -1
+            n_pos, n_neg = int((labels == 1).sum()), int((labels == 0).sum())
+            if n_pos < 5 or n_neg < 5:
+                logger.info("round %d: %d trusted matches, %d non-matches", round_, n_pos, n_neg)
+                break
+            known = np.flatnonzero(labels >= 0)
+            if len(known) > self.max_fit_pairs:
+                known = np.sort(rng.choice(known, self.max_fit_pairs, replace=False))
+            model = FastMatcher().fit(X[known], labels[known])
+            z = model.decision_function(X).astype(np.float64)
+            self.model_, self.shift_ = model, min(0.0, _shift(z, self.expected_))
+            base = (1.0 / (1.0 + np.exp(-np.clip(z + self.shift_, -60, 60)))).astype(np.float32)
+        if self.model_ is None:
+            logger.info("no trusted matches: scoring by the Fellegi-Sunter posterior")
+        return self
+
+    @staticmethod
+    def _mean(features: pl.DataFrame) -> Vector:
+        step = 1_000_000  # rows per chunk: bounds the copy on millions of pairs
+        parts = [
+            features[i : i + step].to_numpy().astype(np.float32).mean(axis=1)
+            for i in range(0, max(features.height, 1), step)
+        ]
+        return np.concatenate(parts).astype(np.float32)
+
+    def _check(self) -> None:
+        if not hasattr(self, "fs_"):
+            raise NotFittedError("ZeroLabelScorer used before fit: call fit first")
+
+    def decision_function(
+        self, features: pl.DataFrame, left_rows: Rows, right_rows: Rows
+    ) -> npt.NDArray[np.float64]:
+        """Log-odds of a match per pair (shift included)."""
+        self._check()
+        if self.model_ is None:
+            assert self.fs_ is not None  # fitted: one of the two exists
+            return self.fs_.log_odds(self._levels(features))
+        X = self.design(features, left_rows, right_rows)
+        return self.model_.decision_function(X).astype(np.float64) + self.shift_
+
+    def design(self, features: pl.DataFrame, left_rows: Rows, right_rows: Rows) -> pl.DataFrame:
+        """The model's inputs: the features plus the context features of their mean."""
+        features = features.select(self.feature_names_)
+        if self.fs_ is None:  # small tables: the plain self-trained model
+            return features
+        ctx = context_features(self._mean(features), left_rows, right_rows)
+        return features.with_columns(**{k: pl.Series(k, v) for k, v in ctx.items()})
+
+    def _levels(self, features: pl.DataFrame) -> Mapping[str, npt.NDArray[np.int8]]:
+        from linker.matching.fellegi_sunter import comparison_levels
+
+        cols = {c: features[c].to_numpy() for c in features.columns}
+        return comparison_levels(cols, self.names_)
+
+    def explain(self, features: pl.DataFrame, left_rows: Rows, right_rows: Rows) -> pl.DataFrame:
+        """Per-feature contributions to each pair's log-odds of a match.
+
+        Returns a long frame: ``pair`` (row number in ``features``), ``feature``, ``value``
+        (the similarity; null for the prior) and ``contribution`` (natural log-odds). The
+        first row of each pair is ``prior``: the intercept, shifted so the scores add up to
+        the estimated number of matches; the contributions of a pair add up to its log-odds,
+        ``score = 1 / (1 + exp(-sum))``. Without trusted matches (scored by the
+        Fellegi-Sunter model) the features are the compared columns, each with its
+        comparison level's log(m/u), correlated columns as one group.
+        """
+        self._check()
+        n = features.height
+        names: list[str] = []
+        values: list[npt.NDArray[np.float64]] = []
+        contrib: list[npt.NDArray[np.float64]] = []
+        if self.model_ is not None:
+            X = self.design(features, left_rows, right_rows)
+            prior = float(self.model_.intercept_) + self.shift_
+            for name, w in zip(self.model_.feature_names_, self.model_.coef_, strict=True):
+                x = X[name].to_numpy().astype(np.float64)
+                names.append(name)
+                values.append(x)
+                contrib.append(w * x)
+        else:
+            assert self.fs_ is not None  # fitted: one of the two exists
+            levels = self._levels(features)
+            prior = float(np.log(self.fs_.prior_ / (1 - self.fs_.prior_)))
+            for group, part in self.fs_.group_log_ratios(levels).items():
+                names.append(group)
+                values.append(np.full(n, np.nan))
+                contrib.append(part)
+        pair = np.arange(n, dtype=np.int64)
+        frames = [
+            pl.DataFrame({"pair": pair, "feature": "prior", "value": None, "contribution": prior},
+                         schema_overrides={"value": pl.Float64})
+        ] + [
+            pl.DataFrame({"pair": pair, "feature": name, "value": v, "contribution": c})
+            for name, v, c in zip(names, values, contrib, strict=True)
+        ]  # fmt: skip
+        out = pl.concat(frames).with_columns(pl.col("value").fill_nan(None))
+        order = {name: i for i, name in enumerate(["prior", *names])}
+        return out.sort(pl.col("pair"), pl.col("feature").replace_strict(order))
+
+    def estimates(self, left_rows: Rows, scores: npt.NDArray[np.floating]) -> dict[str, float]:
+        """What the model believes about the match count, for ``LinkResult.stats``.
+
+        ``estimated_matches``: left records believed to have a partner (each record's
+        scores summed, at most 1); ``expected_pairs``: the Fellegi-Sunter model's expected
+        number of matching pairs; ``match_prior``: its estimated share of all pairs that
+        match.
+        """
+        self._check()
+        per_left = np.bincount(left_rows, weights=np.asarray(scores, dtype=np.float64))
+        return {
+            "estimated_matches": float(np.minimum(per_left, 1.0).sum()),
+            "expected_pairs": float(self.expected_),
+            "match_prior": float(self.prior_),
+        }
+
+    def predict_proba(self, features: pl.DataFrame, left_rows: Rows, right_rows: Rows) -> Vector:
+        """Match probability of each candidate pair."""
+        if self.fs_ is None and self.model_ is not None:  # small tables (its link function)
+            return self.model_.predict_proba(features.select(self.feature_names_))
+        z = self.decision_function(features, left_rows, right_rows)
+        return (1.0 / (1.0 + np.exp(-np.clip(z, -60, 60)))).astype(np.float32)
+
+
+def score_candidates(
+    features: pl.DataFrame,
+    left_rows: Rows,
+    right_rows: Rows,
+    *,
+    left_columns: list[pl.Series],
+    right_columns: list[pl.Series],
+    names: list[str],
+    twin: npt.NDArray[np.bool_] | None = None,
+    self_join: bool = False,
+    seed: int = 0,
+    n_random: int = 200_000,
+) -> tuple[Vector, ZeroLabelScorer]:
+    """Fit a :class:`ZeroLabelScorer` on the candidates and score them (twins score 1).
+
+    Random pairs (``n_random``, seeded, at most all pairs) give the non-match side; in
+    dedup a record is never paired with itself.
+
+    Returns:
+        The probability of each candidate, and the fitted scorer (for explanations).
+    """
+    from linker.features import column_features
+
+    n_left, n_right = len(left_columns[0]), len(right_columns[0])
+    n_pairs = float(n_left * (n_left - 1)) if self_join else float(n_left * n_right)
+    rng = np.random.default_rng(seed)
+    size = int(min(n_random, max(n_pairs, 1)))
+    rl = rng.integers(0, n_left, size)
+    rr = rng.integers(0, n_right, size)
+    # Random pairs are almost all non-matches, but not quite: in small tables the sample is
+    # most of all pairs and holds the matches themselves. The mutual best candidates (the
+    # likely matches) are left out of it.
+    base = ZeroLabelScorer._mean(features)
+    lb, _ = _best_two(left_rows, base)
+    rb, _ = _best_two(right_rows, base)
+    mutual = (base >= lb) & (base >= rb)
+    likely = np.unique(left_rows[mutual] * n_right + right_rows[mutual])
+    keep = ~np.isin(rl * n_right + rr, likely)
+    if self_join:
+        keep &= rl != rr
+    rl, rr = rl[keep], rr[keep]
+    random = pl.DataFrame(column_features(left_columns, right_columns, rl, rr, names=names))
+    fit_rows = np.flatnonzero(~twin) if twin is not None else np.arange(features.height)
+    scorer = ZeroLabelScorer(seed=seed)
+    if len(fit_rows) and len(rl):
+        scorer.fit(
+            features[fit_rows],
+            left_rows[fit_rows],
+            right_rows[fit_rows],
+            random=random,
+            n_pairs=n_pairs,
+            names=names,
+            mostly_matched=not self_join,
+        )
+        proba = scorer.predict_proba(features, left_rows, right_rows)
+    else:  # every candidate is a twin
+        proba = np.zeros(features.height, np.float32)
+    if twin is not None:
+        proba[twin] = 1.0
+    return proba, scorer
+
+
+def separation_warning(scorer: ZeroLabelScorer, pairs: pl.DataFrame) -> str | None:
+    """Warn (and return the message) when the compared columns cannot tell records apart.
+
+    Called when nothing was linked. Two cases: even a pair exact on every compared column
+    would score below 0.5 (the columns are shared by too many records: a city alone), or the
+    best candidates agree on some columns and differ on the others (same city, another
+    name). Tables that simply share no record get no warning.
+    """
+    import warnings
+
+    from linker.matching.fellegi_sunter import comparison_levels
+
+    names = scorer.names_
+    if scorer.fs_ is None:  # too few pairs to say
+        return None
+    best = scorer.fs_.best_possible()
+    if best < 0.5:
+        msg = (
+            f"the compared columns {names} cannot tell records apart: even a pair identical on "
+            f"all of them would score {best:.2f}, because many unrelated records share such "
+            "values; nothing was linked. Compare columns that identify a record (a name, an "
+            "address, a phone number, a date of birth) or train a matcher on labelled pairs "
+            "(lk.train)"
+        )
+    else:
+        top = pairs.filter(pl.col("rank") == 1)
+        if top.height == 0:
+            return None
+        levels = comparison_levels({c: top[c].to_numpy() for c in top.columns}, names)
+        agree = [c for c in names if float(np.mean(levels[c] <= 1)) >= 0.5]
+        differ = [c for c in names if float(np.mean(levels[c] == 4)) >= 0.5]
+        if not agree or not differ:
+            return None
+        msg = (
+            f"nothing was linked: most records' best candidates agree on {agree} but differ on "
+            f"{differ}, so these columns cannot tell the records apart here (the model "
+            f"estimates {scorer.expected_:.0f} matching pairs). If the tables should share "
+            f"records, check that {differ} hold the same kind of value on both sides, add "
+            "columns that identify a record, or train a matcher on labelled pairs (lk.train)"
+        )
+    logger.warning(msg)
+    warnings.warn(msg, UserWarning, stacklevel=3)
+    return msg
