@@ -25,6 +25,7 @@ from linker.backend import Backend, BackendSpec, get_backend
 from linker.blocking import Blockers, Representations, block, key_groups
 from linker.embed import EmbeddingCache, Encoder, get_encoder
 from linker.errors import ConfigError, InputError
+from linker.features import digit_features
 from linker.frames import check_columns, check_ids, check_not_empty, check_reserved
 from linker.lexical import NgramVectorizer, ngram_texts
 from linker.matching.assign import AssignMethod, How, assign
@@ -377,6 +378,8 @@ class Linker:
         with self._stage("features", timings, 5, _STAGES):
             li, ri = pairs["left_row"].to_numpy(), pairs["right_row"].to_numpy()
             feats = self._backend().features(lside.columns, rside.columns, li, ri, names=names)
+            if self.matcher is None:  # the zero-label scorer also compares digit columns
+                feats |= digit_features(lside.columns, rside.columns, li, ri, names=names)
             pairs = pairs.with_columns(**{k: pl.Series(v) for k, v in feats.items()})
         with self._stage("score", timings, 6, _STAGES):
             if self.matcher is not None:

@@ -13,9 +13,10 @@ to none) and a set of pairs it can trust as matches to learn from. Both come fro
   strangers agree on each column.
 - **Correlated columns modelled jointly.** City, state, zip and a phone's area code agree
   together: scored as independent they give strangers in one town about +21 bits (Splink on the
-  demo firms). Columns are grouped when, among random pairs that agree on fewer than half of
-  the columns (so not the few true matches in the sample), agreeing on one makes agreeing on
-  the other more than 10x likelier; a group's u is the joint level pattern, smoothed towards
+  demo firms). Columns are grouped when, among the random pairs (the caller leaves out the
+  likely matches: :func:`~linker.matching.zero_label.score_candidates` drops the mutual best
+  candidates), agreeing on one makes agreeing on the other more than 10x likelier; a
+  group's u is the joint level pattern, smoothed towards
   the product of its columns' levels.
 - **m, the match side, anchored.** Left free, EM at low overlap fits its "match" class on the
   best non-matches (on the demo at f = 0 it learned that an exact name is rare among matches).
@@ -62,7 +63,8 @@ def comparison_levels(
 
     ``features`` holds ``<name>_ratio`` and ``<name>_token_set_ratio`` per column, as
     :func:`linker.features.column_features` makes them; both at exactly ``0.5`` (its value
-    for an empty side) reads as missing.
+    for an empty side) reads as missing. A column of digits with ``<name>_digits``
+    (:func:`linker.features.digit_features`) is exact or different by its digits alone.
 
     Example:
         >>> import numpy as np
@@ -77,6 +79,10 @@ def comparison_levels(
         b = np.asarray(features[f"{name}_token_set_ratio"], dtype=np.float64)
         level = np.searchsorted(-_CUTS, -(a + b) / 2, side="left").astype(np.int8)
         level[(a == 0.5) & (b == 0.5)] = MISSING_LEVEL
+        digits = features.get(f"{name}_digits")
+        if digits is not None:  # a phone, a postcode, a year: the digits agree or they do not
+            d = np.asarray(digits)
+            level = np.where(d == 1.0, 0, np.where(d == 0.0, 4, MISSING_LEVEL)).astype(np.int8)
         out[name] = level
     return out
 
@@ -85,7 +91,6 @@ def _groups(random: Levels, names: Sequence[str], *, lift: float = 10.0) -> list
     """Columns whose agreement is correlated among random non-matching pairs, joined."""
     n = len(next(iter(random.values())))
     agree = {c: random[c] <= 2 for c in names}
-    likely_non = sum(a.astype(np.int64) for a in agree.values()) < max(2, len(names) / 2)
     parent = list(range(len(names)))
 
     def root(i: int) -> int:
@@ -95,7 +100,7 @@ def _groups(random: Levels, names: Sequence[str], *, lift: float = 10.0) -> list
 
     for i, a in enumerate(names):
         for j in range(i + 1, len(names)):
-            x, y = agree[a] & likely_non, agree[names[j]] & likely_non
+            x, y = agree[a], agree[names[j]]
             both = int((x & y).sum())
             if both >= 20 and both * n > lift * int(x.sum()) * int(y.sum()):
                 parent[root(j)] = root(i)
@@ -226,14 +231,21 @@ class FellegiSunter:
         """Posterior log-odds of a match for each pair (prior included)."""
         self._check()
         lam = self.prior_
-        return np.log(lam / (1 - lam)) + self._log_m(levels) - self._log_u(levels)
+        out: npt.NDArray[np.float64] = np.log(lam / (1 - lam)) + self._log_m(levels)
+        return out - self._log_u(levels)
 
     def posterior(self, levels: Levels) -> npt.NDArray[np.float64]:
         """Match probability of each pair under this model."""
         return 1.0 / (1.0 + np.exp(-np.clip(self.log_odds(levels), -50, 50)))
 
     def best_possible(self) -> float:
-        """The probability of a pair exact on every column: below 0.5, nothing can link."""
+        """The probability of a pair exact on every column if the tables overlapped fully.
+
+        With the prior of one partner per record (``1 / sqrt(n_pairs)``), not the estimated
+        one: below 0.5, these columns cannot link anything whatever the overlap.
+        """
         self._check()
         levels = {c: np.zeros(1, np.int8) for c in self.names_}
-        return float(self.posterior(levels)[0])
+        full = min(0.5, 1.0 / np.sqrt(self.n_pairs_))
+        lo = np.log(full / (1 - full)) + self._log_m(levels) - self._log_u(levels)
+        return float(1.0 / (1.0 + np.exp(-np.clip(lo[0], -50, 50))))

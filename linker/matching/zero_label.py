@@ -156,24 +156,23 @@ class ZeroLabelScorer:
         self.names_ = names
         self.feature_names_ = list(features.columns)
         self.shift_ = 0.0
+        self.fs_: FellegiSunter | None = None
+        self.model_: FastMatcher | None = None
         if n_pairs < SMALL:
-            self.fs_: FellegiSunter | None = None
             self.model_ = FastMatcher(seed=self.seed).fit_unlabelled(
                 features, left_rows, right_rows, mostly_matched=mostly_matched
             )
-            self.expected_ = float(self.model_.predict_proba(features).sum())
+            self.expected_ = float(np.sum(self.model_.predict_proba(features)))
             self.prior_ = self.expected_ / max(n_pairs, 1.0)
             return self
         cand = comparison_levels({c: features[c].to_numpy() for c in features.columns}, names)
         rand = comparison_levels({c: random[c].to_numpy() for c in random.columns}, names)
-        self.fs_ = FellegiSunter(prior_weight=self.prior_weight).fit(cand, rand, n_pairs=n_pairs)
-        self.expected_ = self.fs_.expected_matches_
-        self.prior_ = self.fs_.prior_
-        anchor = self.fs_.posterior(cand) >= 0.5
+        fs = FellegiSunter(prior_weight=self.prior_weight).fit(cand, rand, n_pairs=n_pairs)
+        self.fs_, self.expected_, self.prior_ = fs, fs.expected_matches_, fs.prior_
+        anchor = fs.posterior(cand) >= 0.5
         base = self._mean(features)
         X = self.design(features, left_rows, right_rows)
         rng = np.random.default_rng(self.seed)
-        self.model_: FastMatcher | None = None
         for round_ in range(max(self.rounds, 1)):
             labels = pseudo_labels(left_rows, right_rows, base, mostly_matched=mostly_matched)
             labels[(labels == 1) & ~(anchor if round_ == 0 else base >= 0.5)] = -1
@@ -319,7 +318,7 @@ def score_candidates(
     Returns:
         The probability of each candidate, and the fitted scorer (for explanations).
     """
-    from linker.features import column_features
+    from linker.features import column_features, digit_features
 
     n_left, n_right = len(left_columns[0]), len(right_columns[0])
     n_pairs = float(n_left * (n_left - 1)) if self_join else float(n_left * n_right)
@@ -339,7 +338,10 @@ def score_candidates(
     if self_join:
         keep &= rl != rr
     rl, rr = rl[keep], rr[keep]
-    random = pl.DataFrame(column_features(left_columns, right_columns, rl, rr, names=names))
+    random = pl.DataFrame(
+        column_features(left_columns, right_columns, rl, rr, names=names)
+        | digit_features(left_columns, right_columns, rl, rr, names=names)
+    )
     fit_rows = np.flatnonzero(~twin) if twin is not None else np.arange(features.height)
     scorer = ZeroLabelScorer(seed=seed)
     if len(fit_rows) and len(rl):
