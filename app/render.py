@@ -7,7 +7,7 @@ from typing import Any
 
 import polars as pl
 
-from linker.review import FieldDiff, Pair
+from linker.review import Explanation, FieldDiff, Pair
 
 _COLOURS = {"same": "#e6f4ea", "similar": "#fff4ce", "different": "#fde7e9", "missing": "#eeeeee"}
 
@@ -49,6 +49,82 @@ def pair_html(pair: Pair, diffs: list[FieldDiff], *, extra: list[str], decided: 
         '<table style="width:100%;border-collapse:collapse;font-size:1.05rem">'
         f"<thead><tr><th>field</th><th>left · {lid}</th><th>right · {rid}</th>"
         "<th>difference</th></tr></thead><tbody>" + "".join(rows) + "</tbody></table></div>"
+    )
+
+
+_KINDS = {"prior": "#7f8c9a", "for": "#2e7d32", "against": "#c62828"}
+
+
+def why_html(why: Explanation | None, score: float) -> str:
+    """The line above the why chart: no explanation, a twin, or the score explained.
+
+    ``data-explained`` (1 or 0) lets a test tell the two cases apart without reading text.
+    """
+    if why is None:
+        text, done = (
+            "No explanation for this pair: it was scored by a trained matcher or read from a "
+            "merge output (build the linkage from the tables to see one).",
+            0,
+        )
+    elif why.identical:
+        text, done = "Identical on every compared column: scored 1 without the model.", 1
+    else:
+        text, done = (
+            "Each bar moves the log-odds of a match: green for, red against; the prior is "
+            "where every pair starts.",
+            1,
+        )
+        if abs(why.probability - score) > 0.005:
+            text += (
+                f" It explains the first score ({why.probability:.3f}); the pair was "
+                "re-scored since (retrain or rerank)."
+            )
+    return (
+        f'<div id="lk-why" data-explained="{done}" style="color:#555;font-size:0.9rem">'
+        f"{html.escape(text)}</div>"
+    )
+
+
+def why_chart(bars: pl.DataFrame, probability: float) -> Any:
+    """The waterfall of a pair's contributions (an Altair chart), titled with its score
+    (``Why 0.830``: the same three decimals as the pair's heading).
+
+    ``bars`` is :func:`linker.review.waterfall`: one horizontal bar per step from the running
+    log-odds before it to after it; the dashed rule is log-odds 0 (probability 0.5).
+    """
+    import altair as alt
+
+    data = bars.with_columns(order=pl.int_range(pl.len())).to_pandas()
+    colour = alt.Color(
+        "kind:N",
+        scale=alt.Scale(domain=list(_KINDS), range=list(_KINDS.values())),
+        legend=None,
+    )
+    steps = (
+        alt.Chart(data)
+        .mark_bar(height=14)
+        .encode(
+            y=alt.Y(
+                "bar:N", sort=alt.SortField("order"), title=None, axis=alt.Axis(labelLimit=240)
+            ),
+            x=alt.X("start:Q", title="log-odds of a match"),
+            x2="end:Q",
+            color=colour,
+            tooltip=[
+                alt.Tooltip("bar:N", title="feature"),
+                alt.Tooltip("value:Q", format=".3f", title="similarity"),
+                alt.Tooltip("contribution:Q", format="+.2f"),
+                alt.Tooltip("end:Q", format=".2f", title="running total"),
+            ],
+        )
+    )
+    zero = alt.Chart({"values": [{"z": 0}]}).mark_rule(strokeDash=[4, 4]).encode(x="z:Q")
+    # fit-x: Streamlit's default ("fit") would squeeze the bars into the height with the
+    # title and the axis; here each bar keeps its row and the chart grows with them
+    return (steps + zero).properties(
+        title=f"Why {probability:.3f}",
+        height=22 * max(bars.height, 3),
+        autosize=alt.AutoSizeParams(type="fit-x", contains="padding"),
     )
 
 

@@ -20,7 +20,7 @@ from typing import Any
 import polars as pl
 import streamlit as st
 from mapping_view import mappings_view, open_mapping
-from render import curve_chart, histogram_chart, pair_html, table_html
+from render import curve_chart, histogram_chart, pair_html, table_html, why_chart, why_html
 
 import linker as lk
 from linker import review as rv
@@ -162,6 +162,7 @@ def _review_tab(s: rv.ReviewSession) -> None:
     extra = [c for c in pair.left if c not in lo and not c.startswith("__lk_")]
     st.markdown(f"#### Score {pair.score:.3f} (threshold {s.threshold:.2f})")
     st.html(pair_html(pair, diffs, extra=extra, decided=p["decided"]))
+    _why(s, pair)
     note_key = f"note-{pair.left_id}-{pair.right_id}"
     st.text_input("Note (saved with the decision)", key=note_key, value=pair.note)
     ids = (pair.left_id, pair.right_id)
@@ -183,6 +184,14 @@ def _review_tab(s: rv.ReviewSession) -> None:
     st.html(f"<details{is_open}><summary>All candidates of {html.escape(pair.left_id)}</summary>"
             f"{table}</details>")  # fmt: skip
     _recent(s)
+
+
+def _why(s: rv.ReviewSession, pair: rv.Pair) -> None:
+    """The waterfall of why the pair scored what it did (zero-label linkages only)."""
+    why = s.explain(pair)
+    st.html(why_html(why, pair.score))
+    if why is not None and not why.identical:
+        st.altair_chart(why_chart(rv.waterfall(why), why.probability), width="stretch")
 
 
 def _undo_only() -> None:

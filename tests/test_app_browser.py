@@ -27,6 +27,7 @@ import polars as pl
 import pytest
 
 import linker as lk
+from linker.review import ReviewSession, linkage_from_tables
 
 pytestmark = pytest.mark.slow
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -158,6 +159,7 @@ def test_keyboard_decisions_survive_reload_and_a_killed_server(
         page.set_default_timeout(WAIT)
         page.goto(server.url)
         first = _settled(page, 0)
+        assert page.locator("#lk-why").get_attribute("data-explained") == "0"  # a merge output
         _shot(page, "review-queue.png")
         second = _press(page, "a", 1)  # accept
         assert second != first
@@ -205,6 +207,33 @@ def test_keyboard_decisions_survive_reload_and_a_killed_server(
         export = db.parent / "export"
         assert {p.name for p in export.iterdir()} == {"linked.csv", "labels.csv", "config.json"}
         browser.close()
+
+
+def test_pair_view_shows_why_the_pair_scored_what_it_did(tmp_path: Path) -> None:
+    """A linkage built from the tables (zero-label scorer) draws the waterfall of the pair."""
+    sync_playwright = _need_browser()
+    left = lk.read(DEMO / "left.csv").head(150)
+    right = lk.read(DEMO / "right.csv").head(150)
+    db = tmp_path / "review.sqlite"
+    link = linkage_from_tables(left, right, on=["name", "city", "zip"], id="id")
+    ReviewSession.create(db, link).store.close()
+    srv = Server(db, _free_port(), tmp_path / "server.log")  # `linker review review.sqlite`
+    srv.start()
+    try:
+        with sync_playwright() as pw:
+            browser = pw.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+            page = browser.new_page(viewport={"width": 1400, "height": 1400})
+            page.set_default_timeout(WAIT)
+            page.goto(srv.url)
+            _settled(page, 0)
+            page.locator('#lk-why[data-explained="1"]').wait_for()
+            chart = page.locator("[data-testid='stVegaLiteChart']:visible")
+            chart.first.wait_for()  # the Scores tab's charts are hidden: this is the pair's
+            assert chart.count() == 1 and "Why 0." in chart.inner_html()
+            _shot(page, "review-why.png")
+            browser.close()
+    finally:
+        srv.kill()
 
 
 def test_mapping_review_opens_and_exports_in_the_browser(tmp_path: Path) -> None:

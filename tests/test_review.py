@@ -12,9 +12,11 @@ import pytest
 import linker as lk
 from linker.errors import ConfigError, InputError
 from linker.review import (
+    EXPLANATIONS,
     ID,
     Linkage,
     ReviewSession,
+    ReviewStore,
     clusters,
     export_config,
     export_labels,
@@ -26,6 +28,7 @@ from linker.review import (
     linked_frame,
     retrain,
     threshold_curve,
+    waterfall,
 )
 
 DEMO = Path(__file__).resolve().parents[1] / "datasets" / "demo"
@@ -273,3 +276,94 @@ def test_undo_after_reopening_takes_back_this_reviewers_last_decision(
     assert back is not None and (back.left_id, back.right_id) == ("a", "w")
     assert again.pair("b", "x").label == "non_match"  # bob's decision stays
     assert ReviewSession(session.store.path.as_posix(), session.linkage_id).undo() is None
+
+
+@pytest.fixture(scope="module")
+def explained() -> Linkage:
+    """A zero-label link of 150 demo firms a side, plus a copy of the first left firm on the
+    right (a twin: identical on every compared column)."""
+    left = lk.read(DEMO / "left.csv").head(150)
+    right = lk.read(DEMO / "right.csv").head(150)
+    twin = left.head(1).with_columns(id=pl.lit("R-twin"))
+    return linkage_from_tables(left, pl.concat([right, twin]), on=["name", "city", "zip"], id="id")
+
+
+def _scores_from(why: pl.DataFrame) -> pl.DataFrame:
+    """Each pair's probability, from its stored contributions."""
+    total = why.group_by("left_id", "right_id").agg(pl.col("contribution").sum())
+    return total.with_columns(explained=1 / (1 + (-pl.col("contribution")).exp()))
+
+
+@pytest.mark.slow
+def test_explain_is_a_waterfall_that_adds_up_to_the_score(
+    explained: Linkage, session: ReviewSession, tmp_path: Path
+) -> None:
+    s = ReviewSession.create(tmp_path / "r.sqlite", explained)
+    pair = s.current()
+    assert pair is not None
+    why = s.explain(pair)
+    assert why is not None and not why.identical
+    steps = why.steps
+    assert steps.columns == ["feature", "value", "contribution", "total"]
+    assert steps["feature"][0] == "prior" and steps.height > 3
+    size = steps["contribution"].abs().to_list()[1:]
+    assert size == sorted(size, reverse=True)  # features by absolute contribution
+    assert np.allclose(steps["total"], np.cumsum(steps["contribution"]))
+    assert why.probability == pytest.approx(pair.score, abs=1e-4)
+    bars = waterfall(why)
+    assert bars["bar"][0] == "prior" and bars["kind"][0] == "prior"
+    assert bars["end"][-1] == pytest.approx(steps["total"][-1])
+    named = bars.filter(~pl.col("bar").str.starts_with("others") & (pl.col("bar") != "prior"))
+    assert (named["contribution"].abs() >= 0.05).all()  # the tiny ones are folded
+    kinds = named.select((pl.col("contribution") >= 0) == (pl.col("kind") == "for"))
+    assert kinds.to_series().all()
+    # every stored pair's contributions add up to its first score
+    both = s.pairs.join(_scores_from(explained.explanations), on=["left_id", "right_id"])  # type: ignore[arg-type]
+    assert both.height == s.pairs.height
+    assert np.allclose(both["explained"], both["base_score"], atol=1e-4)
+    twin = s.explain(("L00001", "R-twin"))
+    assert twin is not None and twin.identical and twin.probability == 1.0
+    assert s.pair("L00001", "R-twin").score == 1.0
+    assert session.explain(("a", "w")) is None  # built by hand: nothing to explain
+    with pytest.raises(InputError, match="not a pair"):
+        s.explain(("L00001", "nope"))
+
+
+@pytest.mark.slow
+def test_explanations_round_trip_through_the_store(explained: Linkage, tmp_path: Path) -> None:
+    path = tmp_path / "r.sqlite"
+    s = ReviewSession.create(path, explained)
+    why = explained.explanations
+    assert why is not None
+    assert why.columns == ["left_id", "right_id", "feature", "value", "contribution"]
+    store = ReviewStore(path)  # another connection, as a reopened app has
+    back = store.frame(s.linkage_id, EXPLANATIONS)
+    assert back.equals(why)  # +inf (the twin) and nulls (the prior's value) included
+    twin = back.filter((pl.col("left_id") == "L00001") & (pl.col("right_id") == "R-twin"))
+    assert twin["contribution"].to_list() == [np.inf]
+    pair = s.current()
+    assert pair is not None
+    again = ReviewSession(store, s.linkage_id).explain(pair)
+    assert again is not None and again.steps.equals(s.explain(pair).steps)  # type: ignore[union-attr]
+    # a store saved without explanations (an older linker, a trained matcher) still opens
+    old = Linkage(explained.kind, explained.left, explained.right, explained.pairs,
+                  {**explained.config, "threshold": 0.4})  # fmt: skip
+    s_old = ReviewSession.create(store, old)
+    assert not store.has_frame(s_old.linkage_id, EXPLANATIONS)
+    first = s_old.current()
+    assert first is not None and s_old.explain(first) is None
+    s_old.decide("match")
+    assert s_old.progress()["decided"] == 1
+
+
+@pytest.mark.slow
+def test_dedup_explanations_follow_the_stored_pairs(tmp_path: Path) -> None:
+    left, right = lk.read(DEMO / "left.csv").head(80), lk.read(DEMO / "right.csv").head(80)
+    link = linkage_from_tables(pl.concat([left, right]), on=["name", "city", "zip"], id="id")
+    assert link.explanations is not None
+    both = link.pairs.join(_scores_from(link.explanations), on=["left_id", "right_id"])
+    assert both.height == link.pairs.height  # one explanation per undirected pair
+    assert np.allclose(both["explained"], both["base_score"], atol=1e-4)
+    s = ReviewSession.create(tmp_path / "r.sqlite", link)
+    pair = s.current()
+    assert pair is not None and s.explain(pair) is not None

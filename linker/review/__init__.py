@@ -3,14 +3,21 @@
 The UI-free half of the review app (``linker review``): build a linkage to review
 (:func:`linkage_from_tables`, :func:`linkage_from_merged`), keep it and every decision in a
 :class:`ReviewStore`, work through the queue with a :class:`ReviewSession`, learn from the
-labels (:func:`retrain`) and export the result (:func:`export_linked`, :func:`export_labels`,
+labels (:func:`retrain`), see why a pair scored what it did (:meth:`ReviewSession.explain`,
+:func:`waterfall`) and export the result (:func:`export_linked`, :func:`export_labels`,
 :func:`export_config`). Proposed schema, glossary and taxonomy mappings are reviewed with a
 :class:`MappingReview` and written with :func:`export_mapping`.
 """
 
 from __future__ import annotations
 
-from linker.review.build import ID, Linkage, linkage_from_merged, linkage_from_tables
+from linker.review.build import (
+    EXPLANATIONS,
+    ID,
+    Linkage,
+    linkage_from_merged,
+    linkage_from_tables,
+)
 from linker.review.export import (
     export_config,
     export_labels,
@@ -24,12 +31,23 @@ from linker.review.learn import RetrainReport, retrain
 from linker.review.mappings import MappingReview, export_mapping, is_mapping, mapping_kind
 from linker.review.session import Order, Pair, ReviewSession
 from linker.review.store import SCHEMA_VERSION, Decision, ReviewStore
-from linker.review.views import FieldDiff, clusters, field_diffs, histogram, threshold_curve
+from linker.review.views import (
+    Explanation,
+    FieldDiff,
+    clusters,
+    explanation,
+    field_diffs,
+    histogram,
+    threshold_curve,
+    waterfall,
+)
 
 __all__ = [
+    "EXPLANATIONS",
     "ID",
     "SCHEMA_VERSION",
     "Decision",
+    "Explanation",
     "FieldDiff",
     "Linkage",
     "MappingReview",
@@ -43,6 +61,7 @@ __all__ = [
     "export_labels",
     "export_linked",
     "export_mapping",
+    "explanation",
     "field_diffs",
     "histogram",
     "is_mapping",
@@ -54,5 +73,6 @@ __all__ = [
     "retrain",
     "run_config",
     "threshold_curve",
+    "waterfall",
     "write_table",
 ]

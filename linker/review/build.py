@@ -5,7 +5,8 @@ Three ways in: run the pipeline on two tables (or one, for dedup) with
 :func:`linkage_from_merged` (a CSV or Parquet file, or a frame). Every pair is keyed by the
 records' ids (an ``id=`` column, or the row number when there is none) and every linkage by
 an id hashed from its data and settings, so opening the same inputs again resumes the same
-review.
+review. A linkage scored by the zero-label scorer also keeps why each pair scored what it
+did: every pair's contributions to its log-odds (:data:`EXPLANATIONS`).
 """
 
 from __future__ import annotations
@@ -16,20 +17,36 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
+import numpy.typing as npt
 import polars as pl
 
 from linker._progress import ProgressCallback
-from linker.errors import ConfigError, InputError
+from linker.errors import ConfigError, InputError, NotFittedError
 
-__all__ = ["ID", "Linkage", "linkage_from_merged", "linkage_from_tables"]
+if TYPE_CHECKING:
+    from linker.result import LinkResult
+
+__all__ = [
+    "EXPLANATIONS",
+    "ID",
+    "IDENTICAL",
+    "Linkage",
+    "linkage_from_merged",
+    "linkage_from_tables",
+]
 
 logger = logging.getLogger(__name__)
 
 #: The id column the store gives every record: the user's id, or the row number.
 ID = "__lk_id"
+#: The store's frame of each pair's contributions: ``left_id``, ``right_id``, ``feature``,
+#: ``value``, ``contribution`` (natural log-odds; ``prior`` first), one pair after another.
+EXPLANATIONS = "explanations"
+#: The one row that explains a twin (identical on every compared column): contribution +inf.
+IDENTICAL = "identical on every compared column"
 _NOT_FEATURES = {"left_row", "right_row", "score", "rank", "reranked", "score_stage1", "twin"}
 
 
@@ -39,6 +56,8 @@ class Linkage:
 
     ``pairs`` has ``left_id``, ``right_id``, the feature columns named in
     ``config["features"]``, ``score`` (current) and ``base_score`` (as first scored).
+    ``explanations`` (zero-label links only, else ``None``) holds why each pair got its
+    ``base_score``, as the store keeps it (see :data:`EXPLANATIONS`).
     """
 
     kind: Literal["link", "dedup"]
@@ -46,6 +65,7 @@ class Linkage:
     right: pl.DataFrame
     pairs: pl.DataFrame
     config: dict[str, Any] = field(default_factory=dict)
+    explanations: pl.DataFrame | None = None
 
     @property
     def id(self) -> str:
@@ -70,6 +90,42 @@ def _with_ids(df: pl.DataFrame, id_col: str | None, *, name: str) -> pl.DataFram
             f"id column {id_col!r} of table {name!r} has null or repeated values (e.g. {dup})"
         )
     return df.with_columns(ids.alias(ID))
+
+
+def _explanations(
+    result: LinkResult, features: list[str], left_ids: pl.Series, right_ids: pl.Series,
+    keep: npt.NDArray[np.bool_],
+) -> pl.DataFrame | None:  # fmt: skip
+    """The contributions of the kept pairs of ``result`` (ids of every pair given), or ``None``.
+
+    One call of the scorer over all candidates, as :meth:`LinkResult.explain` makes it: the
+    context features (a pair's lead over its records' other candidates) need them all.
+    """
+    scorer, pairs = result.scorer, result.pairs
+    if scorer is None:  # a trained matcher scored
+        return None
+    twin = pairs["twin"].to_numpy() if "twin" in pairs.columns else np.zeros(pairs.height, bool)
+    schema = pl.Schema(
+        {"pair": pl.Int64, "feature": pl.Utf8, "value": pl.Float64, "contribution": pl.Float64}
+    )
+    twins = np.flatnonzero(keep & twin)
+    parts = [
+        pl.DataFrame({"pair": twins, "feature": IDENTICAL, "value": 1.0,
+                      "contribution": float("inf")}, schema=schema)
+    ]  # fmt: skip
+    try:
+        long = scorer.explain(
+            pairs.select(features), pairs["left_row"].to_numpy(), pairs["right_row"].to_numpy()
+        )
+        parts.append(long.filter(pl.col("pair").is_in(np.flatnonzero(keep & ~twin))))
+    except NotFittedError:  # every candidate is a twin: the scorer was never fitted
+        pass
+    out = pl.concat([p.cast(schema) for p in parts]).sort("pair", maintain_order=True)
+    return out.select(
+        left_ids.gather(out["pair"]).alias("left_id"),
+        right_ids.gather(out["pair"]).alias("right_id"),
+        "feature", "value", "contribution",
+    )  # fmt: skip
 
 
 def _as_list(v: Sequence[str] | str | None) -> list[str]:
@@ -123,6 +179,12 @@ def linkage_from_tables(
     lf = _with_ids(left, id, name="left")
     rf = lf if right is None else _with_ids(right, id, name="right")
     features = [c for c in pairs.columns if c not in _NOT_FEATURES]
+    why = _explanations(
+        result, features, lf[ID].gather(result.pairs["left_row"]),
+        rf[ID].gather(result.pairs["right_row"]),
+        (result.pairs["left_row"] < result.pairs["right_row"]).to_numpy() if right is None
+        else np.ones(result.pairs.height, bool),
+    )  # fmt: skip
     pairs = pairs.select(
         lf[ID].gather(pairs["left_row"]).alias("left_id"),
         rf[ID].gather(pairs["right_row"]).alias("right_id"),
@@ -136,7 +198,7 @@ def linkage_from_tables(
         "left": sources[0], "right": sources[1], "left_on": lo, "right_on": ro, "id": id,
         "how": how, "threshold": threshold, "k": k, "features": features,
     }  # fmt: skip
-    return Linkage(kind, lf, rf, pairs, config)
+    return Linkage(kind, lf, rf, pairs, config, explanations=why)
 
 
 def _split_columns(merged: pl.DataFrame) -> int:

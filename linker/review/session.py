@@ -18,8 +18,9 @@ import numpy.typing as npt
 import polars as pl
 
 from linker.errors import ConfigError, InputError
-from linker.review.build import ID, Linkage
+from linker.review.build import EXPLANATIONS, ID, Linkage
 from linker.review.store import LABELS, Decision, ReviewStore
+from linker.review.views import Explanation, explanation
 
 __all__ = ["Order", "Pair", "ReviewSession"]
 
@@ -127,6 +128,8 @@ class ReviewSession:
         frames = {"left": linkage.left, "pairs": linkage.pairs}
         if linkage.kind == "link":
             frames["right"] = linkage.right
+        if linkage.explanations is not None:
+            frames[EXPLANATIONS] = linkage.explanations
         st.add_linkage(linkage.id, kind=linkage.kind, config=linkage.config, frames=frames)
         return cls(st, linkage.id, **kwargs)
 
@@ -139,6 +142,8 @@ class ReviewSession:
         self._rids = self.pairs["right_id"].to_list()
         self._at = {(a, b): i for i, (a, b) in enumerate(zip(self._lids, self._rids, strict=True))}
         self._by_left: dict[str, list[int]] | None = None
+        self._why: tuple[pl.DataFrame, npt.NDArray[np.int64]] | None = None
+        self._why_read = False
         self.labels = np.full(len(self.scores), _NONE, dtype=np.int8)
         self._stacks: dict[int, list[Decision]] = {}
         self._by_id: dict[int, int] = {}
@@ -218,6 +223,55 @@ class ReviewSession:
         if i is None:
             raise InputError(f"({left_id!r}, {right_id!r}) is not a pair of {self.linkage_id}")
         return self._pair(i)
+
+    def explain(self, pair: Pair | tuple[str, str]) -> Explanation | None:
+        """Why ``pair`` (or ``(left_id, right_id)``) got its first score (``base_score``).
+
+        Returns its contributions to the log-odds of a match as a waterfall (``prior``
+        first, then the features by absolute contribution, with the running total and the
+        probability they add up to), or ``None`` when the linkage keeps no explanations: it
+        was scored by a trained matcher, read from a merge output or saved by an older
+        linker. After a retrain or an LLM rerank the current score differs from the one
+        explained.
+
+        Raises:
+            InputError: the pair is not in this linkage.
+
+        Example:
+            >>> import tempfile, polars as pl
+            >>> recs = pl.DataFrame({"__lk_id": ["a"], "name": ["Acme"]})
+            >>> pairs = pl.DataFrame({"left_id": ["a"], "right_id": ["a"], "sim": [0.9],
+            ...                       "score": [0.82], "base_score": [0.82]})
+            >>> why = pl.DataFrame({"left_id": "a", "right_id": "a", "feature": ["prior", "sim"],
+            ...                     "value": [None, 0.9], "contribution": [-2.0, 3.5]})
+            >>> link = Linkage("link", recs, recs, pairs, {"features": ["sim"]}, explanations=why)
+            >>> s = ReviewSession.create(f"{tempfile.mkdtemp()}/r.sqlite", link)
+            >>> e = s.explain(("a", "a"))
+            >>> e.steps["total"].to_list(), round(e.probability, 2)
+            ([-2.0, 1.5], 0.82)
+        """
+        key = (pair.left_id, pair.right_id) if isinstance(pair, Pair) else pair
+        i = self._at.get(key)
+        if i is None:
+            raise InputError(f"{key!r} is not a pair of linkage {self.linkage_id}")
+        if not self._why_read:  # read on first use: pairs x features rows
+            self._why_read = True
+            if self.store.has_frame(self.linkage_id, EXPLANATIONS):
+                keys = self.pairs.select("left_id", "right_id").with_row_index("__lk_pair")
+                rows = (
+                    self.store.frame(self.linkage_id, EXPLANATIONS)
+                    .with_row_index("__lk_row")
+                    .join(keys, on=["left_id", "right_id"])
+                    .sort("__lk_pair", "__lk_row")
+                )
+                at = rows["__lk_pair"].cast(pl.Int64).to_numpy()
+                bounds = np.searchsorted(at, np.arange(len(self.scores) + 1)).astype(np.int64)
+                self._why = rows.select("feature", "value", "contribution"), bounds
+        if self._why is None:
+            return None
+        rows, bounds = self._why
+        start, end = int(bounds[i]), int(bounds[i + 1])
+        return explanation(rows[start:end]) if end > start else None
 
     def decide(self, label: str, *, pair: tuple[str, str] | None = None, note: str = "") -> int:
         """Record ``label`` (``match``, ``non_match`` or ``skip``) for ``pair`` (default: current).

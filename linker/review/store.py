@@ -11,10 +11,15 @@ an ``undo`` row that names the decision it takes back. A pair's label is the lat
 that has not been undone, so two tabs that decide the same pair both keep their row, and a
 reader catches up by reading the rows after the last id it saw.
 
+A linkage scored by the zero-label scorer also keeps an ``explanations`` frame, each pair's
+contributions to its log-odds (a long table: ``left_id``, ``right_id``, ``feature``,
+``value``, ``contribution``). It is one more frame, not a table of its own, so no migration
+is needed: a linkage without it (trained matcher, merge output, older linker) has none to show.
+
 Tables::
 
     linkages   id, kind (link|dedup), config (JSON), created_at, scores_version
-    frames     linkage_id, name (left|right|pairs), data (Parquet bytes)
+    frames     linkage_id, name (left|right|pairs|explanations), data (Parquet bytes)
     decisions  id, linkage_id, left_id, right_id, label, note, reviewer, created_at, undoes
     retrains   id, linkage_id, created_at, labels, changed, report (JSON)     (version 2)
     mappings   id, kind (schema|glossary|taxonomy), source, created_at, proposals (Parquet)
@@ -224,7 +229,8 @@ class ReviewStore:
     def add_linkage(
         self, linkage_id: str, *, kind: str, config: dict[str, Any], frames: dict[str, pl.DataFrame]
     ) -> None:
-        """Save a linkage and its frames (``left``, ``right``, ``pairs``) in one transaction.
+        """Save a linkage and its frames (``left``, ``right``, ``pairs``, optionally
+        ``explanations``) in one transaction.
 
         A linkage id that is already there is kept as it is (its decisions too).
         """
@@ -268,6 +274,13 @@ class ReviewStore:
         if not rows:
             raise InputError(f"linkage {linkage_id!r} in {self.path} has no {name!r} frame")
         return pl.read_parquet(io.BytesIO(rows[0][0]))
+
+    def has_frame(self, linkage_id: str, name: str) -> bool:
+        """Whether a linkage has a saved frame ``name`` (``explanations`` is optional)."""
+        rows = self._query(
+            "SELECT 1 FROM frames WHERE linkage_id = ? AND name = ?", (linkage_id, name)
+        )
+        return bool(rows)
 
     def scores_version(self, linkage_id: str) -> int:
         """A counter that grows each time the linkage's pairs are re-scored."""

@@ -1,9 +1,11 @@
-"""What the review screens show, as data: field differences, score histogram, P/R/F1 curve,
-dedup clusters. The app only draws these; scripts and tests read them directly."""
+"""What the review screens show, as data: field differences, why a pair scored what it did,
+score histogram, P/R/F1 curve, dedup clusters. The app only draws these; scripts and tests
+read them directly."""
 
 from __future__ import annotations
 
 import difflib
+import math
 import re
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -13,7 +15,16 @@ import polars as pl
 
 from linker.review.build import ID
 
-__all__ = ["FieldDiff", "clusters", "field_diffs", "histogram", "threshold_curve"]
+__all__ = [
+    "Explanation",
+    "FieldDiff",
+    "clusters",
+    "explanation",
+    "field_diffs",
+    "histogram",
+    "threshold_curve",
+    "waterfall",
+]
 
 Status = Literal["same", "similar", "different", "missing"]
 
@@ -90,6 +101,103 @@ def field_diffs(
         ls, rs = _spans(a, b)
         out.append(FieldDiff(lc, a, b, round(ratio, 3), status, ls, rs))  # type: ignore[arg-type]
     return out
+
+
+@dataclass(frozen=True)
+class Explanation:
+    """Why a pair scored what it did: its contributions to the log-odds of a match.
+
+    Attributes:
+        steps: ``feature``, ``value`` (the similarity; null for the prior and for the
+            Fellegi-Sunter model's column groups), ``contribution`` (natural log-odds) and
+            ``total`` (the running sum): ``prior`` first, then the features by absolute
+            contribution, largest first.
+        probability: What the contributions add up to: ``1 / (1 + exp(-total))``.
+        identical: The records are identical on every compared column (a twin: scored 1,
+            one step of ``+inf``).
+    """
+
+    steps: pl.DataFrame
+    probability: float
+    identical: bool
+
+
+def _sigmoid(z: float) -> float:
+    return 1.0 / (1.0 + math.exp(-z)) if z >= 0 else math.exp(z) / (1.0 + math.exp(z))
+
+
+def explanation(rows: pl.DataFrame) -> Explanation:
+    """Order one pair's contributions as a waterfall, with the running total and the score.
+
+    Args:
+        rows: ``feature``, ``value`` and ``contribution`` of one pair, as
+            :meth:`linker.result.LinkResult.explain` returns them.
+
+    Example:
+        >>> rows = pl.DataFrame({"feature": ["prior", "city", "name"], "value": [None, 0.2, 0.9],
+        ...                      "contribution": [-3.0, -0.5, 4.5]})
+        >>> e = explanation(rows)
+        >>> e.steps["feature"].to_list(), e.steps["total"].to_list()
+        (['prior', 'name', 'city'], [-3.0, 1.5, 1.0])
+        >>> round(e.probability, 3), e.identical
+        (0.731, False)
+    """
+    steps = (
+        rows.select("feature", pl.col("value").cast(pl.Float64), pl.col("contribution"))
+        .sort(
+            [pl.col("feature") != "prior", pl.col("contribution").abs(), "feature"],
+            descending=[False, True, False],
+        )
+        .with_columns(total=pl.col("contribution").cum_sum())
+    )
+    total = float(steps["total"][-1]) if steps.height else 0.0
+    identical = math.isinf(total) and total > 0
+    return Explanation(steps, 1.0 if identical else _sigmoid(total), identical)
+
+
+def waterfall(why: Explanation, *, fold_below: float = 0.05) -> pl.DataFrame:
+    """The bars of a waterfall chart of an :class:`Explanation`.
+
+    Features that move the log-odds by less than ``fold_below`` are folded into one
+    ``others (n)`` bar, drawn last. An identical pair (a twin) has no bars.
+
+    Returns:
+        ``bar`` (its label), ``value``, ``contribution``, ``start`` and ``end`` (the running
+        log-odds before and after it) and ``kind``: ``prior``, ``for`` (evidence for a
+        match) or ``against``.
+
+    Example:
+        >>> rows = pl.DataFrame({"feature": ["prior", "name", "zip", "city"],
+        ...                      "value": [None, 0.9, 0.5, 0.2],
+        ...                      "contribution": [-3.0, 4.5, 0.01, -0.02]})
+        >>> w = waterfall(explanation(rows)).with_columns(pl.col("end").round(2))
+        >>> w.select("bar", "kind", "end").rows()
+        [('prior', 'prior', -3.0), ('name', 'for', 1.5), ('others (2)', 'against', 1.49)]
+    """
+    steps = why.steps.select("feature", "value", "contribution")
+    if why.identical:
+        steps = steps.clear()
+    prior = pl.col("feature") == "prior"
+    tiny = ~prior & (pl.col("contribution").abs() < fold_below)
+    small = steps.filter(tiny)
+    bars = steps.filter(~tiny).rename({"feature": "bar"})
+    if small.height:
+        others = pl.DataFrame(
+            {"bar": [f"others ({small.height})"], "value": [None],
+             "contribution": [float(small["contribution"].sum())]},
+            schema=bars.schema,
+        )  # fmt: skip
+        bars = pl.concat([bars, others])
+    end = pl.col("contribution").cum_sum()
+    return bars.with_columns(
+        start=end - pl.col("contribution"),
+        end=end,
+        kind=pl.when(pl.col("bar") == "prior")
+        .then(pl.lit("prior"))
+        .when(pl.col("contribution") >= 0)
+        .then(pl.lit("for"))
+        .otherwise(pl.lit("against")),
+    )
 
 
 def histogram(scores: np.ndarray[Any, Any], *, bins: int = 20) -> pl.DataFrame:
