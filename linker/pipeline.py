@@ -206,7 +206,10 @@ class Linker:
                 f"cluster={self.cluster!r} is not one of ['components', 'centre', 'average']"
             )
         if self.rerank is not None:
+            from linker.llm.client import check_spec
+
             check_band(self.rerank_band)
+            check_spec(self.rerank)  # a missing key or extra fails now, not after blocking
 
     # -- stages -----------------------------------------------------------------------------
     @contextmanager
