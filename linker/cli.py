@@ -272,7 +272,7 @@ def _settings(a: argparse.Namespace, left: Any, right: Any | None = None) -> dic
     explicit = on or (two_tables and (a.left_on or a.right_on))
     if not explicit:
         id_col = _cols(a.id) or []
-        on, _ = default_on(left, right if two_tables else left, ids=id_col)
+        on, _ = default_on(left, left if right is None else right, ids=id_col)
     a.compared = on if on else _cols(a.left_on)
     out: dict[str, Any] = {
         "on": on,

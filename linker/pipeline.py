@@ -283,9 +283,9 @@ class Linker:
         self._prepare(left, lo, name="left", id_col=ids[0] if ids else None)
         if right is not None:
             self._prepare(right, ro, name="right", id_col=ids[1] if ids else None)
-        for df, cols, side in ((left, lo, "left"), (right, ro, "right")):
+        for df, cols, label in ((left, lo, "left"), (right, ro, "right")):
             if df is not None:
-                warn_empty(df, cols, name=side)
+                warn_empty(df, cols, name=label)
         frozen = self._reference
         tables = [(left, lo)] if right is None else [(left, lo), (right, ro)]
         sides: list[PreparedSide] = []
