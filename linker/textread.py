@@ -186,7 +186,13 @@ def _records(buf: npt.NDArray[np.uint8]) -> _Records:
 
 def _header(text: str, sep: str, *, path: Path, line: int) -> list[str]:
     """The header's names, trimmed; repeated or blank names are an error naming them."""
-    fields = next(csv.reader(io.StringIO(text), delimiter=sep), [])
+    try:
+        fields = next(csv.reader(io.StringIO(text, newline=""), delimiter=sep), [])
+    except csv.Error as e:  # e.g. a lone carriage return: text in the wrong encoding
+        raise InputError(
+            f"File {str(path)!r}, line {line} (the header) cannot be parsed: {e}. Check the "
+            "file's encoding (--encoding) and delimiter (--delimiter)."
+        ) from e
     names = [f.strip() for f in fields]
     blank = [str(i + 1) for i, n in enumerate(names) if not n]
     if blank:
