@@ -194,6 +194,11 @@ def _header(text: str, sep: str, *, path: Path, line: int) -> list[str]:
             "file's encoding (--encoding) and delimiter (--delimiter)."
         ) from e
     names = [f.strip() for f in fields]
+    if not any(names):
+        raise InputError(
+            f"File {str(path)!r}, line {line}: the header is blank. The first line must name "
+            "the columns."
+        )
     blank = [str(i + 1) for i, n in enumerate(names) if not n]
     if blank:
         raise InputError(

@@ -123,3 +123,8 @@ def test_non_ascii_delimiter_is_a_config_error(tmp_path: Path) -> None:
 
 def test_fewer_fields_than_the_header_are_nulls(tmp_path: Path) -> None:
     assert read(write(tmp_path, "s.csv", "a,b,c\n1,2\n")).row(0) == ("1", "2", None)
+
+
+def test_a_blank_header_line_is_an_error(tmp_path: Path) -> None:
+    with pytest.raises(InputError, match="line 1: the header is blank"):
+        read(write(tmp_path, "w.csv", "   \n1\n"))
