@@ -16,7 +16,7 @@ invariants:
 
 The model is not the point here, so the verbs use the small deterministic ``HashingEncoder``
 of ``conftest.py``. ``make test`` runs a bounded number of examples (``LINKER_PROPERTY_EXAMPLES``,
-default 25 per test); ``benchmarks/properties.py`` runs thousands per verb with a printed seed.
+default 50 per test); ``benchmarks/properties.py`` runs thousands per verb with a printed seed.
 """
 
 from __future__ import annotations
@@ -45,7 +45,7 @@ try:
 except ImportError:  # run from benchmarks/: tests/ is put on sys.path there
     from tests.conftest import HashingEncoder
 
-EXAMPLES = int(os.environ.get("LINKER_PROPERTY_EXAMPLES", "25"))
+EXAMPLES = int(os.environ.get("LINKER_PROPERTY_EXAMPLES", "50"))
 PROPERTY = settings(
     max_examples=EXAMPLES,
     deadline=None,
@@ -344,8 +344,7 @@ def eval_cases(draw: st.DrawFn) -> EvalCase:
 
 def check_evaluate(case: EvalCase) -> None:
     ev = allowed(lambda: lk.evaluate(case.pairs, case.truth))
-    if ev is None:
-        assert case.truth.filter(pl.col("left_id") != "").height == 0 or True
+    if ev is None:  # an empty truth is an InputError
         return
     assert ev.true_positives + ev.false_positives == ev.predicted
     assert ev.true_positives + ev.false_negatives == ev.truth
