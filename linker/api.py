@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from linker.ann import AnnParams
 from linker.backend import BackendSpec
+from linker.columns import default_on
 from linker.embed import Encoder
 from linker.errors import ConfigError
 from linker.frames import as_polars, read, to_kind
@@ -58,7 +59,8 @@ def merge(
     Args:
         left: Left table: polars or pandas frame, or a CSV/Parquet path.
         right: Right table, same kinds.
-        on: Columns compared on both sides; default: the columns both tables share.
+        on: Columns compared on both sides; default: the columns both tables share, less
+            the ids and row-unique code columns (see :func:`linker.columns.default_on`).
         left_on: Left columns when names differ (with ``right_on``, same order).
         right_on: Right columns when names differ.
         how: ``"1:1"`` (each record linked at most once), ``"m:1"``, ``"1:m"`` or ``"m:m"``.
@@ -86,7 +88,10 @@ def merge(
     Returns:
         All left columns, all right columns (``_right`` suffix on name clashes), ``_score``
         (match probability, null when unmatched) and ``_merge`` (``both``, ``left_only``,
-        ``right_only``), in the frame type of ``left``.
+        ``right_only``), in the frame type of ``left``. pandas in, pandas out: columns keep
+        their input dtypes (a numpy int or bool column that gains nulls becomes ``Int64`` /
+        ``boolean``), and a custom index comes back (each row has its left row's label, its
+        right row's for ``right_only`` rows).
 
     Raises:
         InputError: a missing column, an empty table, duplicate or null ids.
@@ -121,7 +126,12 @@ def merge(
         backend=backend,
         cache=cache,
     )
-    return to_kind(linker.link(lf, rf).frame, kind)
+    res = linker.link(lf, rf)
+    if kind == "pandas":  # input dtypes (Int64 with nulls stays Int64) and index come back
+        from linker.pandas_io import merge_output
+
+        return merge_output(res.frame, res.matches, left, right, n=(lf.height, rf.height))
+    return res.frame
 
 
 def candidates(
@@ -207,7 +217,8 @@ def dedup(
 
     Args:
         data: The table (frame or path).
-        on: Compared columns; default: all columns except ``id``.
+        on: Compared columns; default: all columns except ``id`` and row-unique code
+            columns (see :func:`linker.columns.default_on`).
         k: Neighbours per blocker per record.
         threshold: Minimum match probability of a duplicate pair.
         model: Embedding model.
@@ -221,7 +232,8 @@ def dedup(
         cache: Folder that keeps embeddings and ANN indexes, so a rerun reuses them.
 
     Returns:
-        The input with a ``_cluster`` column (and ``_representative``), in the type given.
+        The input with a ``_cluster`` column (and ``_representative``), in the type given;
+        pandas in, pandas out with the input's dtypes and index.
 
     Example:
         >>> import linker as lk
@@ -231,8 +243,8 @@ def dedup(
         [0, 0, 1]
     """
     df, kind = as_polars(data, name="data")
-    if on is None:
-        on = [c for c in df.columns if c != id]
+    if on is None:  # every column but the id and row-unique codes (see linker.columns)
+        on, _ = default_on(df, df, ids=(id,) if id is not None else ())
     linker = Linker(
         on,
         k=k,
@@ -246,7 +258,12 @@ def dedup(
         backend=backend,
         cache=cache,
     )
-    return to_kind(linker.dedup(df).frame, kind)
+    out = linker.dedup(df).frame
+    if kind == "pandas":  # input dtypes and index come back
+        from linker.pandas_io import same_rows_output
+
+        return same_rows_output(out, data)
+    return out
 
 
 def train(

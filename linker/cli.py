@@ -18,9 +18,10 @@ Examples::
   linker demo -o demo_linked.csv
     linker review linked.csv            # the review app on http://127.0.0.1:8501
 
-User errors (a missing column, a bad file) print one line and exit with status 2. Output is
-written to a temporary file next to the target and renamed, so a half-written file never
-looks complete.
+User errors (a missing column, a bad file) print one line and exit with status 2; Ctrl-C
+prints one line and exits with 130. The output path and any rerank key are checked before the
+work starts. Output is written to a temporary file next to the target and renamed, so a
+half-written file never looks complete.
 """
 
 from __future__ import annotations
@@ -29,10 +30,8 @@ import argparse
 import logging
 import os
 import sys
-import tempfile
 import time
 from collections.abc import Callable, Sequence
-from pathlib import Path
 from typing import Any
 
 __all__ = ["main"]
@@ -59,25 +58,9 @@ def _cols(value: str | None) -> list[str] | None:
 
 def _write(frame: Any, path: str) -> None:
     """Write ``frame`` (polars) to ``path`` (.csv or .parquet) via a temp file and a rename."""
-    if path == "-":
-        frame.write_csv(sys.stdout)
-        return
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
-    os.close(fd)
-    try:
-        if target.suffix.lower() in (".parquet", ".pq"):
-            frame.write_parquet(tmp)
-        else:
-            frame.write_csv(tmp)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; give the file the usual mode
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    from linker.output import write
+
+    write(frame, path)
 
 
 def _common(p: argparse.ArgumentParser, *, two_tables: bool) -> None:
@@ -92,6 +75,7 @@ def _common(p: argparse.ArgumentParser, *, two_tables: bool) -> None:
     p.add_argument("--block-on", help="comma-separated columns that must agree exactly")
     p.add_argument("--id", help="id column (checked unique and non-null)")
     p.add_argument("--delimiter", help="CSV delimiter of the inputs (default: sniffed)")
+    _encoding(p)
     p.add_argument("-o", "--output", default="-", help="output .csv or .parquet (default: stdout)")
     p.add_argument(
         "--backend",
@@ -103,6 +87,14 @@ def _common(p: argparse.ArgumentParser, *, two_tables: bool) -> None:
     p.add_argument("--cache", help="folder that keeps embeddings and ANN indexes between runs")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bars or summary")
     p.add_argument("-v", "--verbose", action="store_true", help="log each stage")
+
+
+def _encoding(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--encoding",
+        help="text encoding of the inputs, e.g. utf-8, cp1252, utf-16 (default: from the BOM, "
+        "else UTF-8, else latin-1 with a warning)",
+    )
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -166,6 +158,8 @@ def _parser() -> argparse.ArgumentParser:
     e.add_argument("--right-id", required=True, help="right id column in PAIRS")
     e.add_argument("--truth-left-id", help="left id column in TRUTH (default: --left-id)")
     e.add_argument("--truth-right-id", help="right id column in TRUTH (default: --right-id)")
+    e.add_argument("--delimiter", help="CSV delimiter of the inputs (default: sniffed)")
+    _encoding(e)
     _taxonomy_parser(sub, fmt)
     _schema_parsers(sub, fmt)
     from linker.matching.ditto.commands import add_parsers as _train_parsers
@@ -208,6 +202,7 @@ def _taxonomy_parser(sub: Any, fmt: dict[str, Any]) -> None:
     t.add_argument("--model", default=None, help="embedding model: minilm (default), a path")
     _rerank_options(t, "nodes per phrase")
     t.add_argument("--delimiter", help="CSV delimiter of the inputs (default: sniffed)")
+    _encoding(t)
     t.add_argument("-o", "--output", default="-", help="output .csv or .parquet (default: stdout)")
     t.add_argument("-q", "--quiet", action="store_true", help="no progress bars or summary")
     t.add_argument("-v", "--verbose", action="store_true", help="log each stage")
@@ -235,6 +230,7 @@ def _schema_parsers(sub: Any, fmt: dict[str, Any]) -> None:
         p.add_argument("--model", default=None, help="embedding model: minilm (default), a path")
         _rerank_options(p, "candidates per column")
         p.add_argument("--delimiter", help="CSV delimiter of the inputs (default: sniffed)")
+        _encoding(p)
         p.add_argument("-o", "--output", default="-", help="output .csv or .parquet (stdout)")
         p.add_argument("-q", "--quiet", action="store_true", help="no progress bars or summary")
         p.add_argument("-v", "--verbose", action="store_true", help="log each stage")
@@ -255,18 +251,31 @@ def _rerank_summary(report: dict[str, float]) -> str:
     return f"; LLM rerank: {describe_report(report)}" if report else ""
 
 
-def _read(path: str, delimiter: str | None) -> Any:
+def _read(path: str, a: argparse.Namespace) -> Any:
+    """Read an input with the verb's --delimiter and --encoding."""
     from linker.frames import read
 
-    return read(path, delimiter=delimiter)
+    return read(path, delimiter=a.delimiter, encoding=getattr(a, "encoding", None))
 
 
-def _settings(a: argparse.Namespace, *, two_tables: bool) -> dict[str, Any]:
-    """The keyword arguments that every verb takes, from the options ``_common`` defines."""
+def _settings(a: argparse.Namespace, left: Any, right: Any | None = None) -> dict[str, Any]:
+    """The keyword arguments that every verb takes, from the options ``_common`` defines.
+
+    Without --on (or --left-on/--right-on) the compared columns are chosen here, as the API
+    would (shared columns less ids and row-unique codes), so the summary can name them.
+    """
     from linker.backend import get_backend
+    from linker.columns import default_on
 
+    two_tables = right is not None
+    on = _cols(a.on)
+    explicit = on or (two_tables and (a.left_on or a.right_on))
+    if not explicit:
+        id_col = _cols(a.id) or []
+        on, _ = default_on(left, left if right is None else right, ids=id_col)
+    a.compared = on if on else _cols(a.left_on)
     out: dict[str, Any] = {
-        "on": _cols(a.on),
+        "on": on,
         "k": a.k,
         "model": a.model,
         "block_on": _cols(a.block_on),
@@ -284,7 +293,7 @@ def _run_merge(a: argparse.Namespace) -> str:
     import linker as lk
     from linker.errors import ConfigError
 
-    left, right = _read(a.left, a.delimiter), _read(a.right, a.delimiter)
+    left, right = _read(a.left, a), _read(a.right, a)
     try:
         band = tuple(float(v) for v in a.rerank_band.split(","))
     except ValueError as e:
@@ -300,15 +309,15 @@ def _run_merge(a: argparse.Namespace) -> str:
         rerank=a.rerank,
         rerank_band=band,
         matcher=a.matcher,
-        **_settings(a, two_tables=True),
+        **_settings(a, left, right),
     ).link(left, right)
     out = result.frame
     _write(out, a.output)
     counts = dict(out.group_by("_merge").len().iter_rows())
     return (
         f"{left.height} left rows, {right.height} right rows: {counts.get('both', 0)} matched, "
-        f"{counts.get('left_only', 0)} left_only, {counts.get('right_only', 0)} right_only"
-        + _estimate_summary(result.stats, left.height)
+        f"{counts.get('left_only', 0)} left_only, {counts.get('right_only', 0)} right_only; "
+        f"compared {', '.join(a.compared)}" + _estimate_summary(result.stats, left.height)
     )
 
 
@@ -325,28 +334,28 @@ def _estimate_summary(stats: dict[str, float], n_left: int) -> str:
 def _run_candidates(a: argparse.Namespace) -> str:
     import linker as lk
 
-    out = lk.candidates(
-        _read(a.left, a.delimiter), _read(a.right, a.delimiter), **_settings(a, two_tables=True)
-    )
+    left, right = _read(a.left, a), _read(a.right, a)
+    out = lk.candidates(left, right, **_settings(a, left, right))
     _write(out, a.output)
-    return f"{out.height} candidate pairs"
+    return f"{out.height} candidate pairs; compared {', '.join(a.compared)}"
 
 
 def _run_dedup(a: argparse.Namespace) -> str:
     import linker as lk
 
+    data = _read(a.data, a)
     out = lk.dedup(
-        _read(a.data, a.delimiter),
+        data,
         threshold=a.threshold,
         cluster=a.cluster,
         representative=a.representative,
-        **_settings(a, two_tables=False),
+        **_settings(a, data),
     )
     _write(out, a.output)
     sizes = out["_cluster"].value_counts()["count"]
     return (
         f"{out.height} rows in {sizes.len()} clusters (largest {sizes.max()}, "
-        f"{(sizes == 1).sum()} singletons)"
+        f"{(sizes == 1).sum()} singletons); compared {', '.join(a.compared)}"
     )
 
 
@@ -354,8 +363,8 @@ def _run_evaluate(a: argparse.Namespace) -> str:
     import linker as lk
 
     ev = lk.evaluate(
-        a.pairs,
-        a.truth,
+        _read(a.pairs, a),
+        _read(a.truth, a),
         left_id=a.left_id,
         right_id=a.right_id,
         truth_left_id=a.truth_left_id,
@@ -372,7 +381,7 @@ def _run_taxonomy(a: argparse.Namespace) -> str:
     report: dict[str, float] = {}  # the LLM rerank's counters, if any
     obo = a.taxonomy.lower().endswith(".obo")
     tax = as_taxonomy(
-        a.taxonomy if obo or not a.delimiter else _read(a.taxonomy, a.delimiter),
+        a.taxonomy if obo or not (a.delimiter or a.encoding) else _read(a.taxonomy, a),
         id=a.id,
         label=a.label,
         parent=a.parent,
@@ -380,10 +389,10 @@ def _run_taxonomy(a: argparse.Namespace) -> str:
         description=a.description,
     )
     out = map_taxonomy(
-        _read(a.phrases, a.delimiter),
+        _read(a.phrases, a),
         tax,
         top_k=a.top_k,
-        examples=_read(a.examples, a.delimiter) if a.examples else None,
+        examples=_read(a.examples, a) if a.examples else None,
         model=a.model,
         phrase_column=a.phrase_column,
         rerank=a.rerank,
@@ -403,7 +412,7 @@ def _run_schema(a: argparse.Namespace) -> str:
 
     report: dict[str, float] = {}  # the LLM rerank's counters, if any
     source, target = (
-        as_schema(_read(path, a.delimiter), name=f"{side} ({path})", is_schema=is_schema)
+        as_schema(_read(path, a), name=f"{side} ({path})", is_schema=is_schema)
         for side, path, is_schema in (
             ("source", a.source, a.source_is_schema),
             ("target", a.target, a.target_is_schema),
@@ -430,14 +439,14 @@ def _run_glossary(a: argparse.Namespace) -> str:
 
     report: dict[str, float] = {}  # the LLM rerank's counters, if any
     terms = glossary_schema(
-        _read(a.glossary, a.delimiter),
+        _read(a.glossary, a),
         term=a.term,
         description=a.description,
         values=a.values,
         name=f"glossary ({a.glossary})",
     )
     out = match_glossary(
-        as_schema(_read(a.table, a.delimiter), name=f"table ({a.table})"),
+        as_schema(_read(a.table, a), name=f"table ({a.table})"),
         terms,
         top_k=a.top_k,
         model=a.model,
@@ -496,8 +505,25 @@ _COMMANDS: dict[str, Callable[[argparse.Namespace], str]] = {
 }
 
 
+# Verbs whose -o is a table file (index and train write folders; review and evaluate none).
+_TABLE_OUTPUT = frozenset(
+    {"merge", "candidates", "dedup", "taxonomy", "schema", "glossary", "demo", "score", "link"}
+)
+
+
+def _preflight(a: argparse.Namespace) -> None:
+    """Check what can be checked before any work: the output path and the rerank spec."""
+    from linker.llm.client import check_spec
+    from linker.output import check_output
+
+    if a.command in _TABLE_OUTPUT and isinstance(getattr(a, "output", None), str):
+        check_output(a.output)
+    if getattr(a, "rerank", None):
+        check_spec(a.rerank)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the CLI; returns the exit status (0 ok, 2 user error)."""
+    """Run the CLI; returns the exit status (0 ok, 2 user error, 130 interrupted)."""
     args = _parser().parse_args(argv)
     import linker
 
@@ -507,13 +533,17 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     start = time.perf_counter()
     try:
+        _preflight(args)
         summary = _COMMANDS[args.command](args)
     except LinkerError as e:
         print(f"linker {args.command}: error: {e}", file=sys.stderr)
         return 2
-    except (FileNotFoundError, PermissionError, IsADirectoryError) as e:
+    except OSError as e:  # a file that vanished or cannot be written mid-run
         print(f"linker {args.command}: error: {e}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:  # the output's temporary file is already removed
+        print(f"linker {args.command}: interrupted; no output written", file=sys.stderr)
+        return 130
     if summary and not getattr(args, "quiet", False):
         where = "" if getattr(args, "output", "-") == "-" else f" -> {args.output}"
         print(f"{summary}{where} ({time.perf_counter() - start:.1f} s)", file=sys.stderr)

@@ -9,15 +9,14 @@ do next. pandas is imported only inside the functions that need it, never at imp
 
 from __future__ import annotations
 
-import codecs
-import csv
 import difflib
 import importlib.util
-import io
 import logging
 import os
 import sys
+import weakref
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
@@ -44,9 +43,6 @@ FrameKind = Literal["polars", "pandas"]
 RESERVED_PREFIX = "__lk_"
 
 _PARQUET_SUFFIXES = frozenset({".parquet", ".pq"})
-_DELIMITERS = ",;\t|#%>"
-_SNIFF_BYTES = 64 * 1024
-_VALIDATE_CHUNK = 1 << 20
 _SHOW = 5  # how many example rows or values an error message lists
 
 
@@ -56,152 +52,100 @@ def read(
     delimiter: str | None = None,
     encoding: str | None = None,
 ) -> pl.DataFrame:
-    """Read a CSV/TSV/TXT or Parquet file into a polars frame.
+    """Read a CSV/TSV/TXT or Parquet file into a polars frame, every value as written.
 
-    Parquet files (``.parquet``, ``.pq``) keep their types. Any other file is delimited text:
-    the delimiter is sniffed among ``, ; TAB | # % >`` unless given, quoted fields may hold
-    newlines, and every column is read as text so ids like ``"00123"`` keep their zeros.
-    Header names and values are trimmed and empty values become null. Text is UTF-8 (BOM or
-    not); other bytes are read as latin-1 (cp1252) with a warning. A file with a header but
-    no rows gives an empty frame.
+    Parquet files (``.parquet``, ``.pq``) keep their types. Any other file is delimited text
+    (see :mod:`linker.textread`): the delimiter is sniffed among ``, ; TAB | # % >`` unless
+    given, quoted fields may hold newlines, blank lines are not records, and every column is
+    read as text, unchanged: ids like ``"00123"`` keep their zeros and ``" Ann "`` its spaces.
+    Empty values are null. Header names are trimmed; a repeated or blank name is an error.
+    Text is UTF-8 (BOM or not), or UTF-16/32 with a BOM; other bytes are read as latin-1
+    (cp1252) with a warning. A file with a header but no rows gives an empty frame. Later
+    errors about the frame's rows (null or repeated ids) name the file and its lines.
 
     Args:
         source: Path of the file.
         delimiter: Field delimiter of a text file; sniffed when None.
-        encoding: Python codec of a text file; UTF-8 with a latin-1 fallback when None.
+        encoding: Python codec of a text file; found from the BOM, else UTF-8 with a latin-1
+            fallback, when None.
 
     Returns:
         The file's records.
 
     Raises:
-        InputError: The file is missing, empty, cannot be decoded or cannot be parsed.
-        ConfigError: ``encoding`` is unknown or ``delimiter`` is not one character.
+        InputError: The file is missing, empty, cannot be decoded or cannot be parsed, or
+            its header repeats or leaves out a name, or a row is wider than the header.
+        ConfigError: ``encoding`` is unknown or ``delimiter`` is not one ASCII character.
 
     Example:
         >>> import pathlib, tempfile
         >>> path = pathlib.Path(tempfile.mkdtemp()) / "people.csv"
         >>> _ = path.write_text("id;name\\n00123; Ann \\n", encoding="utf-8")
         >>> read(path).row(0)
-        ('00123', 'Ann')
+        ('00123', ' Ann ')
     """
     path = Path(source)
     if not path.is_file():
         what = "is a directory, not a file" if path.is_dir() else "does not exist"
         raise InputError(f"File {str(path)!r} {what}. Check the path (working dir: {Path.cwd()}).")
-    if delimiter is not None and len(delimiter) != 1:
-        raise ConfigError(f"delimiter must be a single character; got {delimiter!r}.")
     if path.suffix.lower() in _PARQUET_SUFFIXES:
         try:
             return pl.read_parquet(path)
         except Exception as e:  # polars and pyarrow raise many types for a bad file
             raise InputError(f"Cannot read Parquet file {str(path)!r}: {e}") from e
-    return _read_text(path, delimiter=delimiter, encoding=encoding)
+    from linker.textread import read_text
+
+    df, lines = read_text(path, delimiter=delimiter, encoding=encoding)
+    _remember(df, Source(str(path), lines))
+    return df
 
 
-def _read_text(path: Path, *, delimiter: str | None, encoding: str | None) -> pl.DataFrame:
-    """Decode, sniff, parse and tidy a delimited text file."""
-    try:
-        raw = path.read_bytes()
-    except OSError as e:
-        raise InputError(f"Cannot open {str(path)!r}: {e}") from e
-    data, sample = _to_utf8(raw, path=path, encoding=encoding)
-    if not sample.strip():
-        raise InputError(f"File {str(path)!r} is empty: it needs a header line.")
-    sep = delimiter or _sniff_delimiter(sample, truncated=len(data) > _SNIFF_BYTES)
-    logger.debug("reading %s with delimiter %r", path, sep)
-    try:
-        df = pl.read_csv(data, separator=sep, infer_schema=False, raise_if_empty=False)
-    except Exception as e:  # polars raises ComputeError, NoDataError, ... on bad text
-        raise InputError(
-            f"Cannot parse {str(path)!r} as text with delimiter {sep!r}: {e}. "
-            "Pass delimiter=... (and encoding=...) to read it another way."
-        ) from e
-    return _tidy_text(df, path=path)
+@dataclass(frozen=True)
+class Source:
+    """Where a frame that :func:`read` returned came from: its file and each row's line."""
+
+    path: str
+    lines: list[int] | None
 
 
-def _to_utf8(raw: bytes, *, path: Path, encoding: str | None) -> tuple[bytes, str]:
-    """Return the file as UTF-8 bytes plus a decoded sample for sniffing."""
-    if encoding is None and _is_utf8(raw):
-        data = raw.removeprefix(codecs.BOM_UTF8)
-        return data, data[:_SNIFF_BYTES].decode("utf-8", errors="ignore")
-    if encoding is None:
-        try:
-            text = raw.decode("cp1252")
-        except UnicodeDecodeError:  # cp1252 leaves five bytes undefined; latin-1 maps all
-            text = raw.decode("latin-1")
-        logger.warning(
-            "%s is not valid UTF-8, so it was read as latin-1 (cp1252). If the text looks "
-            "wrong, pass encoding=... (e.g. encoding='utf-16') to force an encoding.",
-            path,
-        )
-    else:
-        try:
-            text = raw.decode(encoding)
-        except LookupError as e:
-            raise ConfigError(f"Unknown encoding {encoding!r}; try 'utf-8' or 'cp1252'.") from e
-        except UnicodeDecodeError as e:
-            raise InputError(
-                f"Cannot decode {str(path)!r} as {encoding!r}: {e}. Pass the file's real "
-                "encoding, or leave encoding=None to try UTF-8 then latin-1."
-            ) from e
-    return text.encode("utf-8"), text[:_SNIFF_BYTES]  # a BOM is dropped in _tidy_text
+# Which file each frame read() returned came from, so errors found later name the file and
+# line. Keyed by id() with a weak reference (frames are unhashable); an entry goes with its
+# frame. It holds no settings and no models: only the provenance of live frames.
+_SOURCES: dict[int, tuple[weakref.ref[pl.DataFrame], Source]] = {}
 
 
-def _is_utf8(raw: bytes) -> bool:
-    """Whether ``raw`` is valid UTF-8, checked in chunks to keep memory flat."""
-    decoder = codecs.getincrementaldecoder("utf-8")()
-    try:
-        for start in range(0, len(raw), _VALIDATE_CHUNK):
-            decoder.decode(raw[start : start + _VALIDATE_CHUNK])
-        decoder.decode(b"", final=True)
-    except UnicodeDecodeError:
-        return False
-    return True
+def _remember(df: pl.DataFrame, source: Source) -> None:
+    key = id(df)
+    _SOURCES[key] = (weakref.ref(df), source)
+    weakref.finalize(df, _SOURCES.pop, key, None)
 
 
-def _sniff_delimiter(sample: str, *, truncated: bool) -> str:
-    """Keep csv.Sniffer's guess if every row then has the same width (>1 field); else take the
-    candidate whose rows most often match the header's width (first wins ties); else a comma."""
-    if truncated:  # the last line of a cut sample is partial
-        sample = sample[: sample.rfind("\n") + 1] or sample
-    try:
-        sniffed: str | None = csv.Sniffer().sniff(sample, delimiters=_DELIMITERS).delimiter
-    except csv.Error:
-        sniffed = None
-    scores = {d: _width_score(sample, d, truncated=truncated) for d in _DELIMITERS}
-    if sniffed is not None and scores.get(sniffed) == 1.0:
-        return sniffed
-    best = max(_DELIMITERS, key=lambda d: scores[d])
-    return best if scores[best] > 0.0 else ","
+def source_of(df: pl.DataFrame) -> Source | None:
+    """The file and lines a frame was read from by :func:`read`, if it was.
+
+    Example:
+        >>> source_of(pl.DataFrame({"id": [1]})) is None
+        True
+    """
+    entry = _SOURCES.get(id(df))
+    return entry[1] if entry is not None and entry[0]() is df else None
 
 
-def _width_score(sample: str, delimiter: str, *, truncated: bool) -> float:
-    """Share of rows as wide as the header; 0.0 when the header has a single field."""
-    try:
-        rows = [r for r in csv.reader(io.StringIO(sample), delimiter=delimiter) if r]
-    except csv.Error:
-        return 0.0
-    if truncated and len(rows) > 1:  # may end inside a quoted field
-        rows = rows[:-1]
-    if not rows or len(rows[0]) < 2:
-        return 0.0
-    return sum(len(r) == len(rows[0]) for r in rows) / len(rows)
+def where(df: pl.DataFrame, rows: Sequence[int]) -> str:
+    """Say where rows of a table are: ``line(s) 3, 9 of 'a.csv'`` for a frame :func:`read`
+    returned, else ``row(s) 2, 8 (0-based)``; at most five are listed.
 
-
-def _tidy_text(df: pl.DataFrame, *, path: Path) -> pl.DataFrame:
-    """Trim header names and values; turn empty values into null."""
-    names = [c.removeprefix("\ufeff").strip() for c in df.columns]
-    repeated = sorted({n for n in names if names.count(n) > 1})
-    if repeated:
-        raise InputError(
-            f"File {str(path)!r} repeats column name(s) {_quote(repeated)} once whitespace is "
-            "trimmed. Give every column a distinct header."
-        )
-    trimmed = [pl.col(c).str.strip_chars() for c in df.columns]
-    df = df.with_columns(
-        pl.when(t.str.len_bytes() == 0).then(None).otherwise(t).name.keep() for t in trimmed
-    )
-    return df.rename(dict(zip(df.columns, names, strict=True)))
+    Example:
+        >>> where(pl.DataFrame({"id": [1, 2]}), [1])
+        'row(s) 1 (0-based)'
+    """
+    shown = list(rows[:_SHOW])
+    more = ", ..." if len(rows) > _SHOW else ""
+    src = source_of(df)
+    if src is not None and src.lines is not None:
+        lines = ", ".join(str(src.lines[r]) for r in shown)
+        return f"line(s) {lines}{more} of {src.path!r}"
+    return f"row(s) {', '.join(map(str, shown))}{more} (0-based)"
 
 
 def as_polars(data: object, *, name: str) -> tuple[pl.DataFrame, FrameKind]:
@@ -378,8 +322,9 @@ def check_ids(df: pl.DataFrame, id_column: str, *, name: str) -> None:
         name: What the table is called in messages.
 
     Raises:
-        InputError: The column is missing, has nulls (the message gives the first 0-based
-            row numbers) or repeats values (the message gives examples and their counts).
+        InputError: The column is missing, has nulls or repeats values; the message names
+            the rows: the file and its 1-based lines for a frame from :func:`read`, else
+            0-based row numbers.
 
     Example:
         >>> check_ids(pl.DataFrame({"id": ["a", "b"]}), "id", name="left")
@@ -387,22 +332,24 @@ def check_ids(df: pl.DataFrame, id_column: str, *, name: str) -> None:
     check_columns(df, [id_column], name=name)
     ids = df.get_column(id_column)
     if ids.null_count():
-        rows = ids.is_null().arg_true().head(_SHOW).to_list()
-        more = ", ..." if ids.null_count() > _SHOW else ""
+        rows = ids.is_null().arg_true().to_list()
         raise InputError(
-            f"Table {name!r} has {ids.null_count()} null id(s) in column {id_column!r}, at "
-            f"row(s) {', '.join(map(str, rows))}{more} (0-based). Every record needs an id: "
-            "fill or drop these rows, or pick another id column."
+            f"Table {name!r} has {len(rows)} null id(s) in column {id_column!r}, at "
+            f"{where(df, rows)}. Every record needs an id: fill or drop these "
+            "rows, or pick another id column."
         )
     counts = (
         pl.DataFrame({"value": ids})  # fixed names: the id column may be called anything
+        .with_row_index("row")
         .group_by("value", maintain_order=True)
-        .agg(pl.len().alias("count"))
+        .agg(pl.len().alias("count"), pl.col("row"))
         .filter(pl.col("count") > 1)
     )
     if counts.height:
         top = counts.sort("count", descending=True, maintain_order=True).head(_SHOW)
-        examples = ", ".join(f"{v!r} ({n} times)" for v, n in top.iter_rows())
+        examples = ", ".join(
+            f"{v!r} ({n} times: {where(df, rows)})" for v, n, rows in top.iter_rows()
+        )
         raise InputError(
             f"Table {name!r} has {counts.height} repeated id value(s) in column {id_column!r}, "
             f"e.g. {examples}. Ids must be unique: drop duplicate records or pick another "

@@ -19,6 +19,7 @@ def add_parsers(sub: Any, fmt: dict[str, Any]) -> None:
     i.add_argument("--model", help="embedding model: minilm (default), static, a path")
     i.add_argument("-k", "--k", type=int, default=10, help="candidates per record per blocker (10)")
     i.add_argument("--delimiter", help="CSV delimiter (default: sniffed)")
+    i.add_argument("--encoding", help="text encoding of the input (default: BOM, else UTF-8)")
     i.add_argument("-o", "--output", required=True, help="index folder to write")
     i.add_argument("-q", "--quiet", action="store_true", help="no progress bars or summary")
     i.add_argument("-v", "--verbose", action="store_true", help="log each stage")
@@ -32,6 +33,7 @@ def add_parsers(sub: Any, fmt: dict[str, Any]) -> None:
     )
     n.add_argument("--threshold", type=float, default=0.5, help="minimum match probability (0.5)")
     n.add_argument("--delimiter", help="CSV delimiter (default: sniffed)")
+    n.add_argument("--encoding", help="text encoding of the input (default: BOM, else UTF-8)")
     n.add_argument("-o", "--output", default="-", help="output .csv or .parquet (default: stdout)")
     n.add_argument("-q", "--quiet", action="store_true", help="no progress bars or summary")
     n.add_argument("-v", "--verbose", action="store_true", help="log each stage")
@@ -44,7 +46,7 @@ def run_index(a: argparse.Namespace) -> str:
 
     on = [c.strip() for c in a.on.split(",") if c.strip()] if a.on else None
     index = LinkIndex.build(
-        read(a.reference, delimiter=a.delimiter),
+        read(a.reference, delimiter=a.delimiter, encoding=a.encoding),
         a.output,
         on=on,
         model=a.model,
@@ -63,7 +65,7 @@ def run_link(a: argparse.Namespace) -> str:
     from linker.incremental import LinkIndex
 
     result = LinkIndex.load(a.index).link(
-        read(a.new, delimiter=a.delimiter),
+        read(a.new, delimiter=a.delimiter, encoding=a.encoding),
         how=a.how,
         threshold=a.threshold,
         show_progress=not a.quiet and sys.stderr.isatty(),

@@ -4,6 +4,7 @@ candidate sets. Pairs are compared as ``(left_id, right_id)`` tuples.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import asdict, dataclass
 
 import polars as pl
@@ -12,6 +13,8 @@ from linker.errors import InputError
 from linker.frames import as_polars, check_columns
 
 __all__ = ["Evaluation", "evaluate"]
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -38,12 +41,50 @@ class Evaluation:
         return asdict(self)
 
 
-def _pairs(df: pl.DataFrame, left: str, right: str, *, name: str) -> set[tuple[str, str]]:
+def _id_columns(df: pl.DataFrame, left: str, right: str, *, name: str) -> tuple[str, str]:
+    """The two id columns; one name for both means ``right`` and ``<right>_right`` (how a
+    merge names the right copy of a shared column)."""
+    if left == right:
+        if f"{right}_right" in df.columns:
+            right = f"{right}_right"
+        else:
+            raise InputError(
+                f"Table {name!r}: the left and right id are both {left!r}, and there is no "
+                f"{right + '_right'!r} column (the right copy a merge writes). Pass the two "
+                f"different id columns; available: {df.columns}."
+            )
     check_columns(df, [left, right], name=name)
+    return left, right
+
+
+def _pairs(df: pl.DataFrame, left: str, right: str, *, name: str) -> set[tuple[str, str]]:
+    left, right = _id_columns(df, left, right, name=name)
     if "_merge" in df.columns:
         df = df.filter(pl.col("_merge") == "both")
-    cols = df.select(pl.col(left).cast(pl.Utf8), pl.col(right).cast(pl.Utf8)).drop_nulls()
+    cols = df.select(
+        pl.col(left).cast(pl.Utf8).alias("l"), pl.col(right).cast(pl.Utf8).alias("r")
+    ).drop_nulls()
     return {(str(a), str(b)) for a, b in cols.iter_rows()}
+
+
+def _warn_unknown_ids(p_df: pl.DataFrame, t_df: pl.DataFrame, cols: list[tuple[str, str]]) -> None:
+    """Warn when the truth's ids appear nowhere in the pairs table (a wrong id column, or
+    the wrong files): precision and recall would then be 0 without saying why."""
+    for (p_col, t_col), side in zip(cols, ("left", "right"), strict=True):
+        seen = set(p_df.get_column(p_col).cast(pl.Utf8).drop_nulls().to_list())
+        truth = set(t_df.get_column(t_col).cast(pl.Utf8).drop_nulls().to_list())
+        missing = truth - seen
+        if truth and len(missing) == len(truth):
+            logger.warning(
+                "none of the truth's %s ids (column %r, e.g. %r) appear in column %r of the "
+                "pairs: check the id columns (--left-id/--right-id, --truth-left-id/"
+                "--truth-right-id) and that the files belong together",
+                side, t_col, sorted(missing)[0], p_col,
+            )  # fmt: skip
+        elif missing:
+            logger.info(
+                "%d of %d truth %s ids are not in the pairs", len(missing), len(truth), side
+            )
 
 
 def evaluate(
@@ -64,9 +105,13 @@ def evaluate(
             ``_merge == "both"`` count). A frame or a CSV/Parquet path.
         truth: The true pairs, a frame or path.
         left_id: Column of ``pairs`` holding the left record's id.
-        right_id: Column of ``pairs`` holding the right record's id.
-        truth_left_id: Column of ``truth`` with the left id (default: ``left_id``).
-        truth_right_id: Column of ``truth`` with the right id (default: ``right_id``).
+        right_id: Column of ``pairs`` holding the right record's id. The same name as
+            ``left_id`` means ``<right_id>_right`` for the pairs (a merge's name for the right
+            copy of a shared column) and, in the truth, the same when there is such a column.
+        truth_left_id: Column of ``truth`` with the left id (default: ``left_id``; for a
+            two-column truth that has neither id column: its first column).
+        truth_right_id: Column of ``truth`` with the right id (default: ``right_id``; for a
+            two-column truth as above: its second column).
         n_left: Left table size, for the reduction ratio.
         n_right: Right table size, for the reduction ratio.
 
@@ -83,8 +128,21 @@ def evaluate(
     """
     p_df, _ = as_polars(pairs, name="pairs")
     t_df, _ = as_polars(truth, name="truth")
+    t_left, t_right = truth_left_id or left_id, truth_right_id or right_id
+    guess = truth_left_id is None and truth_right_id is None and t_df.width == 2
+    if guess and not {t_left, t_right, f"{t_right}_right"} & set(t_df.columns):
+        t_left, t_right = t_df.columns  # a two-column truth: left id, then right id
+        logger.info("truth ids: columns %r (left) and %r (right)", t_left, t_right)
     predicted = _pairs(p_df, left_id, right_id, name="pairs")
-    true = _pairs(t_df, truth_left_id or left_id, truth_right_id or right_id, name="truth")
+    true = _pairs(t_df, t_left, t_right, name="truth")
+    _warn_unknown_ids(
+        p_df,
+        t_df,
+        [
+            (_id_columns(p_df, left_id, right_id, name="pairs")[i], c)
+            for i, c in enumerate(_id_columns(t_df, t_left, t_right, name="truth"))
+        ],
+    )
     if not true:
         raise InputError("the truth has no pairs: check the id columns passed to evaluate")
     tp = len(predicted & true)

@@ -21,8 +21,10 @@ import polars as pl
 
 from linker._progress import ProgressCallback
 from linker.ann import AnnParams
+from linker.argcheck import check_types
 from linker.backend import Backend, BackendSpec, get_backend
 from linker.blocking import Blockers, Representations, block, key_groups
+from linker.columns import default_on, warn_empty
 from linker.embed import EmbeddingCache, Encoder, get_encoder
 from linker.errors import ConfigError, InputError
 from linker.features import digit_features
@@ -176,15 +178,8 @@ class Linker:
         on, lo, ro = as_list(self.on), as_list(self.left_on), as_list(self.right_on)
         if on and (lo or ro):
             raise ConfigError("give either on=... or left_on=/right_on=..., not both")
-        if not on and not lo and not ro:
-            shared = [c for c in left.columns if c in right.columns and c not in self._ids()]
-            if not shared:
-                raise ConfigError(
-                    "no columns to compare: pass on=[...] (or left_on/right_on); the tables share "
-                    f"no column names (left: {left.columns}, right: {right.columns})"
-                )
-            logger.info("on= not given: comparing the shared columns %s", shared)
-            on = shared
+        if not on and not lo and not ro:  # shared columns less ids and row-unique codes
+            on, _ = default_on(left, right, ids=self._ids())
         lo, ro = (on, on) if on else (lo, ro)
         if len(lo) != len(ro):
             raise ConfigError(
@@ -198,6 +193,7 @@ class Linker:
         return (self.id, self.id) if isinstance(self.id, str) else tuple(self.id)
 
     def _check(self) -> None:
+        check_types(self)
         if not 0.0 <= self.threshold <= 1.0:
             raise ConfigError(f"threshold must be within [0, 1], not {self.threshold}")
         if self.how not in ("1:1", "m:1", "1:m", "m:m"):
@@ -211,7 +207,10 @@ class Linker:
                 f"cluster={self.cluster!r} is not one of ['components', 'centre', 'average']"
             )
         if self.rerank is not None:
+            from linker.llm.client import check_spec
+
             check_band(self.rerank_band)
+            check_spec(self.rerank)  # a missing key or extra fails now, not after blocking
 
     # -- stages -----------------------------------------------------------------------------
     @contextmanager
@@ -285,6 +284,9 @@ class Linker:
         self._prepare(left, lo, name="left", id_col=ids[0] if ids else None)
         if right is not None:
             self._prepare(right, ro, name="right", id_col=ids[1] if ids else None)
+        for df, cols, label in ((left, lo, "left"), (right, ro, "right")):
+            if df is not None:
+                warn_empty(df, cols, name=label)
         frozen = self._reference
         tables = [(left, lo)] if right is None else [(left, lo), (right, ro)]
         sides: list[PreparedSide] = []
@@ -490,7 +492,7 @@ class Linker:
         )
         return LinkResult(
             frame=frame, pairs=pairs, matches=matches, timings=timings, stats=stats,
-            scorer=self._scorer,
+            scorer=self._scorer, columns=names,
         )  # fmt: skip
 
     def dedup(self, df: pl.DataFrame) -> LinkResult:
@@ -534,6 +536,7 @@ class Linker:
             stats=stats,
             clusters=sizes,
             scorer=self._scorer,
+            columns=names,
         )
 
     def _estimates(self, pairs: pl.DataFrame, n_matches: int) -> dict[str, float]:

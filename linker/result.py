@@ -18,7 +18,7 @@ from linker.errors import ConfigError, InputError
 if TYPE_CHECKING:
     from linker.matching.zero_label import ZeroLabelScorer
 
-__all__ = ["OUTPUT_COLUMNS", "LinkResult", "merged_frame", "right_renames"]
+__all__ = ["OUTPUT_COLUMNS", "LinkResult", "merged_frame", "right_renames", "row_origins"]
 
 OUTPUT_COLUMNS = ("_score", "_merge", "_cluster", "_representative")
 _L, _R = "__lk_left_row", "__lk_right_row"
@@ -37,6 +37,8 @@ class LinkResult:
         stats: Counts (rows, candidates, matches, ...; ``rerank_*``: the reranker's calls,
             cache hits, seconds).
         clusters: Dedup only: ``_cluster`` and ``size`` of every cluster, largest first.
+        columns: The (left) columns compared: those given, or the default (shared columns
+            less ids and row-unique codes, see :func:`linker.columns.default_on`).
         scorer: The fitted zero-label scorer (``None`` when a trained matcher scored):
             :meth:`explain` reads it.
 
@@ -58,6 +60,7 @@ class LinkResult:
     timings: dict[str, float] = field(default_factory=dict)
     stats: dict[str, float] = field(default_factory=dict)
     clusters: pl.DataFrame | None = None
+    columns: list[str] = field(default_factory=list)
     scorer: ZeroLabelScorer | None = None
 
     def explain(self, left_row: int, right_row: int) -> pl.DataFrame:
@@ -146,3 +149,24 @@ def merged_frame(left: pl.DataFrame, right: pl.DataFrame, matches: pl.DataFrame)
     order = [c for c in lf.columns if c != _L] + [c for c in rf.columns if c != _R]
     out = out.sort([_L, _R], nulls_last=True)
     return out.select([*order, "_score", "_merge"])
+
+
+def row_origins(n_left: int, n_right: int, matches: pl.DataFrame) -> pl.DataFrame:
+    """The ``left_row`` and ``right_row`` (null where none) of each row of :func:`merged_frame`,
+    in its order.
+
+    Example:
+        >>> m = pl.DataFrame({"left_row": [0], "right_row": [0], "score": [0.9]})
+        >>> row_origins(2, 2, m).rows()
+        [(0, 0), (1, None), (None, 1)]
+    """
+    m = matches.select(pl.col("left_row").cast(pl.Int64), pl.col("right_row").cast(pl.Int64))
+    left_only = pl.DataFrame({"left_row": range(n_left)}, schema={"left_row": pl.Int64})
+    right_only = pl.DataFrame({"right_row": range(n_right)}, schema={"right_row": pl.Int64})
+    parts = [
+        m,
+        left_only.join(m, on="left_row", how="anti"),
+        right_only.join(m, on="right_row", how="anti"),
+    ]
+    out = pl.concat(parts, how="diagonal")
+    return out.sort(["left_row", "right_row"], nulls_last=True)

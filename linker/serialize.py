@@ -62,11 +62,22 @@ class Serializer:
             raise ConfigError("names must have one entry per column")
 
     def column_texts(self, df: pl.DataFrame) -> list[pl.Series]:
-        """Return each column as cleaned text (nulls as ``""``), one Series per column."""
+        """Return each column as cleaned text (nulls as ``""``), one Series per column.
+
+        Cleaning is for matching only (the output keeps the input's cells): Unicode NFKC
+        folding (full-width ``Ｆｕｌｌ`` reads ``Full``, ``ﬁ`` reads ``fi``), runs of white space
+        made one space and trimmed, then lower case.
+
+        Example:
+            >>> import polars as pl
+            >>> df = pl.DataFrame({"name": ["  Ｆｕｌｌｗｉｄｔｈ\u3000Ltd "]})
+            >>> Serializer(["name"]).column_texts(df)[0].to_list()
+            ['fullwidth ltd']
+        """
         out = []
         for col in self.columns:
             s = df.get_column(col).cast(pl.Utf8, strict=False).fill_null("")
-            s = s.str.replace_all(r"\s+", " ").str.strip_chars()
+            s = s.str.normalize("NFKC").str.replace_all(r"\s+", " ").str.strip_chars()
             if self.lowercase:
                 s = s.str.to_lowercase()
             if self.max_chars is not None:

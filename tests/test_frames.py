@@ -83,12 +83,12 @@ def test_read_explicit_delimiter_overrides_sniffing(tmp_path: Path) -> None:
     assert df.row(0) == ("1", "2,3")
 
 
-def test_read_febrl_style_leading_spaces_are_trimmed(tmp_path: Path) -> None:
+def test_read_febrl_style_header_is_trimmed_values_are_not(tmp_path: Path) -> None:
     text = "rec_id, given_name, surname\nrec-1-org, michaela, neumann\nrec-2-org, , smith\n"
     df = read(write(tmp_path, "febrl.csv", text))
     assert df.columns == ["rec_id", "given_name", "surname"]
-    assert df.row(0) == ("rec-1-org", "michaela", "neumann")
-    assert df.row(1) == ("rec-2-org", None, "smith")
+    assert df.row(0) == ("rec-1-org", " michaela", " neumann")
+    assert df.row(1) == ("rec-2-org", " ", " smith")
 
 
 def test_read_quoted_newline_inside_field(tmp_path: Path) -> None:
@@ -119,7 +119,7 @@ def test_read_latin1_fallback_logs_warning(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     path = write(tmp_path, "de.csv", "id;name\n1;Müller\n2;Gärtner\n".encode("latin-1"))
-    with caplog.at_level(logging.WARNING, logger="linker.frames"):
+    with caplog.at_level(logging.WARNING, logger="linker.textread"):
         df = read(path)
     assert df.get_column("name").to_list() == ["Müller", "Gärtner"]
     warnings = [r for r in caplog.records if r.levelno == logging.WARNING]
@@ -132,7 +132,7 @@ def test_read_explicit_encoding_gives_no_warning(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     path = write(tmp_path, "de.csv", "id,name\n1,Müller\n".encode("cp1252"))
-    with caplog.at_level(logging.WARNING, logger="linker.frames"):
+    with caplog.at_level(logging.WARNING, logger="linker.textread"):
         df = read(path, encoding="cp1252")
     assert df.row(0) == ("1", "Müller")
     assert not caplog.records
@@ -153,9 +153,9 @@ def test_read_keeps_leading_zero_ids_as_text(tmp_path: Path) -> None:
     assert df.get_column("amount").to_list() == ["3.50", "10"]
 
 
-def test_read_empty_and_blank_values_become_null(tmp_path: Path) -> None:
+def test_read_empty_values_become_null_blank_values_stay(tmp_path: Path) -> None:
     df = read(write(tmp_path, "blank.csv", 'id,name\n1,\n2,   \n3,"  Bob  "\n'))
-    assert df.get_column("name").to_list() == [None, None, "Bob"]
+    assert df.get_column("name").to_list() == [None, "   ", "  Bob  "]
 
 
 def test_read_header_only_gives_empty_frame(tmp_path: Path) -> None:
@@ -199,9 +199,18 @@ def test_read_directory_is_input_error(tmp_path: Path) -> None:
         read(tmp_path)
 
 
-def test_read_parse_failure_names_file_and_cause(tmp_path: Path) -> None:
-    path = write(tmp_path, "ragged.csv", "a,b\n1,2,3,4\n")
+def test_read_ragged_row_names_file_and_line(tmp_path: Path) -> None:
+    path = write(tmp_path, "ragged.csv", "a,b\n1,2\n\n1,2,3,4\n")
     with pytest.raises(InputError, match="delimiter") as info:
+        read(path)
+    message = str(info.value)
+    assert f"{str(path)!r}, line 4: 4 fields but the header has 2" in message
+    assert "truncate_ragged_lines" not in message
+
+
+def test_read_parse_failure_names_file_and_cause(tmp_path: Path) -> None:
+    path = write(tmp_path, "quotes.csv", 'a,b\n1,ab"c\n2,d\n')
+    with pytest.raises(InputError, match="quotes") as info:
         read(path)
     assert str(path) in str(info.value)
     assert info.value.__cause__ is not None
@@ -209,7 +218,7 @@ def test_read_parse_failure_names_file_and_cause(tmp_path: Path) -> None:
 
 def test_read_rejects_bad_options(tmp_path: Path) -> None:
     path = write(tmp_path, "x.csv", "a,b\n1,2\n")
-    with pytest.raises(ConfigError, match="single character"):
+    with pytest.raises(ConfigError, match="single ASCII character"):
         read(path, delimiter=";;")
     with pytest.raises(ConfigError, match="no-such-codec"):
         read(path, encoding="no-such-codec")
@@ -387,7 +396,7 @@ def test_check_ids_duplicates_show_examples_and_counts() -> None:
     message = str(info.value)
     assert "'right'" in message and "'rid'" in message
     assert "2 repeated id value(s)" in message
-    assert "e.g. 3 (3 times), 2 (2 times)" in message
+    assert "e.g. 3 (3 times: row(s) 3, 4, 5 (0-based)), 2 (2 times: row(s) 1, 2" in message
 
 
 def test_check_ids_missing_column_and_valid_ids() -> None:

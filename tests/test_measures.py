@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import polars as pl
@@ -89,3 +90,27 @@ def test_missing_id_column_is_input_error() -> None:
 def test_as_dict_has_every_measure() -> None:
     d = evaluate(TRUTH, TRUTH).as_dict()
     assert {"precision", "recall", "f1", "reduction_ratio", "true_positives"} <= set(d)
+
+
+def test_same_left_and_right_id_name_reads_the_merge_right_copy() -> None:
+    merged = pl.DataFrame({"id": ["L1", "L2", None], "id_right": ["R1", None, "R2"]}).with_columns(
+        _merge=pl.Series(["both", "left_only", "right_only"])
+    )
+    truth = pl.DataFrame({"left_id": ["L1", "L2"], "right_id": ["R1", "R2"]})
+    ev = evaluate(merged, truth, left_id="id", right_id="id")
+    assert (ev.true_positives, ev.false_negatives) == (1, 1)
+
+
+def test_same_id_name_without_a_right_copy_is_input_error() -> None:
+    pairs = pl.DataFrame({"id": ["L1"], "other": ["R1"]})
+    with pytest.raises(InputError, match="id_right"):
+        evaluate(pairs, pairs, left_id="id", right_id="id")
+
+
+def test_truth_ids_that_appear_nowhere_warn(caplog: pytest.LogCaptureFixture) -> None:
+    pairs = pl.DataFrame({"left_id": ["L1"], "right_id": ["R1"]})
+    truth = pl.DataFrame({"left_id": ["X1"], "right_id": ["R1"]})
+    with caplog.at_level(logging.WARNING, logger="linker.measures"):
+        ev = evaluate(pairs, truth)
+    assert ev.recall == 0.0
+    assert "none of the truth's left ids" in caplog.text

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from linker.cli import main
+from linker.errors import InputError
 from linker.review.launch import APP, review_command
 
 
@@ -54,3 +55,31 @@ def test_help_lists_the_options(capsys: pytest.CaptureFixture[str]) -> None:
     text = capsys.readouterr().out
     for option in ("--db", "--host", "--port", "--reviewer", "127.0.0.1"):
         assert option in text
+
+
+@pytest.mark.parametrize(
+    "name, content, said",
+    [
+        ("random.csv", bytes(range(256)) * 4, "not"),
+        ("people.csv", b"id,name\n1,Ann\n", "not a merge output"),
+        ("fake.sqlite", b"this is not a database at all", "not a SQLite database"),
+    ],
+)
+def test_files_the_app_cannot_open_are_refused_before_the_server(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], name: str, content: bytes, said: str
+) -> None:
+    path = tmp_path / name
+    path.write_bytes(content)
+    assert main(["review", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert said in err and len(err.strip().splitlines()) == 1 and "Traceback" not in err
+
+
+def test_another_programs_sqlite_is_refused(tmp_path: Path) -> None:
+    import sqlite3
+
+    db = tmp_path / "other.sqlite"
+    with sqlite3.connect(db) as con:
+        con.execute("CREATE TABLE songs (title TEXT)")
+    with pytest.raises(InputError, match="not a linker review store"):
+        review_command(str(db))

@@ -7,17 +7,20 @@ speaks ``POST {base_url}/chat/completions`` works: OpenAI, vLLM, llama.cpp's ser
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import logging
 import os
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Mapping
+from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
 from linker.errors import ConfigError, RerankError
 
-__all__ = ["ChatClient", "Message", "OpenAIClient", "client_from_spec"]
+__all__ = ["ChatClient", "Message", "OpenAIClient", "check_spec", "client_from_spec"]
 
 logger = logging.getLogger(__name__)
 
@@ -162,3 +165,46 @@ def client_from_spec(spec: str) -> ChatClient:
             "OPENAI_API_KEY set as needed) or a Reranker / ChatClient object"
         )
     return OpenAIClient(model)
+
+
+def check_spec(spec: object, *, environ: Mapping[str, str] | None = None) -> None:
+    """Check a ``rerank=`` string before any work starts: its form, the key it needs, and
+    that its extra or folder is there. Objects (a Reranker, a ChatClient) pass.
+
+    ``"openai:<model>"`` against OpenAI's own endpoint (``OPENAI_BASE_URL`` unset) needs
+    ``OPENAI_API_KEY``; a server of your own (``OPENAI_BASE_URL`` set) may need none.
+
+    Raises:
+        ConfigError: a malformed spec, a missing key, a missing ``linker[llm]`` extra for
+            ``"local"``, or a ``"cross-encoder:<folder>"`` that does not exist.
+
+    Example:
+        >>> check_spec("openai:gpt-4o-mini", environ={})
+        Traceback (most recent call last):
+        ...
+        linker.errors.ConfigError: rerank='openai:gpt-4o-mini' needs an API key: OPENAI_API_KEY is not set. Export it (export OPENAI_API_KEY=...), or point OPENAI_BASE_URL at a server that needs none.
+    """  # noqa: E501
+    if not isinstance(spec, str):
+        return
+    env = os.environ if environ is None else environ
+    kind, _, rest = spec.partition(":")
+    if kind == "openai":
+        client_from_spec(spec)  # the form
+        if not env.get("OPENAI_API_KEY") and not env.get("OPENAI_BASE_URL"):
+            raise ConfigError(
+                f"rerank={spec!r} needs an API key: OPENAI_API_KEY is not set. Export it "
+                "(export OPENAI_API_KEY=...), or point OPENAI_BASE_URL at a server that needs none."
+            )
+    elif spec == "local":
+        if importlib.util.find_spec("llama_cpp") is None:
+            raise ConfigError(
+                "rerank='local' needs the LLM extra: pip install 'linker[llm]' (see the README)"
+            )
+    elif kind == "cross-encoder":
+        if not rest or not Path(rest).exists():
+            raise ConfigError(
+                f"rerank={spec!r}: no matcher folder {rest!r}; pass the folder `linker train` "
+                "saved (cross-encoder:<folder>)"
+            )
+    else:
+        client_from_spec(spec)  # raises the error that lists the choices

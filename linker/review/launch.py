@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import importlib.util
+import sqlite3
 import sys
 from pathlib import Path
+
+import polars as pl
 
 from linker.errors import ConfigError, InputError
 
@@ -38,7 +41,8 @@ def review_command(
 
     Raises:
         ConfigError: streamlit is not installed.
-        InputError: ``path`` does not exist.
+        InputError: ``path`` does not exist, or is neither a merge output, a mapping nor a
+            review store (checked before the server starts).
 
     Example:
         >>> review_command("out.csv")[-4:]  # doctest: +SKIP
@@ -51,8 +55,9 @@ def review_command(
     extra: list[str] = []
     if path is not None:
         p = Path(path)
-        if not p.exists():
-            raise InputError(f"{path} does not exist")
+        if not p.is_file():
+            raise InputError(f"{path} does not exist" if not p.exists() else f"{path} is a folder")
+        _check_openable(p)
         if p.suffix.lower() in _STORE_SUFFIXES:
             db = db or str(p)
         else:
@@ -66,3 +71,54 @@ def review_command(
     if reviewer:
         args += ["--reviewer", reviewer]
     return args
+
+
+def _check_openable(p: Path) -> None:
+    """Refuse, before the server starts, a file the app could only show as an exception."""
+    if p.suffix.lower() in _STORE_SUFFIXES:
+        _check_store(p)
+        return
+    from linker.review.mappings import is_mapping
+
+    if is_mapping(p):
+        return
+    try:
+        if p.suffix.lower() in (".parquet", ".pq"):
+            columns = list(pl.read_parquet_schema(p))
+        else:
+            columns = pl.read_csv(p, n_rows=0, infer_schema=False).columns
+    except Exception as e:  # polars and pyarrow raise many types for a file that is not a table
+        raise InputError(
+            f"{p} is not a table linker can read ({type(e).__name__}): open the output of "
+            "`linker merge` (.csv/.parquet), `linker schema`/`taxonomy`, or a review .sqlite"
+        ) from e
+    missing = [c for c in ("_score", "_merge") if c not in columns]
+    if missing:
+        shown = ", ".join(map(repr, columns[:8])) + (", ..." if len(columns) > 8 else "")
+        raise InputError(
+            f"{p} is not a merge output: it has no {' or '.join(map(repr, missing))} column "
+            f"(columns: {shown}). Open the output of `linker merge`, `linker schema` or "
+            "`linker taxonomy`, or a review .sqlite"
+        )
+
+
+def _check_store(p: Path) -> None:
+    """An empty file becomes a new store; anything else must be linker's SQLite store."""
+    if p.stat().st_size == 0:
+        return
+    with p.open("rb") as f:
+        magic = f.read(16)
+    if magic != b"SQLite format 3\x00":
+        raise InputError(f"{p} is not a SQLite database: open a review store made by linker")
+    try:
+        with sqlite3.connect(f"file:{p}?mode=ro", uri=True) as con:
+            tables = {
+                r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type='table'")
+            }
+    except sqlite3.Error as e:
+        raise InputError(f"{p} is not a readable SQLite database ({e})") from e
+    if tables and "linkages" not in tables:
+        raise InputError(
+            f"{p} is a SQLite database but not a linker review store (tables: "
+            f"{', '.join(sorted(tables)[:8])}); pass another --db or a merge output"
+        )
