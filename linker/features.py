@@ -13,7 +13,14 @@ import numpy as np
 import numpy.typing as npt
 import polars as pl
 
-__all__ = ["MISSING", "column_features", "digit_columns", "digit_features"]
+__all__ = [
+    "MISSING",
+    "code_columns",
+    "code_features",
+    "column_features",
+    "digit_columns",
+    "digit_features",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -124,4 +131,81 @@ def digit_features(
         same = (a == b) | ((short >= 3) & (a.str.ends_with(b) | b.str.ends_with(a)))
         value = pl.when(short == 0).then(pl.lit(MISSING)).when(same).then(1.0).otherwise(0.0)
         out[f"{names[i]}_digits"] = pairs.select(value).to_series().to_numpy().astype(np.float32)
+    return out
+
+
+def _codes(col: pl.Series) -> pl.DataFrame:
+    """Each value's model codes (words with letters and digits, 3+ characters, ``-./``
+    inside dropped), its longest code, and its letters and digits run together."""
+    low = col.cast(pl.Utf8).fill_null("").str.to_lowercase()
+    joined = low.str.replace_all(r"(\w)[-./](\w)", "$1$2")
+    codes = joined.str.extract_all(r"[a-z0-9]*[0-9][a-z0-9]*").list.eval(
+        pl.element().filter(
+            pl.element().str.contains(r"[a-z]") & (pl.element().str.len_chars() >= 3)
+        )
+    )
+    return pl.DataFrame(
+        {
+            "codes": codes,
+            "top": codes.list.eval(pl.element().sort_by(pl.element().str.len_chars())).list.last(),
+            "flat": low.str.replace_all(r"[^a-z0-9]", ""),
+        }
+    )
+
+
+def code_columns(columns: Sequence[pl.Series], *, sample: int = 2000) -> list[int]:
+    """Columns where at least a tenth of the values hold a model code (and not mostly digits).
+
+    Example:
+        >>> code_columns([pl.Series(["Sony KDL-40V3000 TV", "Canon SD1100"]), pl.Series(["a"])])
+        [0]
+    """
+    digits = set(digit_columns(columns, sample=sample))
+    out = []
+    for i, col in enumerate(columns):
+        if i in digits or len(col) == 0:
+            continue
+        head = col.head(sample)
+        has = int((_codes(head)["codes"].list.len() > 0).sum())
+        if has >= 0.1 * len(head):
+            out.append(i)
+    return out
+
+
+def code_features(
+    left_cols: Sequence[pl.Series],
+    right_cols: Sequence[pl.Series],
+    left_rows: npt.NDArray[np.int64],
+    right_rows: npt.NDArray[np.int64],
+    *,
+    names: Sequence[str],
+) -> dict[str, npt.NDArray[np.float32]]:
+    """``<name>_codes``: do the two values share a model code, for columns that hold codes.
+
+    ``1`` when a code is on both sides, or the longest code of one side appears in the other
+    value with spaces and punctuation removed (``KDL40V3000`` in ``Bravia KDL-40V3000``),
+    ``0`` when both hold codes and share none (``CS3`` against ``CS4``: another product),
+    :data:`MISSING` when a side has none.
+
+    Example:
+        >>> import numpy as np, polars as pl
+        >>> f = code_features([pl.Series(["Sony KDL-40V3000 TV", "Adobe CS3", "Acme"])],
+        ...                   [pl.Series(["kdl40v3000 bravia", "adobe cs4"])],
+        ...                   np.array([0, 1, 2]), np.array([0, 1, 1]), names=["name"])
+        >>> f["name_codes"].tolist()
+        [1.0, 0.0, 0.5]
+    """
+    out: dict[str, npt.NDArray[np.float32]] = {}
+    for i in code_columns(left_cols):
+        a = _codes(left_cols[i]).select(pl.all().name.prefix("a_"))[left_rows]
+        b = _codes(right_cols[i]).select(pl.all().name.prefix("b_"))[right_rows]
+        pairs = pl.concat([a, b], how="horizontal")
+        shared = (
+            (pl.col("a_codes").list.set_intersection(pl.col("b_codes")).list.len() > 0)
+            | pl.col("b_flat").str.contains(pl.col("a_top").fill_null("\x00"), literal=True)
+            | pl.col("a_flat").str.contains(pl.col("b_top").fill_null("\x00"), literal=True)
+        )
+        both = (pl.col("a_codes").list.len() > 0) & (pl.col("b_codes").list.len() > 0)
+        value = pl.when(shared).then(1.0).when(both).then(0.0).otherwise(pl.lit(MISSING))
+        out[f"{names[i]}_codes"] = pairs.select(value).to_series().to_numpy().astype(np.float32)
     return out

@@ -27,7 +27,7 @@ from linker.blocking import Blockers, Representations, block, key_groups
 from linker.columns import default_on, warn_empty
 from linker.embed import EmbeddingCache, Encoder, get_encoder
 from linker.errors import ConfigError, InputError
-from linker.features import digit_features
+from linker.features import code_features, digit_features
 from linker.frames import check_columns, check_ids, check_not_empty, check_reserved
 from linker.lexical import NgramVectorizer, ngram_texts
 from linker.matching.assign import AssignMethod, How, assign
@@ -380,8 +380,9 @@ class Linker:
         with self._stage("features", timings, 5, _STAGES):
             li, ri = pairs["left_row"].to_numpy(), pairs["right_row"].to_numpy()
             feats = self._backend().features(lside.columns, rside.columns, li, ri, names=names)
-            if self.matcher is None:  # the zero-label scorer also compares digit columns
-                feats |= digit_features(lside.columns, rside.columns, li, ri, names=names)
+            if self.matcher is None:  # the zero-label scorer also compares digits and codes
+                for extra in (digit_features, code_features):
+                    feats |= extra(lside.columns, rside.columns, li, ri, names=names)
             pairs = pairs.with_columns(**{k: pl.Series(v) for k, v in feats.items()})
         with self._stage("score", timings, 6, _STAGES):
             if self.matcher is not None:

@@ -196,7 +196,7 @@ def test_ctrl_c_is_one_line_exit_130_and_no_output(
     def interrupted(*args: object, **kwargs: object) -> None:
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(lk, "merge", interrupted)
+    monkeypatch.setattr(lk.Linker, "link", interrupted)
     out = tmp_path / "o.csv"
     code, err = run(["merge", *map(str, files), "--on", "name", "-o", str(out)], capsys)
     assert code == 130

@@ -64,7 +64,9 @@ def comparison_levels(
     ``features`` holds ``<name>_ratio`` and ``<name>_token_set_ratio`` per column, as
     :func:`linker.features.column_features` makes them; both at exactly ``0.5`` (its value
     for an empty side) reads as missing. A column of digits with ``<name>_digits``
-    (:func:`linker.features.digit_features`) is exact or different by its digits alone.
+    (:func:`linker.features.digit_features`) is exact or different by its digits alone; a
+    column with ``<name>_codes`` (:func:`linker.features.code_features`) adds the comparison
+    ``<name>_codes``: model codes shared (exact) or not (different).
 
     Example:
         >>> import numpy as np
@@ -84,6 +86,12 @@ def comparison_levels(
             d = np.asarray(digits)
             level = np.where(d == 1.0, 0, np.where(d == 0.0, 4, MISSING_LEVEL)).astype(np.int8)
         out[name] = level
+        codes = features.get(f"{name}_codes")
+        if codes is not None:  # model codes shared, or not: one more comparison
+            c = np.asarray(codes)
+            out[f"{name}_codes"] = np.where(
+                c == 1.0, 0, np.where(c == 0.0, 4, MISSING_LEVEL)
+            ).astype(np.int8)
     return out
 
 
@@ -151,6 +159,12 @@ class FellegiSunter:
             n_pairs: How many pairs there are in all (``n_left * n_right``).
         """
         names = list(candidates)
+        # a random pair that agrees on most of three or more columns is one of the few true
+        # matches the sample holds (many in dedup, where a cluster's pairs are not all mutual
+        # best): it would make every column look correlated and agreement look common
+        agree = sum((random[c] <= 2).astype(np.int64) for c in names)
+        stranger = np.asarray(agree <= max(2, len(names) // 2))
+        random = {c: random[c][stranger] for c in names}
         n_random = len(next(iter(random.values())))
         self.names_ = names
         self.groups_ = _groups(random, names)

@@ -11,8 +11,11 @@ What every ``lk.merge`` without a trained matcher runs. Three parts:
    record (a true match stands out from its record's other candidates; the best stranger
    does so much less). Its first positives are the mutual best pairs that the Fellegi-Sunter
    model also calls matches: when the tables overlap little, mutual best pairs are mostly
-   strangers ("same city"), and they are not learned from. Later rounds re-label with the
-   calibrated scores of the previous one.
+   strangers ("same city"), and they are not learned from. Later rounds take the mutual best
+   pairs that the previous round's calibrated scores put at 0.5 or more. (Taking as many as
+   the model estimates there are instead raised Abt-Buy's recall at full overlap from 0.767
+   to 0.795 but cut the demo firms' precision from 0.985 to 0.939: the count includes sibling
+   firms.)
 3. **Calibration to the count**: the logistic's intercept is shifted so that the scores of
    all candidates add up to the expected number of matches, downwards only: the count
    errs high where near-duplicates abound (sibling firms at one address count as matches;
@@ -309,16 +312,17 @@ def score_candidates(
     self_join: bool = False,
     seed: int = 0,
     n_random: int = 200_000,
-) -> tuple[Vector, ZeroLabelScorer]:
+) -> tuple[Vector, ZeroLabelScorer | None]:
     """Fit a :class:`ZeroLabelScorer` on the candidates and score them (twins score 1).
 
     Random pairs (``n_random``, seeded, at most all pairs) give the non-match side; in
     dedup a record is never paired with itself.
 
     Returns:
-        The probability of each candidate, and the fitted scorer (for explanations).
+        The probability of each candidate, and the fitted scorer (for explanations; ``None``
+        when there was nothing to fit: no pairs, or twins only).
     """
-    from linker.features import column_features, digit_features
+    from linker.features import code_features, column_features, digit_features
 
     n_left, n_right = len(left_columns[0]), len(right_columns[0])
     n_pairs = float(n_left * (n_left - 1)) if self_join else float(n_left * n_right)
@@ -341,10 +345,11 @@ def score_candidates(
     random = pl.DataFrame(
         column_features(left_columns, right_columns, rl, rr, names=names)
         | digit_features(left_columns, right_columns, rl, rr, names=names)
+        | code_features(left_columns, right_columns, rl, rr, names=names)
     )
     fit_rows = np.flatnonzero(~twin) if twin is not None else np.arange(features.height)
     scorer = ZeroLabelScorer(seed=seed)
-    if len(fit_rows) and len(rl):
+    if len(fit_rows):
         scorer.fit(
             features[fit_rows],
             left_rows[fit_rows],
@@ -355,11 +360,11 @@ def score_candidates(
             mostly_matched=not self_join,
         )
         proba = scorer.predict_proba(features, left_rows, right_rows)
-    else:  # every candidate is a twin
+    else:  # every candidate is a twin, or there is no pair at all: nothing to fit
         proba = np.zeros(features.height, np.float32)
     if twin is not None:
         proba[twin] = 1.0
-    return proba, scorer
+    return proba, (scorer if hasattr(scorer, "names_") else None)
 
 
 def separation_warning(scorer: ZeroLabelScorer, pairs: pl.DataFrame) -> str | None:
