@@ -33,7 +33,8 @@ from linker.lexical import NgramVectorizer, ngram_texts
 from linker.matching.assign import AssignMethod, How, assign
 from linker.matching.cluster import ClusterMethod, cluster, cluster_sizes, representatives
 from linker.matching.rerank import RerankSpec, check_band, open_reranker, rerank_band
-from linker.matching.zero_label import ZeroLabelScorer, score_candidates, separation_warning
+from linker.matching.separation import separation_warning
+from linker.matching.zero_label import ZeroLabelScorer, score_candidates
 from linker.result import OUTPUT_COLUMNS, LinkResult, merged_frame
 from linker.serialize import Serializer, wordy_columns
 
