@@ -344,18 +344,24 @@ def _run_dedup(a: argparse.Namespace) -> str:
     import linker as lk
 
     data = _read(a.data, a)
-    out = lk.dedup(
-        data,
+    result = lk.Linker(
         threshold=a.threshold,
         cluster=a.cluster,
         representative=a.representative,
         **_settings(a, data),
-    )
+    ).dedup(data)
+    out = result.frame
     _write(out, a.output)
     sizes = out["_cluster"].value_counts()["count"]
+    estimate = ""
+    if "estimated_matches" in result.stats:
+        estimate = (
+            f"; estimated {result.stats['estimated_matches']:,.0f} of {out.height:,} rows have "
+            "a duplicate"
+        )
     return (
-        f"{out.height} rows in {sizes.len()} clusters (largest {sizes.max()}, "
-        f"{(sizes == 1).sum()} singletons); compared {', '.join(a.compared)}"
+        f"{out.height} rows in {sizes.len()} clusters (largest {int(sizes.to_numpy().max())}, "
+        f"{(sizes == 1).sum()} singletons); compared {', '.join(a.compared)}" + estimate
     )
 
 

@@ -187,3 +187,21 @@ def test_cli_summary_reports_the_estimate(
     assert main(["merge", str(lp), str(rp), "--on", ",".join(ON), "-o", str(out)]) == 0
     err = capsys.readouterr().err
     assert "estimated" in err and "of 120 left records have a partner" in err
+
+
+def test_cli_dedup_summary_reports_the_estimate(
+    tmp_path: pytest.TempPathFactory, demo: tuple[pl.DataFrame, ...], default_model: Encoder,
+    capsys: pytest.CaptureFixture[str],
+) -> None:  # fmt: skip
+    from linker.cli import main
+
+    left, right, truth = demo
+    pairs = truth.head(40)
+    rows = pl.concat(
+        [left.head(120), right.filter(pl.col("id").is_in(pairs["right_id"].implode()))]
+    )
+    path, out = tmp_path / "d.csv", tmp_path / "o.csv"  # type: ignore[operator]
+    rows.write_csv(path)
+    assert main(["dedup", str(path), "--on", ",".join(ON), "-o", str(out)]) == 0
+    err = capsys.readouterr().err
+    assert f"of {rows.height} rows have a duplicate" in err
