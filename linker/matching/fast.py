@@ -31,7 +31,7 @@ import polars as pl
 
 from linker.errors import InputError, NotFittedError
 
-__all__ = ["FastMatcher", "pseudo_labels", "split_point"]
+__all__ = ["FastMatcher", "mean_similarity", "pseudo_labels", "split_point"]
 
 logger = logging.getLogger(__name__)
 
@@ -43,6 +43,21 @@ def _best_two(groups: npt.NDArray[np.int64], score: Vector) -> tuple[Vector, Vec
     from linker._kernels import group_best_two
 
     return group_best_two(groups, np.ascontiguousarray(score, dtype=np.float32))
+
+
+def mean_similarity(features: pl.DataFrame) -> Vector:
+    """Each pair's mean over its similarity features: the score before any model.
+
+    Example:
+        >>> mean_similarity(pl.DataFrame({"a": [1.0, 0.2], "b": [0.5, 0.4]})).tolist()
+        [0.75, 0.30000001192092896]
+    """
+    step = 1_000_000  # rows per chunk: bounds the copy on millions of pairs
+    parts = [
+        features[i : i + step].to_numpy().astype(np.float32).mean(axis=1)
+        for i in range(0, max(features.height, 1), step)
+    ]
+    return np.concatenate(parts).astype(np.float32)
 
 
 def split_point(values: npt.NDArray[np.floating]) -> float:
@@ -192,13 +207,7 @@ class FastMatcher:
         Falls back to the mean similarity as the score when too few confident pairs exist
         (fewer than 5 of either kind), and logs a warning saying so.
         """
-        step = 1_000_000  # rows per chunk: bounds the copy on millions of pairs
-        base = np.concatenate(
-            [
-                features[i : i + step].to_numpy().astype(np.float32).mean(axis=1)
-                for i in range(0, max(features.height, 1), step)
-            ]
-        )
+        base = mean_similarity(features)
         rng = np.random.default_rng(self.seed)
         for round_ in range(max(self.rounds, 1)):
             labels = pseudo_labels(left_rows, right_rows, base, mostly_matched=mostly_matched)

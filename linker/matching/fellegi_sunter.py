@@ -174,10 +174,8 @@ class FellegiSunter:
         marg = {c: (np.bincount(random[c], minlength=_N) + prior) / (n_random + prior.sum())
                 for c in names}  # fmt: skip
         self.u_marginal_ = {c: marg[c].tolist() for c in names}
-        self.u_joint_: list[dict[int, float]] = []
-        for g in self.groups_:
-            codes, counts = np.unique(_codes(random, g), return_counts=True)
-            self.u_joint_.append(dict(zip(codes.tolist(), counts.tolist(), strict=True)))
+        # per group: the level patterns seen among random pairs (sorted) and their counts
+        self.u_joint_ = [np.unique(_codes(random, g), return_counts=True) for g in self.groups_]
         self.n_random_ = n_random
         self.n_pairs_ = float(n_pairs)
         self.m_ = {c: _PRIOR_M.tolist() for c in names}
@@ -210,41 +208,54 @@ class FellegiSunter:
         if not hasattr(self, "m_"):
             raise NotFittedError("FellegiSunter used before fit: call fit first")
 
-    def _log_u(self, levels: Levels) -> npt.NDArray[np.float64]:
-        out = np.zeros(len(levels[self.names_[0]]))
-        for g, joint in zip(self.groups_, self.u_joint_, strict=True):
-            codes = _codes(levels, g)
-            counts = np.array([joint.get(int(k), 0) for k in codes.tolist()], dtype=np.float64)
-            indep = np.ones(len(codes))
-            for c in g:
-                indep *= np.asarray(self.u_marginal_[c])[levels[c].astype(np.int64)]
-            u = (counts + self.smoothing * indep) / (self.n_random_ + self.smoothing)
-            out += np.log(u)
+    def _log_u_group(self, levels: Levels, i: int) -> npt.NDArray[np.float64]:
+        """log u of group ``i``: its joint pattern's share, smoothed towards independence."""
+        group, (seen, counts) = self.groups_[i], self.u_joint_[i]
+        codes = _codes(levels, group)
+        count = np.zeros(len(codes))
+        if len(seen):
+            at = np.minimum(np.searchsorted(seen, codes), len(seen) - 1)
+            count = np.where(seen[at] == codes, counts[at], 0).astype(np.float64)
+        indep = np.ones(len(codes))
+        for c in group:
+            indep *= np.asarray(self.u_marginal_[c])[levels[c].astype(np.int64)]
+        return np.log((count + self.smoothing * indep) / (self.n_random_ + self.smoothing))
+
+    def _log_m_column(self, levels: Levels, c: str) -> npt.NDArray[np.float64]:
+        """log m of column ``c``; a missing value counts as u's missing share (no evidence)."""
+        lv = levels[c].astype(np.int64)
+        m = np.log(np.append(np.asarray(self.m_[c]), 1.0))  # the 1.0 is never used
+        out: npt.NDArray[np.float64] = np.where(
+            lv == MISSING_LEVEL, np.log(self.u_marginal_[c][MISSING_LEVEL]), m[lv]
+        )
         return out
 
-    def _log_m(self, levels: Levels) -> npt.NDArray[np.float64]:
+    def _log_m(
+        self, levels: Levels, columns: Sequence[str] | None = None
+    ) -> npt.NDArray[np.float64]:
         out = np.zeros(len(levels[self.names_[0]]))
-        for c in self.names_:
-            lv = levels[c].astype(np.int64)
-            m = np.append(np.asarray(self.m_[c]), 1.0)  # placeholder for missing, replaced below
-            miss = np.asarray(self.u_marginal_[c])[MISSING_LEVEL]
-            out += np.where(lv == MISSING_LEVEL, np.log(miss), np.log(m[lv]))
+        for c in self.names_ if columns is None else columns:
+            out += self._log_m_column(levels, c)
+        return out
+
+    def _log_u(self, levels: Levels) -> npt.NDArray[np.float64]:
+        out = np.zeros(len(levels[self.names_[0]]))
+        for i in range(len(self.groups_)):
+            out += self._log_u_group(levels, i)
         return out
 
     def group_log_ratios(self, levels: Levels) -> dict[str, npt.NDArray[np.float64]]:
         """Each column group's log(m/u) per pair, named ``a+b`` for a group of a and b."""
         self._check()
-        out: dict[str, npt.NDArray[np.float64]] = {}
-        for g, joint in zip(self.groups_, self.u_joint_, strict=True):
-            one = FellegiSunter.__new__(FellegiSunter)
-            one.__dict__.update(self.__dict__, names_=g, groups_=[g], u_joint_=[joint])
-            out["+".join(g)] = one._log_m(levels) - one._log_u(levels)
-        return out
+        return {
+            "+".join(g): self._log_m(levels, g) - self._log_u_group(levels, i)
+            for i, g in enumerate(self.groups_)
+        }
 
-    def log_odds(self, levels: Levels) -> npt.NDArray[np.float64]:
-        """Posterior log-odds of a match for each pair (prior included)."""
+    def log_odds(self, levels: Levels, *, prior: float | None = None) -> npt.NDArray[np.float64]:
+        """Posterior log-odds of a match for each pair (the estimated prior, or ``prior``)."""
         self._check()
-        lam = self.prior_
+        lam = self.prior_ if prior is None else prior
         out: npt.NDArray[np.float64] = np.log(lam / (1 - lam)) + self._log_m(levels)
         return out - self._log_u(levels)
 
@@ -260,6 +271,5 @@ class FellegiSunter:
         """
         self._check()
         levels = {c: np.zeros(1, np.int8) for c in self.names_}
-        full = min(0.5, 1.0 / np.sqrt(self.n_pairs_))
-        lo = np.log(full / (1 - full)) + self._log_m(levels) - self._log_u(levels)
+        lo = self.log_odds(levels, prior=min(0.5, 1.0 / np.sqrt(self.n_pairs_)))
         return float(1.0 / (1.0 + np.exp(-np.clip(lo[0], -50, 50))))

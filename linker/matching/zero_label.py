@@ -41,8 +41,8 @@ import numpy.typing as npt
 import polars as pl
 
 from linker.errors import NotFittedError
-from linker.matching.fast import FastMatcher, _best_two, pseudo_labels
-from linker.matching.fellegi_sunter import FellegiSunter
+from linker.matching.fast import FastMatcher, _best_two, mean_similarity, pseudo_labels
+from linker.matching.fellegi_sunter import FellegiSunter, comparison_levels
 
 __all__ = ["CONTEXT_FEATURES", "ZeroLabelScorer", "context_features", "score_candidates"]
 
@@ -154,8 +154,6 @@ class ZeroLabelScorer:
             names: The compared columns' short names, as in the feature names.
             mostly_matched: ``False`` for dedup (see :func:`~linker.matching.fast.pseudo_labels`).
         """
-        from linker.matching.fellegi_sunter import comparison_levels
-
         self.names_ = names
         self.feature_names_ = list(features.columns)
         self.shift_ = 0.0
@@ -173,8 +171,8 @@ class ZeroLabelScorer:
         fs = FellegiSunter(prior_weight=self.prior_weight).fit(cand, rand, n_pairs=n_pairs)
         self.fs_, self.expected_, self.prior_ = fs, fs.expected_matches_, fs.prior_
         anchor = fs.posterior(cand) >= 0.5
-        base = self._mean(features)
-        X = self.design(features, left_rows, right_rows)
+        base = mean_similarity(features)
+        X = self.design(features, left_rows, right_rows, base=base)
         rng = np.random.default_rng(self.seed)
         for round_ in range(max(self.rounds, 1)):
             labels = pseudo_labels(left_rows, right_rows, base, mostly_matched=mostly_matched)
@@ -194,15 +192,6 @@ class ZeroLabelScorer:
             logger.info("no trusted matches: scoring by the Fellegi-Sunter posterior")
         return self
 
-    @staticmethod
-    def _mean(features: pl.DataFrame) -> Vector:
-        step = 1_000_000  # rows per chunk: bounds the copy on millions of pairs
-        parts = [
-            features[i : i + step].to_numpy().astype(np.float32).mean(axis=1)
-            for i in range(0, max(features.height, 1), step)
-        ]
-        return np.concatenate(parts).astype(np.float32)
-
     def _check(self) -> None:
         if not hasattr(self, "fs_"):
             raise NotFittedError("ZeroLabelScorer used before fit: call fit first")
@@ -218,17 +207,24 @@ class ZeroLabelScorer:
         X = self.design(features, left_rows, right_rows)
         return self.model_.decision_function(X).astype(np.float64) + self.shift_
 
-    def design(self, features: pl.DataFrame, left_rows: Rows, right_rows: Rows) -> pl.DataFrame:
-        """The model's inputs: the features plus the context features of their mean."""
+    def design(
+        self,
+        features: pl.DataFrame,
+        left_rows: Rows,
+        right_rows: Rows,
+        *,
+        base: Vector | None = None,
+    ) -> pl.DataFrame:
+        """The model's inputs: the features plus the context features of their mean (``base``,
+        when the caller has it already)."""
         features = features.select(self.feature_names_)
         if self.fs_ is None:  # small tables: the plain self-trained model
             return features
-        ctx = context_features(self._mean(features), left_rows, right_rows)
+        base = mean_similarity(features) if base is None else base
+        ctx = context_features(base, left_rows, right_rows)
         return features.with_columns(**{k: pl.Series(k, v) for k, v in ctx.items()})
 
     def _levels(self, features: pl.DataFrame) -> Mapping[str, npt.NDArray[np.int8]]:
-        from linker.matching.fellegi_sunter import comparison_levels
-
         cols = {c: features[c].to_numpy() for c in features.columns}
         return comparison_levels(cols, self.names_)
 
@@ -333,7 +329,7 @@ def score_candidates(
     # Random pairs are almost all non-matches, but not quite: in small tables the sample is
     # most of all pairs and holds the matches themselves. The mutual best candidates (the
     # likely matches) are left out of it.
-    base = ZeroLabelScorer._mean(features)
+    base = mean_similarity(features)
     lb, _ = _best_two(left_rows, base)
     rb, _ = _best_two(right_rows, base)
     mutual = (base >= lb) & (base >= rb)
