@@ -25,7 +25,7 @@ import numpy.typing as npt
 import polars as pl
 
 if TYPE_CHECKING:
-    from linker.datasets import Benchmark
+    from linker.data.benchmarks import Benchmark
 
 __all__ = [
     "Cell",

@@ -33,11 +33,11 @@ import numpy as np
 import polars as pl
 from _common import fmt, header_lines, markdown_table, print_table, truth_rows, write_atomic
 
-from linker.datasets import load_benchmark, load_dedup_benchmark
-from linker.matching.assign import assign
-from linker.matching.cluster import cluster
-from linker.matching.rerank import band_pairs, rerank_band
-from linker.pipeline import Linker
+from linker.data.benchmarks import load_benchmark, load_dedup_benchmark
+from linker.decide.assign import assign
+from linker.decide.cluster import cluster
+from linker.pipeline.linker import Linker
+from linker.rerank.base import band_pairs, rerank_band
 
 ASSIGN_SETS = ("DBLP-ACM", "Fodors-Zagats", "febrl4")
 RERANK_SETS = ("Abt-Buy", "Amazon-Google")
@@ -296,7 +296,7 @@ NOTES = """## Definitions
 
 - *none (m:m)*: every candidate pair scoring at least 0.5; *greedy*: pairs best-first, each
   record used once; *hungarian*: the maximum-weight one-to-one matching (weights: log-odds of
-  the score above the threshold), `linker.matching.assign`.
+  the score above the threshold), `linker.decide.assign`.
 - Scale: `assign(pairs, how="1:1")` alone (the frame is built before timing), in a fresh
   spawned process that reads the pairs from parquet; *peak RSS* is that process's `ru_maxrss`
   (Python, polars, scipy and the input frame included), *RSS added* is the peak minus the RSS

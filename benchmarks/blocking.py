@@ -4,7 +4,8 @@ For each benchmark (linked on its ``on`` columns) this measures:
 
 1. recall@k of the true pairs among the candidates of three blockers: linker's MiniLM vectors
    alone (dense top-k), an independent scikit-learn char 2-4-gram TF-IDF baseline (top-k), and
-   linker's union (:func:`linker.blocking.block`, dense + n-gram), with candidates per left record;
+   linker's union (:func:`linker.blocking.blockers.block`, dense + n-gram), with candidates per
+   left record;
 2. seconds per stage: serialize, embed, n-gram TF-IDF, block;
 3. ``Linker(on=on).link(left, right)`` with defaults: top-1 accuracy, precision/recall/F1 of the
    matches, seconds;
@@ -44,15 +45,15 @@ from _common import (
     write_atomic,
 )
 
-from linker.ann import AnnParams, search
-from linker.blocking import Representations, block
-from linker.datasets import Benchmark, load_benchmark
-from linker.embed import Encoder, embed_texts, get_encoder
+from linker.blocking.blockers import Representations, block
+from linker.data.benchmarks import Benchmark, load_benchmark
 from linker.errors import LinkerError
-from linker.lexical import NgramVectorizer
 from linker.measures import evaluate
-from linker.pipeline import Linker
-from linker.serialize import Serializer, wordy_columns
+from linker.pipeline.linker import Linker
+from linker.pipeline.serialize import Serializer, wordy_columns
+from linker.vectors.ann import AnnParams, search
+from linker.vectors.embed import Encoder, embed_texts, get_encoder
+from linker.vectors.ngrams import NgramVectorizer
 
 ALL_DATASETS = (
     "febrl4", "DBLP-ACM", "Amazon-Google", "Abt-Buy", "Beer", "Fodors-Zagats",
@@ -334,10 +335,10 @@ DEFINITIONS = """\
   left records (a left record with 3 true matches counts 3 times). Truth pairs naming a missing
   id are left out.
 - dense: top-k by cosine of linker's vectors (`get_encoder()` + `embed_texts` on
-  `Serializer(on, style="values")` text), searched with `linker.ann.search` (`--method`).
+  `Serializer(on, style="values")` text), searched with `linker.vectors.ann.search` (`--method`).
 - TF-IDF: independent baseline, scikit-learn `TfidfVectorizer(analyzer="char",
   ngram_range=(2, 4))` fitted on both tables, non-null values joined by spaces, cosine top-k.
-- union: `linker.blocking.block` with dense and n-gram vectors at the same k (at most 2k
+- union: `linker.blocking.blockers.block` with dense and n-gram vectors at the same k (at most 2k
   candidates per left record); cand/left = candidate pairs / left records.
 - Seconds: wall clock. embed excludes the model load; block is the `block()` call (index + query).
 - Merge top-1: share of left records with a true match whose rank-1 candidate is a true match.

@@ -4,7 +4,7 @@ For each task (a folder of ``train/valid/test`` pair files, Ditto ``.txt`` or De
 ``.csv`` with ``tableA.csv``/``tableB.csv``): train on ``train``, select the epoch and the
 threshold on ``valid``, report precision/recall/F1 on ``test``, training and scoring seconds and
 pairs/s; with ``--ablation``, the F1 with each Ditto optimization switched off; with
-``--fast``, the feature matchers on :class:`linker.matching.boosted.PairFeatures` (rapidfuzz
+``--fast``, the feature matchers on :class:`linker.scoring.boosted.PairFeatures` (rapidfuzz
 per column, static-embedding cosines, number agreement, n-gram cosine): the boosted trees of
 ``lk.train(model="boosted")`` and, for comparison, the monotone logistic model, both fitted on
 ``train`` with the threshold on ``valid``; when a cross-encoder row exists, a stack of the
@@ -34,9 +34,9 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from linker.matching.ditto import DittoMatcher  # noqa: E402
-from linker.matching.ditto.loop import best_threshold, f1_at  # noqa: E402
-from linker.matching.pairs import PairSet, read_pairs  # noqa: E402
+from linker.scoring.ditto import DittoMatcher  # noqa: E402
+from linker.scoring.ditto.loop import best_threshold, f1_at  # noqa: E402
+from linker.scoring.labelled_pairs import PairSet, read_pairs  # noqa: E402
 
 TASKS = [
     "Structured/Amazon-Google", "Structured/Beer", "Structured/DBLP-ACM",
@@ -87,12 +87,12 @@ def run_ditto(
 ) -> dict[str, Any]:
     """Train one matcher (variant = which optimization is off) and measure it on test.
 
-    With ``--hard-negatives K``, as :class:`linker.matching.stack.StackedMatcher` with
+    With ``--hard-negatives K``, as :class:`linker.scoring.stack.StackedMatcher` with
     ``hard_negatives=K`` does: the boosted matcher is fitted first (with out-of-fold scores
     of the training pairs), the cross-encoder trains on the matches and the ``K`` hardest
     non-matches per match, and the time budget and ``train_s`` cover both.
     """
-    from linker.matching.stack import first_stage
+    from linker.scoring.stack import first_stage
 
     t0 = time.perf_counter()
     load0 = os.getloadavg()[0]
@@ -146,8 +146,8 @@ def run_fast(
     logistic :class:`FastMatcher` (the unsupervised pipeline's model) fitted on the same
     features, to show what the trees add.
     """
-    from linker.matching.boosted import BoostedMatcher, PairFeatures
-    from linker.matching.fast import FastMatcher
+    from linker.scoring.boosted import BoostedMatcher, PairFeatures
+    from linker.scoring.selftrained import FastMatcher
 
     t0 = time.perf_counter()
     train, valid, test = splits["train"], splits["valid"], splits["test"]
@@ -193,9 +193,9 @@ def pick_cross_encoder(runs: list[dict[str, Any]]) -> dict[str, Any] | None:
 
 
 def stack(ce: dict[str, Any], fast: dict[str, Any], splits: dict[str, PairSet]) -> dict[str, Any]:
-    """The stack of :class:`linker.matching.stack.StackedMatcher`, from two runs' saved scores:
+    """The stack of :class:`linker.scoring.stack.StackedMatcher`, from two runs' saved scores:
     logistic regression on their logits, fitted and thresholded on valid."""
-    from linker.matching.stack import fit_stack, logits
+    from linker.scoring.stack import fit_stack, logits
 
     weights, intercept, threshold, valid_f1 = fit_stack(
         [ce["valid_scores"], fast["valid_scores"]], splits["valid"].labels

@@ -19,7 +19,7 @@ false links (linked pairs not true) as a share of rows, ECE, seconds.
 
 The figures to reach (from the issue) are computed from each set's own runs and marked met or
 NOT met in the results file. Only the public API is used (``Linker``, ``LinkResult``,
-``linker.datasets``). Run ``python benchmarks/overlap.py --help``; see benchmarks/README.md.
+``linker.data.benchmarks``). Run ``python benchmarks/overlap.py --help``; see benchmarks/README.md.
 """
 
 from __future__ import annotations
@@ -56,8 +56,8 @@ from _common import (
 )
 
 import linker as lk
-from linker.datasets import Benchmark, list_benchmarks, load_benchmark, load_dedup_benchmark
-from linker.result import LinkResult
+from linker.data.benchmarks import Benchmark, list_benchmarks, load_benchmark, load_dedup_benchmark
+from linker.pipeline.result import LinkResult
 
 ALL_SETS = (
     "demo", "demo:name,city", "febrl4", "DBLP-ACM", "Abt-Buy", "Amazon-Google",

@@ -34,7 +34,7 @@ from _common import header_lines, markdown_table, write_atomic  # noqa: E402
 from hypothesis import HealthCheck, given, settings  # noqa: E402
 from hypothesis import seed as hypothesis_seed  # noqa: E402
 
-import linker.embed  # noqa: E402
+import linker.vectors.embed  # noqa: E402
 from linker.errors import LinkerError  # noqa: E402
 
 
@@ -88,7 +88,7 @@ def run_verb(
     _CLI_ERRORS[0] = 0
     try:
         with pytest.MonkeyPatch.context() as mp:
-            mp.setitem(linker.embed._REGISTRY, "minilm", props.HashingEncoder)
+            mp.setitem(linker.vectors.embed._REGISTRY, "minilm", props.HashingEncoder)
             run()
     except Exception:  # an invariant broke: Hypothesis re-raises the shrunk case
         counts["violations"] += 1

@@ -20,7 +20,7 @@ Backends: ``local``; ``local-shards``, the local backend with ``AnnParams(shards
 ``--ray-workers`` W (one-thread graphs: the same output on every run, and the same as Ray's);
 ``ray``, W workers on this machine, which searches the same W shards.
 
-Data: ``linker.demo.make_demo(N, seed=0)``, cached as
+Data: ``linker.data.demo.make_demo(N, seed=0)``, cached as
 ``<work>/data/n<N>/{left,right,truth}.parquet``, made once through a temporary file and a rename;
 a folder without ``truth.parquet`` is taken to be written by another process and waited for.
 Run ``python benchmarks/scale.py --help``; see benchmarks/README.md.
@@ -118,7 +118,7 @@ def ensure_data(work: Path, n: int, wait_s: float) -> Path:
         time.sleep(10)
     if folder.is_dir():
         return folder
-    from linker.demo import make_demo
+    from linker.data.demo import make_demo
 
     folder.mkdir(parents=True)  # fails if another process just made it: run again to wait
     start = time.perf_counter()
@@ -178,7 +178,7 @@ def prf(tp: int, predicted: int, true: int) -> tuple[float, float, float]:
 def child_run(spec: Spec, folder: Path, out_dir: Path, *, dry: bool, workers: int) -> dict:
     """Load the data, run the task, measure it; returns the fields of :class:`Run`."""
     import linker
-    from linker.pipeline import Linker
+    from linker.pipeline.linker import Linker
 
     start = time.perf_counter()
     left, right, truth = (
@@ -190,7 +190,7 @@ def child_run(spec: Spec, folder: Path, out_dir: Path, *, dry: bool, workers: in
     start = time.perf_counter()
     backend = make_backend(spec.backend, workers)
     out["setup_s"] = time.perf_counter() - start
-    from linker.ann import AnnParams
+    from linker.vectors.ann import AnnParams
 
     ann = AnnParams(shards=workers) if spec.backend == "local-shards" else None
     linker = Linker(on=ON, model=MODELS[spec.model], id="id", cache=None, backend=backend,
@@ -297,7 +297,7 @@ def snapshot_code(work: Path) -> tuple[Path, str]:
     state = code_state()
     dest = work / "code" / time.strftime("%Y%m%dT%H%M%S", time.gmtime())
     shutil.copytree(REPO / "linker", dest / "linker", ignore=shutil.ignore_patterns("__pycache__"))
-    probe = "import linker, linker.pipeline, linker.backend; print(linker.__file__)"
+    probe = "import linker, linker.pipeline.linker, linker.backend; print(linker.__file__)"
     env = os.environ | {"PYTHONPATH": str(dest)}
     done = subprocess.run(
         [sys.executable, "-c", probe], capture_output=True, text=True, env=env, cwd=dest
@@ -576,7 +576,7 @@ def render(runs: list[Run], args: argparse.Namespace, load_start: tuple[float, .
         "Settings": f"on={ON}, id='id', cache=None, k=10 (Linker defaults otherwise), seed 0, "
         f"time limit {args.time_limit:.0f} s per run, Ray workers {args.ray_workers}",
         "Code": args.code,
-        "Data": f"{args.work}/data/n<N>/ (linker.demo.make_demo(N, seed=0))",
+        "Data": f"{args.work}/data/n<N>/ (linker.data.demo.make_demo(N, seed=0))",
         "Load average (1, 5, 15 min) at start": ", ".join(f"{x:.2f}" for x in load_start),
         "Load average at end (or now)": ", ".join(f"{x:.2f}" for x in os.getloadavg()),
     }

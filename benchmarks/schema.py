@@ -46,12 +46,12 @@ import polars as pl
 from _common import fmt, header_lines, markdown_table, print_table, write_atomic
 from _llm import Clock, add_rerank_args, counter_lines, load_lines
 
-from linker.embed import Encoder, get_encoder
 from linker.frames import read
 from linker.schema import DEFAULT_WEIGHTS, ColumnProfile, Schema, SchemaMatcher
 from linker.schema.matcher import combine_signals
 from linker.schema.profiles import profile_series
 from linker.schema.signals import SIGNALS
+from linker.vectors.embed import Encoder, get_encoder
 
 VARIANTS: dict[str, Mapping[str, float] | None] = {
     "linker (all signals)": None,

@@ -49,8 +49,8 @@ import numpy.typing as npt
 from _common import fmt, header_lines, markdown_table, print_table, write_atomic
 from _llm import Clock, add_rerank_args, counter_lines, load_lines
 
-from linker.embed import Encoder, Matrix, get_encoder
 from linker.taxonomy import Taxonomy, TaxonomyMatcher
+from linker.vectors.embed import Encoder, Matrix, get_encoder
 
 ALL_SETS = ("dbpedia", "obi", "matonto", "ncbi", "schemaorg")
 LLMS4OL = "llms4ol-challenge"

@@ -21,8 +21,8 @@ _ONE = """
 import json, sys, time
 sys.path.insert(0, {tree!r})
 import linker as lk
-from linker.datasets import load_benchmark
-from linker.embed import get_encoder
+from linker.data.benchmarks import load_benchmark
+from linker.vectors.embed import get_encoder
 assert lk.__file__.startswith({tree!r}), lk.__file__
 b = load_benchmark({name!r}, data_root={root!r})
 enc = get_encoder("minilm"); enc.encode(["warm up"])

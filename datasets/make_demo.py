@@ -1,7 +1,7 @@
 """Regenerate the bundled demo data: ``python datasets/make_demo.py [--n 3000 --seed 0]``.
 
 Writes ``left.csv``, ``right.csv`` and ``truth.csv`` into ``--out`` (default ``datasets/demo``
-next to this script) with :func:`linker.demo.write_demo`. The same arguments always give
+next to this script) with :func:`linker.data.demo.write_demo`. The same arguments always give
 byte-identical files.
 """
 
@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from linker.demo import write_demo
+from linker.data.demo import write_demo
 
 
 def main(argv: list[str] | None = None) -> None:

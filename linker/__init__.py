@@ -47,8 +47,8 @@ _LAZY = {
     "match_glossary": "linker.schema.api",
     "read": "linker.frames",
     "train": "linker.api",
-    "Linker": "linker.pipeline",
-    "LinkIndex": "linker.incremental",
+    "Linker": "linker.pipeline.linker",
+    "LinkIndex": "linker.pipeline.incremental",
     "LinkerError": "linker.errors",
     "InputError": "linker.errors",
     "ConfigError": "linker.errors",
@@ -60,9 +60,9 @@ if TYPE_CHECKING:
     from linker.api import candidates, dedup, merge, train
     from linker.errors import ConfigError, InputError, LinkerError
     from linker.frames import read
-    from linker.incremental import LinkIndex
     from linker.measures import evaluate
-    from linker.pipeline import Linker
+    from linker.pipeline.incremental import LinkIndex
+    from linker.pipeline.linker import Linker
     from linker.schema.api import match_glossary, match_schema
     from linker.taxonomy.api import map_taxonomy
     from linker.taxonomy.tree import Taxonomy

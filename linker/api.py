@@ -1,7 +1,7 @@
 """The four-line API: ``read``, ``merge``, ``dedup``, ``candidates``, ``evaluate``, ``train``.
 
 Each function converts its inputs once (:func:`linker.frames.as_polars`), runs a
-:class:`~linker.pipeline.Linker`, and returns the frame type it was given (pandas in,
+:class:`~linker.pipeline.linker.Linker`, and returns the frame type it was given (pandas in,
 pandas out; polars or a path in, polars out).
 """
 
@@ -11,21 +11,21 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from linker.ann import AnnParams
 from linker.backend import BackendSpec
-from linker.columns import default_on
-from linker.embed import Encoder
+from linker.decide.assign import AssignMethod, How
+from linker.decide.cluster import ClusterMethod
 from linker.errors import ConfigError
 from linker.frames import as_polars, read, to_kind
-from linker.matching.assign import AssignMethod, How
-from linker.matching.cluster import ClusterMethod
-from linker.matching.rerank import RerankSpec
 from linker.measures import Evaluation, evaluate
-from linker.pipeline import Linker
+from linker.pipeline.columns import default_on
+from linker.pipeline.linker import Linker
+from linker.rerank.base import RerankSpec
+from linker.vectors.ann import AnnParams
+from linker.vectors.embed import Encoder
 
 if TYPE_CHECKING:
-    from linker.matching.pairs import PairSet
-    from linker.matching.saved import PairMatcher
+    from linker.scoring.base import PairMatcher
+    from linker.scoring.labelled_pairs import PairSet
 
 __all__ = ["candidates", "dedup", "evaluate", "merge", "read", "train", "Evaluation"]
 
@@ -60,7 +60,7 @@ def merge(
         left: Left table: polars or pandas frame, or a CSV/Parquet path.
         right: Right table, same kinds.
         on: Columns compared on both sides; default: the columns both tables share, less
-            the ids and row-unique code columns (see :func:`linker.columns.default_on`).
+            the ids and row-unique code columns (see :func:`linker.pipeline.columns.default_on`).
         left_on: Left columns when names differ (with ``right_on``, same order).
         right_on: Right columns when names differ.
         how: ``"1:1"`` (each record linked at most once), ``"m:1"``, ``"1:m"`` or ``"m:m"``.
@@ -76,7 +76,7 @@ def merge(
             llama.cpp subprocess; needs ``pip install 'linker[llm]'``), ``"openai:<model>"``
             (any OpenAI-compatible endpoint: ``OPENAI_BASE_URL``, ``OPENAI_API_KEY``),
             ``"cross-encoder:<folder>"`` (a matcher saved by :func:`train`), a
-            :class:`~linker.matching.rerank.Reranker` or a ChatClient. ``None``: no rerank.
+            :class:`~linker.rerank.base.Reranker` or a ChatClient. ``None``: no rerank.
         rerank_band: ``(lo, hi)``: only left records whose best score lies within are reranked.
         matcher: A fine-tuned pair matcher (from :func:`train`, or its saved folder) that
             scores every candidate; its probability is ``_score``. Compare on the columns it
@@ -128,7 +128,7 @@ def merge(
     )
     res = linker.link(lf, rf)
     if kind == "pandas":  # input dtypes (Int64 with nulls stays Int64) and index come back
-        from linker.pandas_io import merge_output
+        from linker.pipeline.pandas_io import merge_output
 
         return merge_output(res.frame, res.matches, left, right, n=(lf.height, rf.height))
     return res.frame
@@ -213,12 +213,12 @@ def dedup(
 
     Clusters are built from the pairs scoring at least ``threshold``: connected components by
     default, or ``cluster="centre"`` / ``"average"``, which resist chaining (see
-    :mod:`linker.matching.cluster`). Cluster numbers follow the order of first appearance.
+    :mod:`linker.decide.cluster`). Cluster numbers follow the order of first appearance.
 
     Args:
         data: The table (frame or path).
         on: Compared columns; default: all columns except ``id`` and row-unique code
-            columns (see :func:`linker.columns.default_on`).
+            columns (see :func:`linker.pipeline.columns.default_on`).
         k: Neighbours per blocker per record.
         threshold: Minimum match probability of a duplicate pair.
         model: Embedding model.
@@ -243,7 +243,7 @@ def dedup(
         [0, 0, 1]
     """
     df, kind = as_polars(data, name="data")
-    if on is None:  # every column but the id and row-unique codes (see linker.columns)
+    if on is None:  # every column but the id and row-unique codes (see linker.pipeline.columns)
         on, _ = default_on(df, df, ids=(id,) if id is not None else ())
     linker = Linker(
         on,
@@ -260,7 +260,7 @@ def dedup(
     )
     out = linker.dedup(df).frame
     if kind == "pandas":  # input dtypes and index come back
-        from linker.pandas_io import same_rows_output
+        from linker.pipeline.pandas_io import same_rows_output
 
         return same_rows_output(out, data)
     return out
@@ -288,17 +288,17 @@ def train(
             DeepMatcher pair CSV (``ltable_id,rtable_id,label``; tables beside it or given as
             ``left``/``right``), a folder holding ``train``/``valid`` files of either kind, a
             frame of ``ltable_id, rtable_id, label`` (with ``left``/``right``) or of serialized
-            ``left, right, label``, or a :class:`~linker.matching.pairs.PairSet`.
+            ``left, right, label``, or a :class:`~linker.scoring.labelled_pairs.PairSet`.
         left: Left table (frame, CSV path) for id pairs; needs an ``id`` column.
         right: Right table, same.
         valid: Validation pairs (same kinds) for early stopping and the threshold. Default:
             the folder's ``valid`` split, else a seeded 20% of ``pairs``.
         model: ``"ditto"`` (default): fine-tune a Ditto-style transformer cross-encoder
-            (:class:`~linker.matching.ditto.DittoMatcher`; minutes on a CPU);
+            (:class:`~linker.scoring.ditto.DittoMatcher`; minutes on a CPU);
             ``"boosted"``: gradient-boosted trees over similarity features
-            (:class:`~linker.matching.boosted.BoostedMatcher`; seconds, no transformer);
+            (:class:`~linker.scoring.boosted.BoostedMatcher`; seconds, no transformer);
             ``"stack"``: both, combined by a logistic model fitted on the validation pairs
-            (:class:`~linker.matching.stack.StackedMatcher`; the best F1 on ER-Magellan's
+            (:class:`~linker.scoring.stack.StackedMatcher`; the best F1 on ER-Magellan's
             Amazon-Google, not on every task: see ``benchmarks/results/er_magellan.md``).
         backbone: ``"ditto"``/``"stack"``: ``None``/``"minilm"`` (packaged all-MiniLM-L6-v2), a local
             model folder or a hub name.
@@ -317,7 +317,7 @@ def train(
             ``n_models`` (boosted models averaged); ``"stack"`` takes both sets and
             ``hard_negatives`` (train the cross-encoder on the matches and this many of the
             non-matches the boosted matcher finds hardest, per match; see
-            :class:`~linker.matching.stack.StackedMatcher`).
+            :class:`~linker.scoring.stack.StackedMatcher`).
 
     Returns:
         The fitted matcher: ``predict_proba``, ``threshold_``, ``save``; pass it (or its
@@ -335,7 +335,7 @@ def train(
         ...
         linker.errors.InputError: pair file no/such/pairs.txt not found; pass a Ditto pair file or a DeepMatcher folder
     """  # noqa: E501
-    from linker.matching.pairs import as_pairs
+    from linker.scoring.labelled_pairs import as_pairs
 
     if model not in ("ditto", "boosted", "stack"):
         raise ConfigError(f"model={model!r} is not one of ['ditto', 'boosted', 'stack']")
@@ -360,7 +360,7 @@ def train(
     ditto = {"backbone": backbone, "epochs": epochs, "show_progress": show_progress, **settings}
     matcher: PairMatcher
     if model == "boosted":
-        from linker.matching.boosted import BoostedMatcher
+        from linker.scoring.boosted import BoostedMatcher
 
         if backbone is not None or settings:
             extra = ["backbone"] * (backbone is not None) + sorted(settings)
@@ -370,14 +370,14 @@ def train(
             )
         matcher = BoostedMatcher(columns=columns, seed=seed, **boosted)
     elif model == "stack":
-        from linker.matching.stack import StackedMatcher
+        from linker.scoring.stack import StackedMatcher
 
         matcher = StackedMatcher(
             ditto=ditto, boosted=boosted, columns=columns, hard_negatives=hard_negatives,
             seed=seed,
         )  # fmt: skip
     else:
-        from linker.matching.ditto import DittoMatcher
+        from linker.scoring.ditto import DittoMatcher
 
         if boosted:
             raise ConfigError(f"{sorted(boosted)} are settings of model='boosted' or 'stack'")

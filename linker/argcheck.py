@@ -31,7 +31,7 @@ def _names(name: str, value: object) -> None:
 
 
 def check_types(settings: Any) -> None:
-    """Check the types of a :class:`~linker.pipeline.Linker`'s shared settings.
+    """Check the types of a :class:`~linker.pipeline.linker.Linker`'s shared settings.
 
     Raises:
         ConfigError: a setting has the wrong type; the message names it.

@@ -55,7 +55,7 @@ def read(
     """Read a CSV/TSV/TXT or Parquet file into a polars frame, every value as written.
 
     Parquet files (``.parquet``, ``.pq``) keep their types. Any other file is delimited text
-    (see :mod:`linker.textread`): the delimiter is sniffed among ``, ; TAB | # % >`` unless
+    (see :mod:`linker.io.text`): the delimiter is sniffed among ``, ; TAB | # % >`` unless
     given, quoted fields may hold newlines, blank lines are not records, and every column is
     read as text, unchanged: ids like ``"00123"`` keep their zeros and ``" Ann "`` its spaces.
     Empty values are null. Header names are trimmed; a repeated or blank name is an error.
@@ -93,7 +93,7 @@ def read(
             return pl.read_parquet(path)
         except Exception as e:  # polars and pyarrow raise many types for a bad file
             raise InputError(f"Cannot read Parquet file {str(path)!r}: {e}") from e
-    from linker.textread import read_text
+    from linker.io.text import read_text
 
     df, lines = read_text(path, delimiter=delimiter, encoding=encoding)
     _remember(df, Source(str(path), lines))

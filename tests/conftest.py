@@ -14,9 +14,9 @@ import numpy.typing as npt
 import polars as pl
 import pytest
 
-import linker.embed
-from linker.embed import Encoder, get_encoder
-from linker.matching.pairs import PairSet
+import linker.vectors.embed
+from linker.scoring.labelled_pairs import PairSet
+from linker.vectors.embed import Encoder, get_encoder
 
 Matrix = npt.NDArray[np.float32]
 
@@ -96,7 +96,7 @@ def default_model(monkeypatch: pytest.MonkeyPatch, minilm: Encoder) -> Encoder:
     again; it is still the real packaged model that runs.
     """
     factory: Callable[[], Encoder] = lambda: minilm  # noqa: E731
-    monkeypatch.setitem(linker.embed._REGISTRY, "minilm", factory)
+    monkeypatch.setitem(linker.vectors.embed._REGISTRY, "minilm", factory)
     return minilm
 
 

@@ -6,8 +6,9 @@ import polars as pl
 import pytest
 import scipy.sparse as sp
 
-import linker.ann
-from linker.ann import (
+import linker.vectors.ann
+from linker.errors import ConfigError
+from linker.vectors.ann import (
     AnnParams,
     merge_topk,
     search,
@@ -16,7 +17,6 @@ from linker.ann import (
     shard_plan,
     topk_rows,
 )
-from linker.errors import ConfigError
 
 METHODS = ["exact", "hnsw"]
 
@@ -59,7 +59,7 @@ def test_exact_search_in_many_chunks_gives_same_result(
 ) -> None:
     items, queries = points
     whole = search(queries, items, 7, method="exact")
-    monkeypatch.setattr(linker.ann, "_CHUNK_CELLS", 3000 * 7)  # 7 queries per chunk
+    monkeypatch.setattr(linker.vectors.ann, "_CHUNK_CELLS", 3000 * 7)  # 7 queries per chunk
     chunked = search(queries, items, 7, method="exact")
     np.testing.assert_array_equal(whole[0], chunked[0])
     np.testing.assert_allclose(whole[1], chunked[1], atol=1e-6)  # BLAS blocks differ
@@ -77,7 +77,7 @@ def test_each_point_finds_itself_first(method: str) -> None:
 
 def test_auto_switches_to_hnsw_at_exact_below(monkeypatch: pytest.MonkeyPatch) -> None:
     calls: list[int] = []
-    real = linker.ann._hnsw
+    real = linker.vectors.ann._hnsw
 
     def spy(
         q: np.ndarray, items: np.ndarray, k: int, p: AnnParams
@@ -85,7 +85,7 @@ def test_auto_switches_to_hnsw_at_exact_below(monkeypatch: pytest.MonkeyPatch) -
         calls.append(items.shape[0])
         return real(q, items, k, p)
 
-    monkeypatch.setattr(linker.ann, "_hnsw", spy)
+    monkeypatch.setattr(linker.vectors.ann, "_hnsw", spy)
     items = unit(np.random.default_rng(2), 100, 8)
     search(items, items, 2, params=AnnParams(exact_below=101))
     assert calls == []
@@ -174,8 +174,8 @@ def test_bad_arguments_are_config_errors(kwargs: dict[str, object], match: str) 
 
 
 def test_large_sparse_search_goes_through_the_sketch_and_rescored_cosines() -> None:
-    from linker.demo import make_demo
-    from linker.lexical import NgramVectorizer
+    from linker.data.demo import make_demo
+    from linker.vectors.ngrams import NgramVectorizer
 
     left, right, truth = make_demo(1500, seed=2)
     texts = (
@@ -201,9 +201,9 @@ def test_large_sparse_search_goes_through_the_sketch_and_rescored_cosines() -> N
 
 
 def test_threads_follow_the_item_count() -> None:
-    assert linker.ann._threads(10, AnnParams()) == 1
-    assert linker.ann._threads(10**6, AnnParams(threads=1)) == 1
-    assert linker.ann._threads(10**6, AnnParams(parallel_from=100)) >= 1
+    assert linker.vectors.ann._threads(10, AnnParams()) == 1
+    assert linker.vectors.ann._threads(10**6, AnnParams(threads=1)) == 1
+    assert linker.vectors.ann._threads(10**6, AnnParams(parallel_from=100)) >= 1
 
 
 def test_pair_dots_sparse_matches_the_dense_product() -> None:
@@ -229,11 +229,11 @@ def test_pair_dots_sparse_matches_the_dense_product() -> None:
     ai, bj = rng.integers(0, 300, 5000), rng.integers(0, 200, 5000)
     want = (a.toarray() @ b.toarray().T)[ai, bj]
     for right in (b, b_shuffled):
-        got = linker.ann.pair_dots(a, right, ai, bj)
+        got = linker.vectors.ann.pair_dots(a, right, ai, bj)
         assert got.dtype == np.float32 and got.shape == (5000,)
         np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
     assert not b_shuffled.has_sorted_indices  # the caller's matrix is left as it was
-    assert linker.ann.pair_dots(a, b, ai[:0], bj[:0]).shape == (0,)
+    assert linker.vectors.ann.pair_dots(a, b, ai[:0], bj[:0]).shape == (0,)
 
 
 @pytest.mark.parametrize("method", METHODS)
@@ -302,10 +302,10 @@ def test_sharded_graph_search_is_the_merge_of_its_shards_and_repeats(
 
 
 def test_one_graph_unless_shards_are_asked_for() -> None:
-    assert linker.ann._shards(10**6, AnnParams()) == 1
-    assert linker.ann._shards(10**6, AnnParams(threads=3)) == 1
-    assert linker.ann._shards(10**6, AnnParams(threads=3, shards=2)) == 2
-    assert linker.ann._shards(2, AnnParams(shards=5)) == 2  # never more shards than items
+    assert linker.vectors.ann._shards(10**6, AnnParams()) == 1
+    assert linker.vectors.ann._shards(10**6, AnnParams(threads=3)) == 1
+    assert linker.vectors.ann._shards(10**6, AnnParams(threads=3, shards=2)) == 2
+    assert linker.vectors.ann._shards(2, AnnParams(shards=5)) == 2  # never more shards than items
 
 
 @pytest.mark.parametrize("field", ["threads", "shards"])

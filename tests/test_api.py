@@ -8,11 +8,11 @@ import polars as pl
 import pytest
 
 import linker as lk
-import linker.ann
-from linker.ann import AnnParams
-from linker.demo import make_demo
-from linker.embed import Encoder
+import linker.vectors.ann
+from linker.data.demo import make_demo
 from linker.errors import ConfigError, InputError
+from linker.vectors.ann import AnnParams
+from linker.vectors.embed import Encoder
 
 Frames = tuple[pl.DataFrame, pl.DataFrame]
 ON = ["name", "city"]
@@ -436,13 +436,13 @@ def test_demo_merge_through_hnswlib_matches_exact_search(
 ) -> None:
     left, right, _ = demo
     calls = []
-    real_hnsw = linker.ann._hnsw
+    real_hnsw = linker.vectors.ann._hnsw
 
     def spy(*args: object, **kwargs: object) -> object:
         calls.append(1)
         return real_hnsw(*args, **kwargs)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(linker.ann, "_hnsw", spy)
+    monkeypatch.setattr(linker.vectors.ann, "_hnsw", spy)
     out = lk.merge(
         left, right, on=DEMO_ON, id="id", model=memo_minilm, ann=AnnParams(exact_below=0)
     )

@@ -4,8 +4,8 @@ import numpy as np
 import polars as pl
 import pytest
 
+from linker.decide.assign import assign, connected_components, matching_weight
 from linker.errors import ConfigError
-from linker.matching.assign import assign, connected_components, matching_weight
 
 
 def scored(rows: list[tuple[int, int, float]]) -> pl.DataFrame:

@@ -6,11 +6,11 @@ import polars as pl
 import pytest
 import scipy.sparse as sp
 
-from linker.ann import search
-from linker.blocking import Blockers, Representations, block, key_groups
+from linker.blocking.blockers import Blockers, Representations, block, key_groups
+from linker.blocking.twins import twin_codes
 from linker.errors import ConfigError
-from linker.lexical import NgramVectorizer
-from linker.twins import twin_codes
+from linker.vectors.ann import search
+from linker.vectors.ngrams import NgramVectorizer
 
 
 def unit(rng: np.random.Generator, n: int, d: int = 16) -> npt.NDArray[np.float32]:
@@ -327,7 +327,7 @@ def test_twins_found_by_the_neighbour_lists_are_flagged_too() -> None:
 
 
 def test_self_join_twins_form_one_connected_group_without_self_pairs() -> None:
-    from linker.matching.assign import connected_components
+    from linker.decide.assign import connected_components
 
     texts = ["starbucks coffee"] * 300 + [f"firm {i}" for i in range(20)]
     vec = NgramVectorizer().fit(texts)

@@ -14,10 +14,10 @@ from conftest import demo_pairs, demo_tables
 import linker as lk
 from linker.cli import main
 from linker.errors import ConfigError, InputError, ModelError
-from linker.matching.boosted import BoostedMatcher, PairFeatures, number_similarity
-from linker.matching.pairs import PairSet
-from linker.matching.saved import load_matcher
-from linker.matching.trees import fit_trees, predict_trees
+from linker.scoring.base import load_matcher
+from linker.scoring.boosted import BoostedMatcher, PairFeatures, number_similarity
+from linker.scoring.labelled_pairs import PairSet
+from linker.scoring.trees import fit_trees, predict_trees
 
 COLUMNS = ["name", "street", "city", "zip", "phone"]
 
@@ -95,7 +95,7 @@ def test_beats_the_best_single_similarity_on_held_out_near_misses(
     y = np.asarray(test.labels)
     got = fitted.evaluate(test)["f1"]
     # trivial baseline: the best single feature with its threshold chosen on the test pairs
-    from linker.matching.ditto.loop import best_threshold
+    from linker.scoring.ditto.loop import best_threshold
 
     x = fitted.features_.transform(test.left, test.right)
     baseline = max(best_threshold(x[c].to_numpy(), y)[1] for c in x.columns)
@@ -180,7 +180,7 @@ def test_cli_train_and_score_boosted(tmp_path: Path, capsys: pytest.CaptureFixtu
 
 
 def test_stack_trains_both_saves_and_loads(tmp_path: Path) -> None:
-    from linker.matching.stack import StackedMatcher
+    from linker.scoring.stack import StackedMatcher
 
     tiny = {"batch_size": 8, "max_len": 32, "lr": 1e-4, "show_progress": False}
     m = lk.train(
@@ -199,7 +199,7 @@ def test_stack_trains_both_saves_and_loads(tmp_path: Path) -> None:
 
 
 def test_out_of_fold_scores_are_less_sure_than_in_sample() -> None:
-    from linker.matching.trees import out_of_fold
+    from linker.scoring.trees import out_of_fold
 
     rng = np.random.default_rng(0)
     X = rng.normal(size=(300, 3))
@@ -216,7 +216,7 @@ def test_out_of_fold_scores_are_less_sure_than_in_sample() -> None:
 
 
 def test_hard_pairs_keeps_matches_and_the_highest_scored_non_matches() -> None:
-    from linker.matching.stack import hard_pairs
+    from linker.scoring.stack import hard_pairs
 
     pairs = PairSet([{"a": str(i)} for i in range(8)], [{"a": "x"}] * 8, [1, 0, 0, 1, 0, 0, 0, 0])
     scores = [0.9, 0.2, 0.7, 0.1, 0.6, 0.65, 0.05, 0.3]
@@ -231,7 +231,7 @@ def test_hard_pairs_keeps_matches_and_the_highest_scored_non_matches() -> None:
 
 
 def test_stack_with_hard_negatives_trains_its_cross_encoder_on_them(tmp_path: Path) -> None:
-    from linker.matching.stack import StackedMatcher
+    from linker.scoring.stack import StackedMatcher
 
     train = _hard_pairs(0, 60)  # 60 matches, 60 near misses
     m = lk.train(

@@ -8,8 +8,8 @@ import polars as pl
 import pytest
 
 from linker.cli import main
-from linker.demo import write_demo
-from linker.embed import Encoder
+from linker.data.demo import write_demo
+from linker.vectors.embed import Encoder
 
 SUBCOMMANDS = ["merge", "candidates", "dedup", "evaluate", "demo"]
 

@@ -4,8 +4,8 @@ import numpy as np
 import polars as pl
 import pytest
 
+from linker.decide.cluster import cluster, cluster_sizes, representatives
 from linker.errors import ConfigError
-from linker.matching.cluster import cluster, cluster_sizes, representatives
 
 METHODS = ["components", "centre", "average"]
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import polars as pl
 import pytest
 
-from linker.columns import default_on, is_row_code, warn_empty
 from linker.errors import ConfigError
+from linker.pipeline.columns import default_on, is_row_code, warn_empty
 
 
 @pytest.mark.parametrize(

@@ -6,7 +6,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from linker.datasets import Benchmark, list_benchmarks, load_benchmark, load_dedup_benchmark
+from linker.data.benchmarks import Benchmark, list_benchmarks, load_benchmark, load_dedup_benchmark
 from linker.errors import ConfigError, InputError
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "datasets"
@@ -131,7 +131,7 @@ def test_truth_pointing_at_missing_records_warns(
     _write(tmp_path / "left.csv", "id,name\n1,a\n")
     _write(tmp_path / "right.csv", "id,name\n2,a\n")
     _write(tmp_path / "truth.csv", "left_id,right_id\n1,2\n9,2\n")
-    with caplog.at_level(logging.WARNING, logger="linker.datasets"):
+    with caplog.at_level(logging.WARNING, logger="linker.data.benchmarks"):
         load_benchmark(str(tmp_path))
     assert "1 of 2 truth pairs" in caplog.text
 

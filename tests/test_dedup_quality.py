@@ -15,8 +15,8 @@ import polars as pl
 import pytest
 
 import linker as lk
-from linker.datasets import load_dedup_benchmark
-from linker.embed import Encoder
+from linker.data.benchmarks import load_dedup_benchmark
+from linker.vectors.embed import Encoder
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "datasets"
 

@@ -5,7 +5,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from linker.demo import COLUMNS, make_demo, write_demo
+from linker.data.demo import COLUMNS, make_demo, write_demo
 from linker.errors import ConfigError
 
 DEMO_DIR = Path(__file__).resolve().parents[1] / "datasets" / "demo"

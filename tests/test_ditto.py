@@ -10,10 +10,10 @@ import polars as pl
 import pytest
 
 from linker.errors import ConfigError, InputError, ModelError, NotFittedError
-from linker.matching.ditto import DittoMatcher, Summarizer, augment, mark_spans
-from linker.matching.ditto.loop import best_threshold, f1_at, length_batches
-from linker.matching.ditto.rerank import cross_encoder_reranker
-from linker.matching.pairs import (
+from linker.rerank.cross_encoder import cross_encoder_reranker
+from linker.scoring.ditto import DittoMatcher, Summarizer, augment, mark_spans
+from linker.scoring.ditto.loop import best_threshold, f1_at, length_batches
+from linker.scoring.labelled_pairs import (
     PairSet,
     as_pairs,
     parse_serialized,
@@ -173,7 +173,7 @@ def test_length_batches_cover_every_row_once() -> None:
 
 
 def test_time_budget_keeps_back_the_validation_scoring() -> None:
-    from linker.matching.ditto.model import _Budget
+    from linker.scoring.ditto.model import _Budget
 
     now = time.perf_counter()
     # 5 s spent on 10 steps of 16 pairs: a valid pair is assumed to score in a third of the

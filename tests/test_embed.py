@@ -6,7 +6,8 @@ import numpy as np
 import numpy.typing as npt
 import pytest
 
-from linker.embed import (
+from linker.errors import ModelError
+from linker.vectors.embed import (
     EmbeddingCache,
     Encoder,
     OnnxMiniLM,
@@ -14,7 +15,6 @@ from linker.embed import (
     embed_texts,
     get_encoder,
 )
-from linker.errors import ModelError
 
 VARIED = [
     "Acme Corp",

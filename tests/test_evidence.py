@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 from test_boosted import _hard_pairs
 
-from linker.matching.boosted import BoostedMatcher, PairFeatures
-from linker.matching.evidence import TokenStats, dates, evidence_features, record_words
-from linker.matching.tokens import TokenDiffModel
-from linker.matching.trees import fit_trees
+from linker.scoring.boosted import BoostedMatcher, PairFeatures
+from linker.scoring.evidence import TokenStats, dates, evidence_features, record_words
+from linker.scoring.trees import fit_trees
+from linker.scoring.word_weights import TokenDiffModel
 
 
 def test_record_words_join_codes_and_keep_unicode() -> None:

@@ -9,7 +9,7 @@ import polars as pl
 import pytest
 
 from linker.errors import InputError, NotFittedError
-from linker.matching.fast import FastMatcher, pseudo_labels, split_point
+from linker.scoring.selftrained import FastMatcher, pseudo_labels, split_point
 
 
 def grid(n: int, seed: int = 0) -> tuple[pl.DataFrame, np.ndarray, np.ndarray, np.ndarray]:
@@ -161,7 +161,7 @@ def test_save_load_round_trip_of_fallback(tmp_path: Path) -> None:
 
 
 def test_best_two_matches_a_sort_over_random_groups_with_ties() -> None:
-    from linker.matching.fast import _best_two
+    from linker.scoring.selftrained import _best_two
 
     rng = np.random.default_rng(4)
     groups = rng.integers(0, 300, 5000)

@@ -2,7 +2,7 @@
 a complete-looking file at the output path, and an existing output stays intact.
 
 The output is written to a hidden temporary file next to the target, flushed to disk and
-renamed (``linker.output.write``): at any instant the target is either absent, the old file,
+renamed (``linker.io.write.write``): at any instant the target is either absent, the old file,
 or the whole new one. A killed run may leave its ``.<name>.*.part`` temporary behind (SIGKILL
 gives no chance to clean up); it never has the target's name.
 """

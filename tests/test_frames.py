@@ -119,7 +119,7 @@ def test_read_latin1_fallback_logs_warning(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     path = write(tmp_path, "de.csv", "id;name\n1;Müller\n2;Gärtner\n".encode("latin-1"))
-    with caplog.at_level(logging.WARNING, logger="linker.textread"):
+    with caplog.at_level(logging.WARNING, logger="linker.io.text"):
         df = read(path)
     assert df.get_column("name").to_list() == ["Müller", "Gärtner"]
     warnings = [r for r in caplog.records if r.levelno == logging.WARNING]
@@ -132,7 +132,7 @@ def test_read_explicit_encoding_gives_no_warning(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     path = write(tmp_path, "de.csv", "id,name\n1,Müller\n".encode("cp1252"))
-    with caplog.at_level(logging.WARNING, logger="linker.textread"):
+    with caplog.at_level(logging.WARNING, logger="linker.io.text"):
         df = read(path, encoding="cp1252")
     assert df.row(0) == ("1", "Müller")
     assert not caplog.records

@@ -8,11 +8,11 @@ import numpy as np
 import polars as pl
 import pytest
 
-import linker.embed
-from linker.ann import AnnParams
-from linker.demo import make_demo
+import linker.vectors.embed
+from linker.data.demo import make_demo
 from linker.errors import InputError
-from linker.incremental import LinkIndex
+from linker.pipeline.incremental import LinkIndex
+from linker.vectors.ann import AnnParams
 
 ON = ["name", "street", "city", "state", "zip", "phone"]
 # small tables, but above these sizes the graphs are hnswlib ones, saved in the folder
@@ -46,13 +46,13 @@ def test_link_new_records_reads_the_reference_back(
     assert len(graphs) == 2  # the embedding graph and the n-gram sketch graph
     stamps = [g.stat().st_mtime_ns for g in graphs]
     embedded: list[int] = []
-    real = linker.embed.embed_texts
+    real = linker.vectors.embed.embed_texts
 
     def spy(encoder, texts, **kw):  # type: ignore[no-untyped-def]
         embedded.append(len(texts))
         return real(encoder, texts, **kw)
 
-    monkeypatch.setattr(linker.embed, "embed_texts", spy)
+    monkeypatch.setattr(linker.vectors.embed, "embed_texts", spy)
     batch = left.head(150).with_columns(pl.lit("x").alias("note"))
     out = LinkIndex.load(built).link(batch, show_progress=False)
     assert embedded == [150]  # only the new records went through the model
@@ -100,14 +100,14 @@ def test_new_table_missing_a_column(built: Path, demo: tuple[pl.DataFrame, ...])
 def test_cache_reuses_embeddings_between_runs(
     tmp_path: Path, demo: tuple[pl.DataFrame, ...], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from linker.pipeline import Linker
+    from linker.pipeline.linker import Linker
 
     left, right, _ = demo
     first = Linker(on=ON, cache=tmp_path, ann=SMALL_ANN).link(left, right)
     assert len(list((tmp_path / "embeddings").glob("*.npy"))) == 2
     assert len(list((tmp_path / "indexes").glob("hnsw-*.bin"))) == 2
     calls: list[int] = []
-    monkeypatch.setattr(linker.embed, "embed_texts", lambda *a, **k: calls.append(1))
+    monkeypatch.setattr(linker.vectors.embed, "embed_texts", lambda *a, **k: calls.append(1))
     second = Linker(on=ON, cache=tmp_path, ann=SMALL_ANN).link(left, right)
     assert calls == []  # everything came from the cache
     assert first.frame.equals(second.frame)

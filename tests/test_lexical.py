@@ -8,11 +8,11 @@ import pytest
 import scipy.sparse as sp
 from sklearn.feature_extraction.text import TfidfVectorizer
 
-from linker import lexical
-from linker.demo import make_demo
+from linker.data.demo import make_demo
 from linker.errors import InputError, NotFittedError
-from linker.lexical import NgramVectorizer
-from linker.serialize import Serializer
+from linker.pipeline.serialize import Serializer
+from linker.vectors import ngrams as lexical
+from linker.vectors.ngrams import NgramVectorizer
 
 TRICKY = [
     "Müller GmbH & Co. KG",
@@ -145,7 +145,7 @@ def test_transform_before_fit_is_not_fitted() -> None:
 def test_ngram_texts_join_digits_within_a_column_only() -> None:
     import polars as pl
 
-    from linker.lexical import ngram_texts
+    from linker.vectors.ngrams import ngram_texts
 
     cols = [pl.Series(["Main St 12", "x"]), pl.Series(["(614) 452-3372", "614.452.3372"])]
     assert ngram_texts(cols) == ["Main St 12 6144523372", "x 6144523372"]

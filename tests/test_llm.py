@@ -18,8 +18,8 @@ import pytest
 from linker.errors import ConfigError, RerankError
 from linker.llm import CallCache, LLMSelectReranker, LocalServer, OpenAIClient
 from linker.llm.select import SYSTEM, build_messages, parse_answer
-from linker.matching.rerank import Query, band_pairs, open_reranker, rerank_band
-from linker.pipeline import Linker
+from linker.pipeline.linker import Linker
+from linker.rerank.base import Query, band_pairs, open_reranker, rerank_band
 
 Answer = Callable[[dict[str, Any]], str]
 

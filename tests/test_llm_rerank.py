@@ -19,18 +19,18 @@ import pytest
 
 import linker.llm.resolve
 from linker.cli import main
-from linker.embed import Encoder
 from linker.errors import ConfigError
 from linker.llm import RECORDS, CallCache, LLMSelectReranker
 from linker.llm.select import SYSTEM
 from linker.llm.tasks import COLUMNS, NODES
-from linker.matching.rerank import Query
+from linker.rerank.base import Query
 from linker.schema import match_glossary, match_schema
 from linker.schema.llm import LLMColumnReranker, column_record
 from linker.schema.profiles import ColumnProfile
 from linker.taxonomy import Taxonomy, map_taxonomy
 from linker.taxonomy.llm import LLMNodeReranker, node_record
 from linker.taxonomy.rerank import NodeCandidate
+from linker.vectors.embed import Encoder
 
 Item = dict[str, str]
 INJECTION = (

@@ -8,15 +8,15 @@ import polars as pl
 import pytest
 
 import linker as lk
-from linker.ann import AnnParams
-from linker.pipeline import Linker
-from linker.serialize import wordy_columns
+from linker.pipeline.linker import Linker
+from linker.pipeline.serialize import wordy_columns
+from linker.vectors.ann import AnnParams
 
 if TYPE_CHECKING:
     from conftest import HashingEncoder
 
-    from linker.embed import Encoder
-    from linker.matching.cluster import ClusterMethod
+    from linker.decide.cluster import ClusterMethod
+    from linker.vectors.embed import Encoder
 
 
 def test_only_wordy_columns_are_embedded(hashing_encoder: HashingEncoder) -> None:
@@ -71,8 +71,8 @@ def test_vectors_of_a_table_past_the_embedding_list_are_float16(
 ) -> None:
     import numpy as np
 
-    from linker.ann import pair_dots
-    from linker.blocking import Blockers
+    from linker.blocking.blockers import Blockers
+    from linker.vectors.ann import pair_dots
 
     left, right = firms
     small = Linker(on=["name", "city"], model=hashing_encoder)
@@ -92,8 +92,8 @@ def test_vectors_of_a_table_past_the_embedding_list_are_float16(
 
 
 # ----------------------------------------------------------------------------- exact twins
-# Records identical on every compared column always meet (linker.twins), whatever k. The links
-# and clusters asserted below also need the scorer to put twin pairs above the threshold.
+# Records identical on every compared column always meet (linker.blocking.twins), whatever k.
+# The links and clusters asserted below also need the scorer to put twin pairs above the threshold.
 
 SEARCHES = {"exact": None, "hnsw": AnnParams(exact_below=0)}
 

@@ -37,7 +37,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import linker as lk
-import linker.embed
+import linker.vectors.embed
 from linker.errors import LinkerError
 
 try:
@@ -413,5 +413,5 @@ def check_cli(case: CliCase) -> int:
 @given(cli_cases())
 def test_cli_never_prints_a_traceback(case: CliCase) -> None:
     with pytest.MonkeyPatch.context() as mp:
-        mp.setitem(linker.embed._REGISTRY, "minilm", HashingEncoder)
+        mp.setitem(linker.vectors.embed._REGISTRY, "minilm", HashingEncoder)
         check_cli(case)

@@ -21,11 +21,11 @@ import scipy.sparse as sp
 from polars.testing import assert_frame_equal
 
 import linker as lk
-from linker.ann import AnnParams, merge_topk, search
 from linker.backend import LocalBackend, get_backend
-from linker.demo import make_demo
-from linker.embed import Encoder, StaticEncoder, get_encoder
+from linker.data.demo import make_demo
 from linker.errors import ConfigError
+from linker.vectors.ann import AnnParams, merge_topk, search
+from linker.vectors.embed import Encoder, StaticEncoder, get_encoder
 
 try:
     import ray  # noqa: F401

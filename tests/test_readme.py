@@ -8,7 +8,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from linker.embed import Encoder
+from linker.vectors.embed import Encoder
 
 ROOT = Path(__file__).resolve().parents[1]
 

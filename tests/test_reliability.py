@@ -12,8 +12,8 @@ import pytest
 
 import linker as lk
 from linker.cli import main
-from linker.embed import Encoder
 from linker.errors import ConfigError
+from linker.vectors.embed import Encoder
 
 LEFT = (
     "id,name,city\n L00001 ,Acme Corp,Boston\nL00002,Zeta Ltd,Paris\nL00003,Blue Sky Inc,Denver\n"
@@ -163,7 +163,7 @@ def test_compared_column_empty_on_one_side_warns(
 ) -> None:
     left = pl.DataFrame({"name": ["Acme Corp", "Zeta Ltd"], "city": ["Boston", "Paris"]})
     right = pl.DataFrame({"name": ["ACME Corp.", "Orion"], "city": [None, "  "]})
-    with caplog.at_level(logging.WARNING, logger="linker.columns"):
+    with caplog.at_level(logging.WARNING, logger="linker.pipeline.columns"):
         lk.merge(left, right, on=["name", "city"], model=default_model)
     assert "['city'] of table 'right' are empty in every row" in caplog.text
 

@@ -233,7 +233,7 @@ def test_linkage_from_merged_reads_a_merge_output(tmp_path: Path) -> None:
     left = pl.DataFrame({"id": ["L1", "L2", "L3"], "name": ["Acme Inc", "Bolt", "Cog Ltd"]})
     right = pl.DataFrame({"id": ["R1", "R2"], "name": ["ACME Inc.", "Cog Limited"], "x": [1, 2]})
     m = pl.DataFrame({"left_row": [0, 2], "right_row": [0, 1], "score": [0.9, 0.6]})
-    from linker.result import merged_frame
+    from linker.pipeline.result import merged_frame
 
     merged = merged_frame(left, right, m)
     merged.write_csv(tmp_path / "m.csv")

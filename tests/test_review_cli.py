@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from linker.cli import main
+from linker.cli.review import APP, review_command
 from linker.errors import InputError
-from linker.review.launch import APP, review_command
 
 
 def _opt(cmd: list[str], name: str) -> str:

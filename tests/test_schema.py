@@ -11,7 +11,6 @@ import polars as pl
 import pytest
 
 import linker as lk
-from linker.embed import Encoder
 from linker.errors import ConfigError, InputError, RerankError
 from linker.schema import (
     ColumnProfile,
@@ -26,6 +25,7 @@ from linker.schema import (
 )
 from linker.schema.names import has_meaning, name_text, split_name
 from linker.schema.profiles import profile_series
+from linker.vectors.embed import Encoder
 
 OUT_COLUMNS = ["source_column", "target_column", "score", "rank", "reason"]
 

@@ -8,7 +8,7 @@ import polars as pl
 import pytest
 
 from linker.cli import main
-from linker.embed import Encoder
+from linker.vectors.embed import Encoder
 
 
 @pytest.fixture

@@ -4,7 +4,7 @@ import polars as pl
 import pytest
 
 from linker.errors import ConfigError
-from linker.serialize import Serializer
+from linker.pipeline.serialize import Serializer
 
 
 @pytest.fixture

@@ -8,9 +8,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from linker.embed import STATIC_MODEL_ENV, StaticEncoder, get_encoder, static_model_dir
 from linker.errors import ModelError
 from linker.taxonomy import Taxonomy, TaxonomyMatcher
+from linker.vectors.embed import STATIC_MODEL_ENV, StaticEncoder, get_encoder, static_model_dir
 
 
 @pytest.fixture(scope="module")

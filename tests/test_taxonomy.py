@@ -8,13 +8,13 @@ import numpy as np
 import polars as pl
 import pytest
 
-from linker.embed import Encoder
 from linker.errors import ConfigError, InputError, NotFittedError
 from linker.taxonomy import Taxonomy, TaxonomyMatcher, as_taxonomy, read_obo
 from linker.taxonomy.api import as_examples, as_phrases
 from linker.taxonomy.matcher import qualifier
 from linker.taxonomy.nodes import build_prototypes
 from linker.taxonomy.score import HierarchyParams, back_off, rank_pairs
+from linker.vectors.embed import Encoder
 
 OBO = """format-version: 1.2
 ontology: mini

@@ -14,9 +14,9 @@ import pytest
 
 import linker as lk
 from linker.cli import main
-from linker.embed import Encoder
 from linker.errors import RerankError
 from linker.taxonomy import NodeCandidate, Taxonomy, TaxonomyMatcher
+from linker.vectors.embed import Encoder
 
 ROWS = [
     ("thing", "Thing", None, None),

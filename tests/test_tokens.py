@@ -3,7 +3,7 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 
-from linker.tokens import context_columns, token_neighbours
+from linker.blocking.rare_tokens import context_columns, token_neighbours
 
 
 def test_phones_in_other_formats_are_found() -> None:

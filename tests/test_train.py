@@ -18,8 +18,8 @@ from conftest import demo_pairs, demo_tables
 import linker as lk
 from linker.cli import main
 from linker.errors import ModelError
-from linker.matching.ditto import DittoMatcher
-from linker.matching.pairs import PairSet, serialize_record
+from linker.scoring.ditto import DittoMatcher
+from linker.scoring.labelled_pairs import PairSet, serialize_record
 
 DEMO = Path(__file__).resolve().parents[1] / "datasets" / "demo"
 COLUMNS = ["name", "city"]

@@ -13,11 +13,11 @@ import polars as pl
 import pytest
 
 import linker as lk
-from linker.demo import make_demo
-from linker.embed import Encoder
+from linker.data.demo import make_demo
 from linker.errors import ConfigError, InputError, NotFittedError
-from linker.matching.fellegi_sunter import FellegiSunter, comparison_levels
-from linker.matching.zero_label import ZeroLabelScorer, context_features
+from linker.scoring.fellegi_sunter import FellegiSunter, comparison_levels
+from linker.scoring.zero_label import ZeroLabelScorer, context_features
+from linker.vectors.embed import Encoder
 
 ON = ["name", "street", "city", "state", "zip", "phone"]
 

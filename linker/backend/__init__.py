@@ -2,12 +2,12 @@
 
 A :class:`Backend` does the three stages whose cost grows with the data: embedding texts,
 nearest-neighbour search, and the per-pair features. Everything else (serialization, the
-n-gram vocabulary, the rare-token candidate list of :mod:`linker.tokens`, a multi-threaded
-polars join, the matcher's fit, assignment, clustering) runs in the calling process on both
-backends, so the two give the same output from the same data.
+n-gram vocabulary, the rare-token candidate list of :mod:`linker.blocking.rare_tokens`, a
+multi-threaded polars join, the matcher's fit, assignment, clustering) runs in the calling
+process on both backends, so the two give the same output from the same data.
 
 ``"ray"`` is :class:`linker.backend.ray.RayBackend` (``pip install 'linker[ray]'``): Ray Data
-``map_batches`` embeds and scores, and the search's shards (:mod:`linker.ann`) run as Ray
+``map_batches`` embeds and scores, and the search's shards (:mod:`linker.vectors.ann`) run as Ray
 tasks: with ``AnnParams(shards=N)`` on both, hnswlib graphs give the local lists too.
 
 Example:
@@ -29,8 +29,8 @@ import scipy.sparse as sp
 from linker.errors import ConfigError
 
 if TYPE_CHECKING:
-    from linker.ann import AnnParams, SearchMethod
-    from linker.embed import Encoder
+    from linker.vectors.ann import AnnParams, SearchMethod
+    from linker.vectors.embed import Encoder
 
 __all__ = ["Backend", "BackendSpec", "LocalBackend", "get_backend"]
 
@@ -62,7 +62,7 @@ class Backend(Protocol):
         method: SearchMethod = "auto",
         params: AnnParams | None = None,
     ) -> tuple[Ids, Matrix]:
-        """The ``k`` items nearest each query, as :func:`linker.ann.search` returns them."""
+        """The ``k`` items nearest each query, as :func:`linker.vectors.ann.search` returns them."""
         ...
 
     def features(
@@ -74,7 +74,7 @@ class Backend(Protocol):
         *,
         names: Sequence[str],
     ) -> dict[str, Matrix]:
-        """Per-pair column features, as :func:`linker.features.column_features` returns them."""
+        """Per-pair column features, as :func:`~linker.scoring.features.column_features` gives."""
         ...
 
     def close(self) -> None:
@@ -106,7 +106,7 @@ class LocalBackend:
         self, encoder: Encoder, texts: Sequence[str], *, show_progress: bool | None = None
     ) -> Matrix:
         """See :meth:`Backend.embed`."""
-        from linker.embed import embed_texts
+        from linker.vectors.embed import embed_texts
 
         return embed_texts(encoder, texts, show_progress=show_progress)
 
@@ -120,7 +120,7 @@ class LocalBackend:
         params: AnnParams | None = None,
     ) -> tuple[Ids, Matrix]:
         """See :meth:`Backend.search`."""
-        from linker.ann import search
+        from linker.vectors.ann import search
 
         return search(queries, items, k, method=method, params=params)
 
@@ -134,7 +134,7 @@ class LocalBackend:
         names: Sequence[str],
     ) -> dict[str, Matrix]:
         """See :meth:`Backend.features`."""
-        from linker.features import column_features
+        from linker.scoring.features import column_features
 
         parts = [
             column_features(

@@ -6,9 +6,10 @@ cluster (an existing one at ``address``, or one it starts on this machine) and r
 
 - ``embed``: each distinct text once, in large blocks through Ray Data ``map_batches``
   (one task per block, which loads the encoder once); vectors are put back in input order.
-- ``search``: the shards of :mod:`linker.ann` (items cut by :func:`~linker.ann.shard_bounds`,
-  each searched by :func:`~linker.ann.search_shard` with :func:`~linker.ann.shard_plan`'s
-  settings, the top-k lists merged by :func:`~linker.ann.merge_topk`), each shard a Ray task.
+- ``search``: the shards of :mod:`linker.vectors.ann` (items cut by
+  :func:`~linker.vectors.ann.shard_bounds`, each searched by
+  :func:`~linker.vectors.ann.search_shard` with :func:`~linker.vectors.ann.shard_plan`'s settings,
+  the top-k lists merged by :func:`~linker.vectors.ann.merge_topk`), each shard a Ray task.
   With ``AnnParams(shards=N)`` the local search runs the same shards, so the output is the
   local one, hnswlib graphs included (without it the local search builds one graph).
 - ``features``: blocks of pairs through Ray Data ``map_batches``; the compared columns go
@@ -34,9 +35,9 @@ from linker._progress import want_progress
 from linker.errors import ConfigError, ModelError
 
 if TYPE_CHECKING:
-    from linker.ann import AnnParams, SearchMethod
     from linker.backend import Ids, Matrix, Vectors
-    from linker.embed import Encoder
+    from linker.vectors.ann import AnnParams, SearchMethod
+    from linker.vectors.embed import Encoder
 
 __all__ = ["RayBackend"]
 
@@ -127,7 +128,7 @@ def _feature_block(
     batch: dict[str, Any], left_cols: Any, right_cols: Any, names: list[str]
 ) -> dict[str, Any]:
     """Ray Data ``map_batches`` function: the column features of one block of pairs."""
-    from linker.features import column_features
+    from linker.scoring.features import column_features
 
     li = np.asarray(batch["left_row"], np.int64)
     ri = np.asarray(batch["right_row"], np.int64)
@@ -271,7 +272,7 @@ class RayBackend:
 
         unique, inverse = np.unique(np.asarray(texts, dtype=object), return_inverse=True)
         if len(unique) == 0:
-            from linker.embed import embed_texts
+            from linker.vectors.embed import embed_texts
 
             return embed_texts(encoder, [], show_progress=False)
         ray = self._connect()
@@ -312,7 +313,7 @@ class RayBackend:
         params: AnnParams | None = None,
     ) -> tuple[Ids, Matrix]:
         """See :meth:`linker.backend.Backend.search`."""
-        from linker.ann import (
+        from linker.vectors.ann import (
             AnnParams,
             merge_topk,
             search,
@@ -361,7 +362,7 @@ class RayBackend:
         """See :meth:`linker.backend.Backend.features`."""
         import pyarrow as pa
 
-        from linker.features import column_features
+        from linker.scoring.features import column_features
 
         n = len(left_rows)
         if n == 0:

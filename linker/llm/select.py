@@ -36,7 +36,7 @@ import numpy as np
 
 from linker.llm.cache import CallCache
 from linker.llm.client import ChatClient, Message
-from linker.matching.rerank import Query, Record
+from linker.rerank.base import Query, Record
 
 __all__ = [
     "PROMPT_VERSION",
@@ -158,7 +158,7 @@ class LLMSelectReranker:
         ...     model = "fake"
         ...     def chat(self, messages, **kw):
         ...         return '{"match": 1}'
-        >>> from linker.matching.rerank import Query
+        >>> from linker.rerank.base import Query
         >>> q = Query(0, {"name": "a"}, (5, 6), ({"name": "a"}, {"name": "b"}), (0.6, 0.4))
         >>> r = LLMSelectReranker(Always1(), cache=CallCache(":memory:"), rounds=2)
         >>> [round(s, 2) for s in r.rerank([q])[0]]

@@ -27,7 +27,7 @@ from linker._progress import ProgressCallback
 from linker.errors import ConfigError, InputError, NotFittedError
 
 if TYPE_CHECKING:
-    from linker.result import LinkResult
+    from linker.pipeline.result import LinkResult
 
 __all__ = [
     "EXPLANATIONS",
@@ -164,7 +164,7 @@ def linkage_from_tables(
     Returns:
         The :class:`Linkage`.
     """
-    from linker.pipeline import Linker
+    from linker.pipeline.linker import Linker
 
     linker = Linker(on=on, left_on=left_on, right_on=right_on, how=how,  # type: ignore[arg-type]
                     k=k, threshold=threshold, id=id, callback=callback)  # fmt: skip
@@ -258,8 +258,8 @@ def linkage_from_merged(
         >>> link.pairs.select("left_id", "right_id", "score").rows()
         [('L1', 'R1', 0.8)]
     """
-    from linker.features import column_features
     from linker.frames import read
+    from linker.scoring.features import column_features
 
     source = None if isinstance(merged, pl.DataFrame) else str(merged)
     frame = merged if isinstance(merged, pl.DataFrame) else read(merged)

@@ -78,8 +78,8 @@ def linked_frame(session: ReviewSession) -> pl.DataFrame:
     (``match``/``None``); dedup output gets ``_cluster`` (a rejected pair can still share a
     cluster through other links).
     """
-    from linker.matching.assign import assign
-    from linker.result import merged_frame
+    from linker.decide.assign import assign
+    from linker.pipeline.result import merged_frame
 
     labels = _decisions(session).select("left_id", "right_id", pl.col("label").alias("_review"))
     lat = {v: i for i, v in enumerate(session.left[ID].to_list())}
@@ -94,7 +94,7 @@ def linked_frame(session: ReviewSession) -> pl.DataFrame:
     )
     t = session.threshold
     if session.kind == "dedup":
-        from linker.matching.cluster import cluster
+        from linker.decide.cluster import cluster
 
         labels_ = cluster(session.left.height, pairs.select("left_row", "right_row",
                           pl.col("w").alias("score")), threshold=t)  # fmt: skip

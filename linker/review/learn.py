@@ -9,8 +9,8 @@ import numpy as np
 import polars as pl
 
 from linker.errors import InputError
-from linker.matching.fast import FastMatcher
 from linker.review.session import ReviewSession
+from linker.scoring.selftrained import FastMatcher
 
 __all__ = ["RetrainReport", "retrain"]
 
@@ -39,7 +39,7 @@ class RetrainReport:
 
 
 def retrain(session: ReviewSession) -> RetrainReport:
-    """Fit a :class:`~linker.matching.fast.FastMatcher` on the labels and re-score all pairs.
+    """Fit a :class:`~linker.scoring.selftrained.FastMatcher` on the labels and re-score all pairs.
 
     The new scores are stored (with the matcher's weights, for the exported config) in one
     transaction; every session on the store picks them up at its next step, and the queue

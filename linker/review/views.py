@@ -131,7 +131,7 @@ def explanation(rows: pl.DataFrame) -> Explanation:
 
     Args:
         rows: ``feature``, ``value`` and ``contribution`` of one pair, as
-            :meth:`linker.result.LinkResult.explain` returns them.
+            :meth:`linker.pipeline.result.LinkResult.explain` returns them.
 
     Example:
         >>> rows = pl.DataFrame({"feature": ["prior", "city", "name"], "value": [None, 0.2, 0.9],
@@ -247,7 +247,7 @@ def clusters(
 
     Returns ``records`` plus ``_cluster`` and ``_size``, largest clusters first.
     """
-    from linker.matching.cluster import cluster
+    from linker.decide.cluster import cluster
 
     at = {v: i for i, v in enumerate(records[ID].to_list())}
     edges = pairs.select(

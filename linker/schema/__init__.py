@@ -8,7 +8,7 @@
 
 Profiles (:mod:`linker.schema.profiles`), name handling (:mod:`linker.schema.names`) and the
 signals (:mod:`linker.schema.signals`) live in their own modules; embedding and search reuse
-:mod:`linker.embed` and :mod:`linker.ann`.
+:mod:`linker.vectors.embed` and :mod:`linker.vectors.ann`.
 """
 
 from __future__ import annotations

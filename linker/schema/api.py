@@ -7,12 +7,12 @@ from collections.abc import Callable, Mapping
 from contextlib import AbstractContextManager
 from typing import Any
 
-from linker.embed import Encoder
 from linker.frames import to_kind
 from linker.llm.resolve import LLMSpec, open_hook
 from linker.schema.glossary import glossary_schema
 from linker.schema.matcher import Reranker, SchemaMatcher
 from linker.schema.profiles import as_schema
+from linker.vectors.embed import Encoder
 
 __all__ = ["match_glossary", "match_schema"]
 

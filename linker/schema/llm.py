@@ -25,7 +25,7 @@ from pathlib import Path
 from linker.llm.resolve import LLMSpec, open_select
 from linker.llm.select import LLMSelectReranker
 from linker.llm.tasks import COLUMNS
-from linker.matching.rerank import Query, Record
+from linker.rerank.base import Query, Record
 from linker.schema.profiles import ColumnProfile
 
 __all__ = ["LLMColumnReranker", "column_record", "open_column_reranker"]

@@ -8,7 +8,7 @@ signals, each standardised among the source column's candidates (:func:`combine_
 weights :data:`DEFAULT_WEIGHTS`, chosen on the GDC benchmark, see
 ``benchmarks/results/schema.md``); (3) optionally lets a :class:`Reranker` (an LLM) re-score
 the best few; (4) optionally keeps a one-to-one mapping, with the same
-:func:`linker.matching.assign.assign` as record linkage.
+:func:`linker.decide.assign.assign` as record linkage.
 """
 
 from __future__ import annotations
@@ -22,11 +22,11 @@ import numpy as np
 import numpy.typing as npt
 import polars as pl
 
-from linker.embed import Encoder, get_encoder
+from linker.decide.assign import assign
 from linker.errors import ConfigError, RerankError
-from linker.matching.assign import assign
 from linker.schema.profiles import ColumnProfile, Schema
 from linker.schema.signals import SIGNALS, Encoded, encode_schemas, pair_signals, retrieve
+from linker.vectors.embed import Encoder, get_encoder
 
 __all__ = ["DEFAULT_WEIGHTS", "Reranker", "SchemaMatcher", "combine_signals"]
 

@@ -14,8 +14,8 @@ measured (no values on one side, a name without meaning, no description anywhere
 - ``type``: 1 when both columns hold the same kind of data, 0 when they differ.
 
 :func:`encode_schemas` embeds every text of both schemas in one call of
-:func:`linker.embed.embed_texts`; :func:`retrieve` finds the candidates with
-:func:`linker.ann.search` and rapidfuzz; :func:`pair_signals` measures the candidates.
+:func:`linker.vectors.embed.embed_texts`; :func:`retrieve` finds the candidates with
+:func:`linker.vectors.ann.search` and rapidfuzz; :func:`pair_signals` measures the candidates.
 """
 
 from __future__ import annotations
@@ -27,10 +27,10 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from linker.ann import search
-from linker.embed import Encoder, embed_texts
 from linker.schema.names import has_meaning, name_text
 from linker.schema.profiles import ColumnProfile
+from linker.vectors.ann import search
+from linker.vectors.embed import Encoder, embed_texts
 
 __all__ = ["SIGNALS", "Encoded", "encode_schemas", "pair_signals", "retrieve"]
 
@@ -90,7 +90,7 @@ def encode_schemas(
     """Embed names, descriptions and value lists of several schemas in one model call.
 
     Example:
-        >>> from linker.embed import get_encoder
+        >>> from linker.vectors.embed import get_encoder
         >>> src, = encode_schemas([[ColumnProfile("pt_age")]], get_encoder())
         >>> src.words
         ['pt age']

@@ -14,10 +14,10 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from linker.embed import Encoder, embed_texts, get_encoder
 from linker.errors import ConfigError, InputError
 from linker.frames import as_polars, check_columns, to_kind
 from linker.schema.profiles import Schema, as_schema
+from linker.vectors.embed import Encoder, embed_texts, get_encoder
 
 __all__ = ["map_values", "match_values"]
 

@@ -11,7 +11,6 @@ from typing import Any
 
 import polars as pl
 
-from linker.embed import Encoder
 from linker.errors import InputError
 from linker.frames import FrameKind, as_polars, check_columns, text_values, to_kind
 from linker.llm.resolve import LLMSpec, open_hook
@@ -20,6 +19,7 @@ from linker.taxonomy.obo import read_obo
 from linker.taxonomy.rerank import NodeReranker
 from linker.taxonomy.score import HierarchyParams
 from linker.taxonomy.tree import Taxonomy
+from linker.vectors.embed import Encoder
 
 __all__ = ["as_examples", "as_phrases", "as_taxonomy", "map_taxonomy"]
 

@@ -23,7 +23,7 @@ from pathlib import Path
 from linker.llm.resolve import LLMSpec, open_select
 from linker.llm.select import LLMSelectReranker
 from linker.llm.tasks import NODES
-from linker.matching.rerank import Query, Record
+from linker.rerank.base import Query, Record
 from linker.taxonomy.rerank import NodeCandidate
 
 __all__ = ["LLMNodeReranker", "node_record", "open_node_reranker"]

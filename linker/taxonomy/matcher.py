@@ -2,9 +2,9 @@
 
 :class:`TaxonomyMatcher` embeds every node's prototypes (label, synonyms, context text with
 the ancestor path, and labelled example phrases in few-shot mode; see
-:mod:`linker.taxonomy.nodes`) with the shared encoder (:mod:`linker.embed`), fits a
-character n-gram TF-IDF (:mod:`linker.lexical`) on the short ones, and at predict time
-retrieves candidate nodes per phrase from both with :func:`linker.ann.search`, scores them
+:mod:`linker.taxonomy.nodes`) with the shared encoder (:mod:`linker.vectors.embed`), fits a
+character n-gram TF-IDF (:mod:`linker.vectors.ngrams`) on the short ones, and at predict time
+retrieves candidate nodes per phrase from both with :func:`linker.vectors.ann.search`, scores them
 with the hierarchy (:mod:`linker.taxonomy.score`), backs weak answers off to an ancestor,
 and optionally lets a reranker (an LLM) reorder the best few.
 
@@ -26,10 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from linker.ann import AnnParams, search
-from linker.embed import Encoder, embed_texts, get_encoder
 from linker.errors import ConfigError, InputError, NotFittedError
-from linker.lexical import NgramVectorizer
 from linker.taxonomy.nodes import build_prototypes
 from linker.taxonomy.rerank import NodeReranker, apply_reranker
 from linker.taxonomy.score import (
@@ -40,6 +37,9 @@ from linker.taxonomy.score import (
     rank_pairs,
 )
 from linker.taxonomy.tree import Taxonomy
+from linker.vectors.ann import AnnParams, search
+from linker.vectors.embed import Encoder, embed_texts, get_encoder
+from linker.vectors.ngrams import NgramVectorizer
 
 __all__ = ["TaxonomyMatch", "TaxonomyMatcher", "qualifier"]
 

@@ -1,0 +1,9 @@
+"""Candidate generation: which right records each left record is compared with.
+
+- :mod:`~linker.blocking.blockers`: the ranked neighbour lists (embedding, n-gram, rare tokens,
+  twins) unioned within exact key blocks;
+- :mod:`~linker.blocking.rare_tokens`: records that share rare words or numbers;
+- :mod:`~linker.blocking.twins`: records identical on every compared column.
+"""
+
+from __future__ import annotations

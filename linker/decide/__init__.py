@@ -1,0 +1,4 @@
+"""From scored pairs to decisions: :mod:`~linker.decide.assign` (Stata-style ``how``, one-to-one
+by optimal matching) and :mod:`~linker.decide.cluster` (dedup clusters)."""
+
+from __future__ import annotations

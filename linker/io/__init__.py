@@ -1,0 +1,4 @@
+"""Files in and out: :mod:`~linker.io.text` reads delimited text exactly as written,
+:mod:`~linker.io.write` writes tables atomically (temporary file, then rename)."""
+
+from __future__ import annotations

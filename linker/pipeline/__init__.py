@@ -1,0 +1,11 @@
+"""The record pipeline, stage by stage: serialize, embed, block, features, score, rerank, decide.
+
+- :mod:`~linker.pipeline.linker`: :class:`Linker`, which holds the settings and wires the stages;
+- :mod:`~linker.pipeline.columns`: which columns to compare when the user did not say;
+- :mod:`~linker.pipeline.serialize`: records as text, for the encoders and matchers;
+- :mod:`~linker.pipeline.result`: the merged / dedup frames the user gets back;
+- :mod:`~linker.pipeline.pandas_io`: pandas in, pandas out (dtypes and index restored);
+- :mod:`~linker.pipeline.incremental`: :class:`LinkIndex`, a reference prepared once.
+"""
+
+from __future__ import annotations

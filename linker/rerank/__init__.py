@@ -1,0 +1,8 @@
+"""The second stage: a reranker rescores the uncertain band of the first stage's pairs.
+
+- :mod:`~linker.rerank.base`: the contract (:class:`Query`, :class:`Record`, :class:`Reranker`);
+- :mod:`~linker.rerank.cross_encoder`: a trained pair matcher as an offline reranker;
+- the LLM reranker lives in :mod:`linker.llm`.
+"""
+
+from __future__ import annotations

@@ -1,0 +1,9 @@
+"""One of each vector primitive, shared by the pipeline, schema, taxonomy and scoring code.
+
+- :mod:`~linker.vectors.embed`: sentence encoders (the packaged default, any
+  sentence-transformers model, the static model) and the embedding cache;
+- :mod:`~linker.vectors.ngrams`: character n-gram TF-IDF vectors;
+- :mod:`~linker.vectors.ann`: exact and hnswlib nearest-neighbour search behind one function.
+"""
+
+from __future__ import annotations
