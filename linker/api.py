@@ -19,7 +19,7 @@ from linker.frames import as_polars, read, to_kind
 from linker.measures import Evaluation, evaluate
 from linker.pipeline.columns import default_on
 from linker.pipeline.linker import Linker
-from linker.rerank.base import RerankSpec
+from linker.rerank.spec import RerankSpec
 from linker.vectors.ann import AnnParams
 from linker.vectors.embed import Encoder
 

@@ -14,9 +14,9 @@ from conftest import demo_pairs, demo_tables
 import linker as lk
 from linker.cli import main
 from linker.errors import ConfigError, InputError, ModelError
-from linker.scoring.base import load_matcher
 from linker.scoring.boosted import BoostedMatcher, PairFeatures, number_similarity
 from linker.scoring.labelled_pairs import PairSet
+from linker.scoring.registry import load_matcher
 from linker.scoring.trees import fit_trees, predict_trees
 
 COLUMNS = ["name", "street", "city", "zip", "phone"]

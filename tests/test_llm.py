@@ -19,7 +19,8 @@ from linker.errors import ConfigError, RerankError
 from linker.llm import CallCache, LLMSelectReranker, LocalServer, OpenAIClient
 from linker.llm.select import SYSTEM, build_messages, parse_answer
 from linker.pipeline.linker import Linker
-from linker.rerank.base import Query, band_pairs, open_reranker, rerank_band
+from linker.rerank.base import Query, band_pairs, rerank_band
+from linker.rerank.spec import open_reranker
 
 Answer = Callable[[dict[str, Any]], str]
 

@@ -30,7 +30,8 @@ from linker.frames import check_columns, check_ids, check_not_empty, check_reser
 from linker.pipeline.columns import default_on, warn_empty
 from linker.pipeline.result import OUTPUT_COLUMNS, LinkResult, merged_frame
 from linker.pipeline.serialize import Serializer, wordy_columns
-from linker.rerank.base import RerankSpec, check_band, open_reranker, rerank_band
+from linker.rerank.base import check_band, rerank_band
+from linker.rerank.spec import RerankSpec, open_reranker
 from linker.scoring.features import code_features, digit_features
 from linker.scoring.separation import separation_warning
 from linker.scoring.zero_label import ZeroLabelScorer, score_candidates
@@ -412,7 +413,7 @@ class Linker:
         ri: npt.NDArray[np.int64],
     ) -> npt.NDArray[np.float32]:
         """The fine-tuned matcher's probability per candidate; both sides keyed by ``names``."""
-        from linker.scoring.base import load_matcher
+        from linker.scoring.registry import load_matcher
 
         assert self.matcher is not None  # checked by the caller
         matcher = self._matcher_cache = getattr(self, "_matcher_cache", None) or load_matcher(

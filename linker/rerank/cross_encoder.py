@@ -15,9 +15,10 @@ from pathlib import Path
 
 from linker.errors import ConfigError
 from linker.rerank.base import Query
-from linker.scoring.base import PairMatcher, load_matcher
+from linker.scoring.base import PairMatcher
 from linker.scoring.boosted import BoostedMatcher
 from linker.scoring.ditto.model import DittoMatcher
+from linker.scoring.registry import load_matcher
 from linker.scoring.stack import StackedMatcher
 
 __all__ = ["CrossEncoderReranker", "cross_encoder_reranker"]

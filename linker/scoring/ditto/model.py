@@ -25,6 +25,7 @@ import numpy.typing as npt
 
 from linker._progress import want_progress
 from linker.errors import ConfigError, InputError, ModelError, NotFittedError
+from linker.scoring.base import CONFIG_FILE
 from linker.scoring.ditto.loop import best_threshold, f1_at, predict_texts, train_epoch
 from linker.scoring.ditto.optimize import Summarizer, augment, mark_spans
 from linker.scoring.labelled_pairs import PairSet, Record, holdout, serialize_record
@@ -33,7 +34,6 @@ __all__ = ["DittoMatcher", "resolve_backbone"]
 
 logger = logging.getLogger(__name__)
 
-CONFIG_FILE = "linker_matcher.json"
 FORMAT_VERSION = 2  # 2: ``pooling`` and ``balance`` (version-1 folders load as "cls" pooling)
 _PARAMS = (
     "backbone", "columns", "max_len", "epochs", "batch_size", "lr", "summarize", "inject",
