@@ -267,3 +267,24 @@ def test_folder_from_before_the_averaged_trees_loads_as_one_model(
     assert isinstance(loaded, BoostedMatcher)
     assert (loaded.n_models, loaded.max_features, loaded.l2_regularization) == (1, 1.0, 0.0)
     np.testing.assert_array_equal(loaded.predict_proba(test), fitted.predict_proba(test))
+
+
+def test_tree_export_names_an_unknown_scikit_learn(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A scikit-learn that renamed the private tree arrays fails with a ModelError that says
+    which version to install, not with an AttributeError from inside the export."""
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    from linker.errors import ModelError
+
+    monkeypatch.delattr(HistGradientBoostingClassifier, "_predictors", raising=False)
+    original_fit = HistGradientBoostingClassifier.fit
+
+    def fit_then_hide(self: HistGradientBoostingClassifier, *a: object, **k: object) -> object:
+        out = original_fit(self, *a, **k)
+        del self._predictors
+        return out
+
+    monkeypatch.setattr(HistGradientBoostingClassifier, "fit", fit_then_hide)
+    X = np.array([[0.1], [0.2], [0.8], [0.9]] * 10)
+    with pytest.raises(ModelError, match="scikit-learn"):
+        fit_trees(X, np.array([0, 0, 1, 1] * 10), max_iter=3, n_models=1)

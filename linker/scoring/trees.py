@@ -13,6 +13,8 @@ from typing import Any, NamedTuple
 import numpy as np
 import numpy.typing as npt
 
+from linker.errors import ModelError
+
 __all__ = ["CompiledTrees", "compile_trees", "fit_trees", "out_of_fold", "predict_trees"]
 
 Trees = dict[str, Any]
@@ -71,12 +73,36 @@ def fit_trees(
             random_state=seed + k,
         )
         model.fit(X, y)
-        baseline += float(np.ravel(model._baseline_prediction)[0]) / n_models
-        for (predictor,) in model._predictors:  # binary: one tree per round
-            nodes = predictor.nodes
+        base, fitted = _export(model)
+        baseline += base / n_models
+        for nodes in fitted:
             tree = {f: nodes[f].tolist() for f in _FIELDS if f != "value"}
             trees.append({**tree, "value": (nodes["value"] / n_models).tolist()})
     return {"baseline": baseline, "trees": trees}
+
+
+def _export(model: Any) -> tuple[float, list[Any]]:
+    """The baseline log-odds and the node arrays of a fitted binary classifier.
+
+    scikit-learn keeps them in private attributes (``_baseline_prediction``, ``_predictors``,
+    each predictor's ``nodes`` record array); tests/test_boosted.py checks, for the pinned
+    version, that the exported trees give scikit-learn's own log-odds. A version that renames
+    them fails here with a message, not deep inside a save.
+    """
+    try:
+        baseline = float(np.ravel(model._baseline_prediction)[0])
+        nodes = [predictor.nodes for (predictor,) in model._predictors]  # binary: one per round
+        for field in _FIELDS:
+            _ = nodes[0][field] if nodes else None
+    except (AttributeError, KeyError, TypeError, ValueError) as e:
+        import sklearn
+
+        raise ModelError(
+            f"scikit-learn {sklearn.__version__} stores its boosted trees differently from the "
+            f"versions linker can export ({e!r}); install the version in constraints.txt "
+            "(pip install 'scikit-learn==1.9.1')"
+        ) from e
+    return baseline, nodes
 
 
 def out_of_fold(
