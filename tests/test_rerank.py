@@ -19,6 +19,7 @@ import polars as pl
 import pytest
 
 import linker as lk
+from linker.cli import main
 from linker.errors import ConfigError, RerankError
 from linker.llm import RECORDS, ScriptedChatClient
 from linker.llm.tasks import COLUMNS, NODES
@@ -61,7 +62,9 @@ def _column_pairs() -> PairSet:
 @pytest.fixture(scope="module")
 def column_matcher(tmp_path_factory: pytest.TempPathFactory) -> tuple[PairMatcher, Path]:
     folder = tmp_path_factory.mktemp("columns") / "matcher"
-    matcher = lk.train(_column_pairs(), model="boosted", save=folder, max_iter=60)
+    matcher = lk.train(
+        _column_pairs(), model="boosted", save=folder, max_iter=60, token_model=False
+    )
     return matcher, folder
 
 
@@ -104,6 +107,25 @@ def test_cross_encoder_reranks_schema_candidates(
     assert again.equals(out)
 
 
+def test_cli_schema_takes_a_cross_encoder(
+    column_matcher: tuple[PairMatcher, Path],
+    default_model: Encoder,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    _, folder = column_matcher
+    src, std, out = tmp_path / "src.csv", tmp_path / "std.csv", tmp_path / "out.csv"
+    pl.DataFrame({"gndr_cd": ["M", "F"], "surnm": ["Lee", "Chan"]}).write_csv(src)
+    pl.DataFrame({"column": list(TARGET), "description": list(TARGET.values())}).write_csv(std)
+    argv = ["schema", str(src), str(std), "--target-is-schema", "-k", "1", "--rerank-top", "4",
+            "--rerank", f"cross-encoder:{folder}", "-o", str(out)]  # fmt: skip
+    assert main(argv) == 0
+    assert "8 pairs scored" in capsys.readouterr().err
+    best = dict(pl.read_csv(out).select("source_column", "target_column").rows())
+    assert best == {"gndr_cd": "gender", "surnm": "last_name"}
+    assert main([*argv[:-4], "--rerank", "cross-encoder:no/such/folder"]) == 2
+
+
 ANIMALS = Taxonomy.from_pairs([
     ("dog", "mammal"), ("cat", "mammal"), ("horse", "mammal"), ("mammal", "animal"),
     ("eagle", "bird"), ("owl", "bird"), ("bird", "animal"), ("salmon", "fish"), ("fish", "animal"),
@@ -130,7 +152,7 @@ def _node_pairs() -> PairSet:
 
 def test_cross_encoder_reranks_taxonomy_candidates(tmp_path: Path, minilm: Encoder) -> None:
     folder = tmp_path / "nodes"
-    matcher = lk.train(_node_pairs(), model="boosted", save=folder, max_iter=60)
+    matcher = lk.train(_node_pairs(), model="boosted", save=folder, max_iter=60, token_model=False)
     phrases = ["young dog", "baby cat", "small owl"]
     plain = lk.map_taxonomy(phrases, ANIMALS, top_k=3, model=minilm)
     report: dict[str, float] = {}
