@@ -89,9 +89,13 @@ def describe_report(report: Mapping[str, float]) -> str:
         '4 calls (0.50 s each, 800 prompt + 20 completion tokens), 2 cache hits, 1 malformed answers, 0 undecided'
         >>> describe_report({"pairs": 12, "seconds": 0.5})
         '12 pairs scored in 0.50 s'
+        >>> describe_report({"queries": 3})
+        'queries 3'
     """  # noqa: E501
-    if "calls" not in report and "pairs" in report:  # a cross-encoder's counters
-        return f"{int(report['pairs'])} pairs scored in {report.get('seconds', 0.0):.2f} s"
+    if "calls" not in report:  # a cross-encoder's counters, or a reranker of your own
+        if "pairs" in report:
+            return f"{int(report['pairs'])} pairs scored in {report.get('seconds', 0.0):.2f} s"
+        return ", ".join(f"{k} {v:g}" for k, v in sorted(report.items())) or "no counters"
     calls = int(report.get("calls", 0))
     each = report.get("seconds", 0.0) / calls if calls else 0.0
     text = f"{calls} calls ({each:.2f} s each"
