@@ -3,8 +3,8 @@
 Both scripts run the rerank only when ``--rerank SPEC`` is given (their default run is
 unchanged), on a seeded subset, with and without the LLM on exactly the same items, and
 write their own results file (never ``schema.md`` / ``taxonomy.md``). The LLM is opened by
-the library's resolver (:func:`linker.llm.resolve.open_select` through the matchers' own
-``open_*_reranker``), so the benchmark runs what ``rerank="local"`` runs.
+the library's resolver (:func:`linker.rerank.spec.open_reranker` with the matcher's LLM
+task), so the benchmark runs what ``rerank="local"`` runs.
 """
 
 from __future__ import annotations

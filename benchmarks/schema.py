@@ -454,14 +454,15 @@ def best_ranks(out: pl.DataFrame, truth: list[tuple[str, str]]) -> dict[str, flo
 
 def run_rerank(args: argparse.Namespace, root: Path, encoder: Encoder) -> int:
     """linker with and without the LLM rerank on the same GDC columns; own results file."""
-    from linker.schema.llm import open_column_reranker
+    from linker.llm.tasks import COLUMNS
+    from linker.rerank.spec import open_reranker
 
     tasks = gdc_tasks(root)
     clock, done, moved = Clock(args.rerank_minutes), [], [0, 0, 0]  # better, worse, same
     plain_name, llm_name = "linker, no LLM", f"linker + LLM rerank ({args.rerank})"
     enc = MemoEncoder(encoder)  # the GDC standard is embedded once for all studies
-    with open_column_reranker(args.rerank, cache=args.rerank_cache) as rr:
-        rr.select.rounds = args.rerank_rounds
+    with open_reranker(args.rerank, task=COLUMNS, cache=args.rerank_cache) as rr:
+        rr.rounds = args.rerank_rounds  # type: ignore[attr-defined]  # an LLMSelectReranker
         for task in tasks:
             if done and clock.spent:
                 print(f"time budget spent: {task.name} and later studies not run")

@@ -577,14 +577,15 @@ def rerank_set(task: Task, enc: CachedEncoder, rr: object, args: argparse.Namesp
 
 
 def run_rerank(args: argparse.Namespace) -> int:
-    from linker.taxonomy.llm import open_node_reranker
+    from linker.llm.tasks import NODES
+    from linker.rerank.spec import open_reranker
 
     enc = CachedEncoder(get_encoder())
     tasks = [_sample(load(name, args), args.rerank_n, args.rerank_seed)
              for name in args.set or ["dbpedia"]]  # fmt: skip
     clock, body, items = Clock(args.rerank_minutes), [], 0
-    with open_node_reranker(args.rerank, cache=args.rerank_cache) as rr:
-        rr.select.rounds = args.rerank_rounds
+    with open_reranker(args.rerank, task=NODES, cache=args.rerank_cache) as rr:
+        rr.rounds = args.rerank_rounds  # type: ignore[attr-defined]  # an LLMSelectReranker
         for task in tasks:
             if body and clock.spent:
                 break

@@ -1,20 +1,17 @@
-"""Progress reporting shared by every long step: tqdm bars and a callback hook."""
+"""Progress reporting shared by every long step: tqdm bars and a callback hook
+(:class:`~linker.protocols.ProgressCallback`)."""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Iterator
-from typing import Protocol, TypeVar
+from typing import TypeVar
+
+from linker.protocols import ProgressCallback
 
 __all__ = ["ProgressCallback", "progress", "want_progress"]
 
 T = TypeVar("T")
-
-
-class ProgressCallback(Protocol):
-    """Called as ``callback(stage, done, total)`` while a stage runs (CLI bar, app bar)."""
-
-    def __call__(self, stage: str, done: int, total: int) -> None: ...
 
 
 def want_progress(show_progress: bool | None, logger: logging.Logger) -> bool:

@@ -12,6 +12,7 @@ import pytest
 
 import linker as lk
 from linker.errors import ConfigError, InputError, RerankError
+from linker.protocols import Query
 from linker.schema import (
     ColumnProfile,
     Schema,
@@ -271,40 +272,73 @@ def test_signal_weights_select_the_variant(minilm: Encoder) -> None:
         match_schema(source, target, top_k=0, model=minilm)
 
 
-class ReverseReranker:
-    """Puts the retriever's last candidate first (to see that the hook re-orders)."""
+class Reverse:
+    """A :class:`~linker.protocols.Reranker` that puts the retriever's last candidate first."""
 
     def __init__(self) -> None:
         self.seen: list[str] = []
 
-    def rerank(
-        self, column: ColumnProfile, candidates: Sequence[ColumnProfile], scores: Sequence[float]
-    ) -> Sequence[float]:
-        self.seen.append(column.name)
-        return [0.1 + 0.8 * i / max(len(candidates) - 1, 1) for i in range(len(candidates))]
+    def rerank(self, queries: Sequence[Query]) -> list[list[float | None]]:
+        self.seen += [q.left["name"] for q in queries]
+        return [[i / max(len(q.right) - 1, 1) for i in range(len(q.right))] for q in queries]
+
+    def report(self) -> dict[str, float]:
+        return {"queries": len(self.seen)}
 
 
-def test_reranker_hook_reorders_the_best_candidates(minilm: Encoder) -> None:
+def test_reranker_reorders_the_best_candidates(minilm: Encoder) -> None:
     target = ["age_at_diagnosis", "gender", "race", "ethnicity"]
     plain = match_schema(["age"], target, top_k=4, model=minilm)
-    rr = ReverseReranker()
-    out = match_schema(["age"], target, top_k=4, model=minilm, reranker=rr)
-    assert rr.seen == ["age"]
+    rr, report = Reverse(), dict[str, float]()
+    out = match_schema(["age"], target, top_k=4, model=minilm, rerank=rr, rerank_report=report)
+    assert rr.seen == ["age"] and report == {"queries": 1.0}
     assert out["target_column"].to_list() == plain["target_column"].to_list()[::-1]
+    assert out["score"].is_between(0, 1).all()
 
 
 def test_reranker_with_wrong_score_count_is_a_rerank_error(minilm: Encoder) -> None:
-    class Short:
+    class Short(Reverse):
+        def rerank(self, queries: Sequence[Query]) -> list[list[float | None]]:
+            return [[1.0] for _ in queries]
+
+    with pytest.raises(RerankError, match="1 scores for 2 candidates of source column 'age'"):
+        match_schema(["age"], ["age_at_diagnosis", "gender"], model=minilm, rerank=Short())
+
+
+class OldReverse:
+    """An older hook, ``rerank(column, candidates, scores) -> scores`` (deprecated)."""
+
+    def rerank(
+        self, column: ColumnProfile, candidates: Sequence[ColumnProfile], scores: Sequence[float]
+    ) -> Sequence[float]:
+        return [0.1 + 0.8 * i / max(len(candidates) - 1, 1) for i in range(len(candidates))]
+
+
+def test_older_hook_still_works_with_a_deprecation_warning(minilm: Encoder) -> None:
+    target = ["age_at_diagnosis", "gender", "race", "ethnicity"]
+    plain = match_schema(["age"], target, top_k=4, model=minilm)
+    with pytest.warns(DeprecationWarning, match=r"rerank\(\) takes \(column") as seen:
+        out = match_schema(["age"], target, top_k=4, model=minilm, reranker=OldReverse())
+    assert [w.filename for w in seen] == [__file__]  # points at the caller, once
+    assert out["target_column"].to_list() == plain["target_column"].to_list()[::-1]
+    assert out["score"].to_list() == pytest.approx([0.9, 0.6333, 0.3667, 0.1], abs=1e-4)
+
+    class Short(OldReverse):
         def rerank(
-            self,
-            column: ColumnProfile,
-            candidates: Sequence[ColumnProfile],
-            scores: Sequence[float],
+            self, column: ColumnProfile, candidates: Sequence[ColumnProfile], scores: object
         ) -> Sequence[float]:
             return [1.0]
 
-    with pytest.raises(RerankError, match="'age'"):
-        match_schema(["age"], ["age_at_diagnosis", "gender"], model=minilm, reranker=Short())
+    with pytest.warns(DeprecationWarning), pytest.raises(RerankError, match="'age'"):
+        match_schema(["age"], target, model=minilm, reranker=Short())
+
+
+def test_reranker_keyword_is_deprecated_for_new_rerankers(minilm: Encoder) -> None:
+    rr = Reverse()
+    with pytest.warns(DeprecationWarning, match="pass the reranker as rerank=") as seen:
+        out = match_schema(["age"], ["age_at_diagnosis", "gender"], model=minilm, reranker=rr)
+    assert [w.filename for w in seen] == [__file__] and rr.seen == ["age"]
+    assert out["target_column"].to_list() == ["gender", "age_at_diagnosis"]
 
 
 # -- glossary -------------------------------------------------------------------------------

@@ -15,6 +15,7 @@ import pytest
 import linker as lk
 from linker.cli import main
 from linker.errors import RerankError
+from linker.protocols import Query
 from linker.taxonomy import NodeCandidate, Taxonomy, TaxonomyMatcher
 from linker.vectors.embed import Encoder
 
@@ -127,6 +128,42 @@ def test_few_shot_examples_help(
 
 
 class Reverse:
+    """A :class:`~linker.protocols.Reranker` that scores the retriever's last candidate best."""
+
+    def rerank(self, queries: Sequence[Query]) -> list[list[float | None]]:
+        assert all(r["path"].startswith("Thing > ") for q in queries for r in q.right)
+        return [[i / len(q.right) for i in range(len(q.right))] for q in queries]
+
+    def report(self) -> dict[str, float]:
+        return {}
+
+
+def test_rerank_reorders_and_scores_travel(tax: Taxonomy, memo_minilm: Encoder) -> None:
+    plain = TaxonomyMatcher(memo_minilm).fit(tax).predict(["automobile"], top_k=3)
+    m = TaxonomyMatcher(memo_minilm, reranker=Reverse(), rerank_top=3).fit(tax)
+    got = m.predict(["automobile"], top_k=3)
+    assert got.nodes[0].tolist() == plain.nodes[0].tolist()[::-1]
+    assert got.scores[0].tolist() == plain.scores[0].tolist()[::-1]
+
+    class Undecided(Reverse):
+        def rerank(self, queries: Sequence[Query]) -> list[list[float | None]]:
+            return [[None, *[0.5] * (len(q.right) - 1)] for q in queries]
+
+    m = TaxonomyMatcher(memo_minilm, reranker=Undecided(), rerank_top=3).fit(tax)
+    order = plain.nodes[0].tolist()
+    assert m.predict(["automobile"], top_k=3).nodes[0].tolist() == [*order[1:], order[0]]
+
+    class TooHigh(Reverse):
+        def rerank(self, queries: Sequence[Query]) -> list[list[float | None]]:
+            return [[2.0] * len(q.right) for q in queries]
+
+    with pytest.raises(RerankError, match="phrase 'automobile'.*in \\[0, 1\\]"):
+        TaxonomyMatcher(memo_minilm, reranker=TooHigh()).fit(tax).predict(["automobile"])
+
+
+class OldReverse:
+    """An older hook, ``rerank(phrase, candidates) -> positions`` (deprecated)."""
+
     def rerank(self, phrase: str, candidates: Sequence[NodeCandidate]) -> list[int]:
         assert all(c.path.startswith("Thing > ") for c in candidates)
         return list(range(len(candidates)))[::-1]
@@ -137,12 +174,21 @@ class Broken:
         return [0, 0]
 
 
-def test_rerank_hook(tax: Taxonomy, memo_minilm: Encoder) -> None:
+def test_older_hook_still_works_with_a_deprecation_warning(
+    tax: Taxonomy, memo_minilm: Encoder
+) -> None:
     plain = TaxonomyMatcher(memo_minilm).fit(tax).predict(["automobile"], top_k=3)
-    m = TaxonomyMatcher(memo_minilm, reranker=Reverse(), rerank_top=3).fit(tax)
+    with pytest.warns(DeprecationWarning, match=r"rerank\(\) takes \(phrase") as seen:
+        m = TaxonomyMatcher(memo_minilm, reranker=OldReverse(), rerank_top=3).fit(tax)
+    assert [w.filename for w in seen] == [__file__]
     assert m.predict(["automobile"], top_k=3).nodes[0].tolist() == plain.nodes[0].tolist()[::-1]
-    with pytest.raises(RerankError, match="distinct positions"):
+    with pytest.warns(DeprecationWarning), pytest.raises(RerankError, match="distinct positions"):
         TaxonomyMatcher(memo_minilm, reranker=Broken()).fit(tax).predict(["automobile"])
+    with pytest.warns(DeprecationWarning) as seen:
+        out = lk.map_taxonomy(["automobile"], tax, top_k=3, model=memo_minilm, rerank_top=3,
+                              reranker=OldReverse())  # fmt: skip
+    assert len(seen) == 1 and seen[0].filename == __file__
+    assert out["node_id"].to_list() == [tax.ids[n] for n in plain.nodes[0].tolist()[::-1]]
 
 
 def test_map_taxonomy_returns_the_kind_given(frame: pl.DataFrame, default_model: Encoder) -> None:

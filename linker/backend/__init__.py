@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Protocol, TypeAlias, runtime_checkable
+from typing import TYPE_CHECKING, TypeAlias
 
 import numpy as np
 import numpy.typing as npt
@@ -27,6 +27,7 @@ import polars as pl
 import scipy.sparse as sp
 
 from linker.errors import ConfigError
+from linker.protocols import Backend
 
 if TYPE_CHECKING:
     from linker.vectors.ann import AnnParams, SearchMethod
@@ -39,47 +40,6 @@ logger = logging.getLogger(__name__)
 Matrix = npt.NDArray[np.float32]
 Ids = npt.NDArray[np.int64]
 Vectors: TypeAlias = Matrix | sp.csr_matrix
-
-
-@runtime_checkable
-class Backend(Protocol):
-    """The heavy stages of the record pipeline; see the module docstring."""
-
-    name: str
-
-    def embed(
-        self, encoder: Encoder, texts: Sequence[str], *, show_progress: bool | None = None
-    ) -> Matrix:
-        """Embed ``texts`` (each distinct text once) as float32 unit vectors, in order."""
-        ...
-
-    def search(
-        self,
-        queries: Vectors,
-        items: Vectors,
-        k: int,
-        *,
-        method: SearchMethod = "auto",
-        params: AnnParams | None = None,
-    ) -> tuple[Ids, Matrix]:
-        """The ``k`` items nearest each query, as :func:`linker.vectors.ann.search` returns them."""
-        ...
-
-    def features(
-        self,
-        left_cols: Sequence[pl.Series],
-        right_cols: Sequence[pl.Series],
-        left_rows: Ids,
-        right_rows: Ids,
-        *,
-        names: Sequence[str],
-    ) -> dict[str, Matrix]:
-        """Per-pair column features, as :func:`~linker.scoring.features.column_features` gives."""
-        ...
-
-    def close(self) -> None:
-        """Release what the backend holds (workers, connections)."""
-        ...
 
 
 class LocalBackend:

@@ -8,11 +8,14 @@
   real subprocess on a free port and stopped on exit. Install with ``pip install 'linker[llm]'``.
 * :class:`~linker.llm.cache.CallCache`: every call stored in SQLite, keyed by model, prompt
   version and prompt, so a re-run makes no calls.
-* :class:`~linker.llm.select.LLMSelectReranker`: the select-among-candidates reranker, for
-  records, schema columns and taxonomy nodes alike (a :class:`~linker.llm.select.SelectTask`
-  per kind; the column and node prompts are in :mod:`linker.llm.tasks`).
-* :func:`~linker.llm.resolve.open_select`: the one resolver of ``rerank=`` specs (``"local"``,
-  ``"openai:<model>"``, a ChatClient).
+* :class:`~linker.llm.select.LLMSelectReranker`: the select-among-candidates reranker, a
+  :class:`~linker.protocols.Reranker` for records, schema columns and taxonomy nodes alike (a
+  :class:`~linker.llm.select.SelectTask` per kind; the column and node prompts are in
+  :mod:`linker.llm.tasks`).
+* :func:`~linker.llm.resolve.open_select`: the LLM half of the ``rerank=`` resolver
+  (:func:`linker.rerank.spec.open_reranker`): ``"local"``, ``"openai:<model>"``, a ChatClient.
+* :class:`~linker.llm.testing.ScriptedChatClient`: a ChatClient that answers from a script,
+  for examples and tests.
 
 Nothing here is imported by ``import linker``.
 """
@@ -24,6 +27,7 @@ from linker.llm.client import ChatClient, OpenAIClient, client_from_spec
 from linker.llm.local import LocalServer, smollm2_path
 from linker.llm.resolve import open_select
 from linker.llm.select import RECORDS, LLMSelectReranker, SelectTask
+from linker.llm.testing import ScriptedChatClient
 
 __all__ = [
     "CallCache",
@@ -32,6 +36,7 @@ __all__ = [
     "LocalServer",
     "OpenAIClient",
     "RECORDS",
+    "ScriptedChatClient",
     "SelectTask",
     "client_from_spec",
     "open_select",

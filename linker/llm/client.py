@@ -16,33 +16,14 @@ import urllib.error
 import urllib.request
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Protocol, runtime_checkable
+from typing import Any
 
 from linker.errors import ConfigError, RerankError
+from linker.protocols import ChatClient, Message
 
 __all__ = ["ChatClient", "Message", "OpenAIClient", "check_spec", "client_from_spec"]
 
 logger = logging.getLogger(__name__)
-
-Message = dict[str, str]
-
-
-@runtime_checkable
-class ChatClient(Protocol):
-    """What the LLM reranker calls: one chat completion, returning the message text."""
-
-    model: str
-
-    def chat(
-        self,
-        messages: list[Message],
-        *,
-        max_tokens: int = 64,
-        temperature: float = 0.0,
-        response_format: dict[str, Any] | None = None,
-    ) -> str:
-        """The assistant's reply to ``messages``."""
-        ...
 
 
 class OpenAIClient:

@@ -1,13 +1,13 @@
-"""``rerank=`` specs → a running select-among-candidates LLM reranker; the one resolver.
+"""LLM ``rerank=`` specs → a running select-among-candidates reranker.
 
-``lk.merge``, ``lk.match_schema``, ``lk.match_glossary`` and ``lk.map_taxonomy`` all accept
-the same ``rerank=`` values, resolved here:
+The LLM half of the one ``rerank=`` resolver (:func:`linker.rerank.spec.open_reranker`, used by
+``lk.merge``, ``lk.match_schema``, ``lk.match_glossary`` and ``lk.map_taxonomy``):
 
 - ``"local"``: SmolLM2-135M served by a llama.cpp subprocess (:class:`LocalServer`), started
   on entry and stopped on exit; its answers are constrained to the JSON schema;
 - ``"openai:<model>"``: any OpenAI-compatible endpoint (``OPENAI_BASE_URL``,
   ``OPENAI_API_KEY``);
-- a :class:`~linker.llm.client.ChatClient` object.
+- a :class:`~linker.protocols.ChatClient` object.
 
 Each caller passes its :class:`~linker.llm.select.SelectTask` (records, columns, nodes); the
 prompting, votes, cache and counters are :class:`~linker.llm.select.LLMSelectReranker`'s.
@@ -16,10 +16,9 @@ prompting, votes, cache and counters are :class:`~linker.llm.select.LLMSelectRer
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import AbstractContextManager, contextmanager
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
-from typing import TypeVar
 
 from linker.errors import ConfigError
 from linker.llm.cache import CallCache
@@ -27,7 +26,7 @@ from linker.llm.client import ChatClient, client_from_spec
 from linker.llm.local import LocalServer
 from linker.llm.select import RECORDS, LLMSelectReranker, SelectTask
 
-__all__ = ["LLMSpec", "describe_report", "open_hook", "open_select"]
+__all__ = ["LLMSpec", "describe_report", "open_select"]
 
 logger = logging.getLogger(__name__)
 
@@ -81,58 +80,22 @@ def open_select(
         )
 
 
-H = TypeVar("H")
-
-
-@contextmanager
-def open_hook(
-    spec: LLMSpec | None,
-    hook: H | None,
-    opener: Callable[[LLMSpec], AbstractContextManager[H]],
-    *,
-    report: dict[str, float] | None = None,
-    what: str = "items",
-) -> Iterator[H | None]:
-    """The reranker of a matcher: ``hook`` as given, or the LLM one ``opener`` makes of ``spec``.
-
-    Used by ``match_schema``, ``match_glossary`` and ``map_taxonomy``, whose ``rerank=`` is an
-    LLM spec and ``reranker=`` any hook object. On exit the LLM's counters are logged (INFO)
-    and copied into ``report`` when one is given.
-
-    Raises:
-        ConfigError: both ``spec`` and ``hook`` were given.
-
-    Example:
-        >>> with open_hook(None, None, lambda spec: None) as hook:
-        ...     hook is None
-        True
-    """
-    if spec is None:
-        yield hook
-        return
-    if hook is not None:
-        raise ConfigError(
-            "give rerank= (an LLM: 'local', 'openai:<model>' or a ChatClient) or reranker= "
-            "(a reranker object), not both"
-        )
-    with opener(spec) as made:
-        try:
-            yield made
-        finally:
-            counts = dict(getattr(made, "report", dict)())
-            logger.info("LLM rerank of %s: %s", what, describe_report(counts))
-            if report is not None:
-                report.update(counts)
-
-
 def describe_report(report: Mapping[str, float]) -> str:
-    """One line of an LLM reranker's counters, for logs and the CLI.
+    """One line of a reranker's counters (an LLM's, or a cross-encoder's), for logs and the CLI.
 
     Example:
         >>> describe_report({"calls": 4, "seconds": 2.0, "cache_hits": 2, "malformed": 1,
         ...                  "undecided": 0, "prompt_tokens": 800, "completion_tokens": 20})
         '4 calls (0.50 s each, 800 prompt + 20 completion tokens), 2 cache hits, 1 malformed answers, 0 undecided'
+        >>> describe_report({"pairs": 12, "seconds": 0.5})
+        '12 pairs scored in 0.50 s'
+        >>> describe_report({"queries": 3})
+        'queries 3'
     """  # noqa: E501
+    if "calls" not in report:  # a cross-encoder's counters, or a reranker of your own
+        if "pairs" in report:
+            return f"{int(report['pairs'])} pairs scored in {report.get('seconds', 0.0):.2f} s"
+        return ", ".join(f"{k} {v:g}" for k, v in sorted(report.items())) or "no counters"
     calls = int(report.get("calls", 0))
     each = report.get("seconds", 0.0) / calls if calls else 0.0
     text = f"{calls} calls ({each:.2f} s each"

@@ -12,8 +12,8 @@ for none); with no valid vote at all the query stays undecided (first-stage scor
 The same machinery judges any kind of item: a :class:`SelectTask` holds the system prompt and
 prompt version of one kind (:data:`RECORDS` here; schema columns and taxonomy nodes in
 :mod:`linker.llm.tasks`), and the caller turns its items into flat ``{field: text}`` records
-(the item text builders: :func:`linker.schema.llm.column_record`,
-:func:`linker.taxonomy.llm.node_record`). Prompting, votes, JSON parsing, retries, cache and
+(the item text builders: :func:`linker.schema.rerank.column_record`,
+:func:`linker.taxonomy.rerank.node_record`). Prompting, votes, JSON parsing, retries, cache and
 counters are this module's, once.
 
 Every request is cached (:class:`~linker.llm.cache.CallCache`) by model, the task's prompt
@@ -35,8 +35,7 @@ from typing import Any
 import numpy as np
 
 from linker.llm.cache import CallCache
-from linker.llm.client import ChatClient, Message
-from linker.rerank.base import Query, Record
+from linker.protocols import ChatClient, Message, Query, Record
 
 __all__ = [
     "PROMPT_VERSION",
@@ -139,6 +138,9 @@ def parse_answer(text: str, n: int) -> int | None:
 class LLMSelectReranker:
     """Rerank queries by asking an LLM to pick the matching candidate, by shuffled-order vote.
 
+    A :class:`~linker.protocols.Reranker`: records, schema columns and taxonomy nodes alike
+    (``task``).
+
     Args:
         client: Any :class:`~linker.llm.client.ChatClient` (OpenAI-compatible or local).
         task: The kind of items judged (system prompt, prompt version); default records.
@@ -154,13 +156,11 @@ class LLMSelectReranker:
         seed: Seed of the candidate orders.
 
     Example:
-        >>> class Always1:
-        ...     model = "fake"
-        ...     def chat(self, messages, **kw):
-        ...         return '{"match": 1}'
-        >>> from linker.rerank.base import Query
+        >>> from linker.llm.testing import ScriptedChatClient
+        >>> from linker.protocols import Query
         >>> q = Query(0, {"name": "a"}, (5, 6), ({"name": "a"}, {"name": "b"}), (0.6, 0.4))
-        >>> r = LLMSelectReranker(Always1(), cache=CallCache(":memory:"), rounds=2)
+        >>> always1 = ScriptedChatClient('{"match": 1}')
+        >>> r = LLMSelectReranker(always1, cache=CallCache(":memory:"), rounds=2)
         >>> [round(s, 2) for s in r.rerank([q])[0]]
         [0.5, 0.5]
     """

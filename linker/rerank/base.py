@@ -1,24 +1,30 @@
-"""Second-stage reranking of the uncertain band: the protocol, and how the band is chosen.
+"""Second-stage reranking: the checks every user of the one contract shares, and the
+uncertain band of record linkage.
 
-Only left records whose best candidate scores inside ``band = (lo, hi)`` are reranked: above
-``hi`` the first stage is sure of a match, below ``lo`` sure of none. Each such record becomes
-a :class:`Query` holding its top candidates (those scoring at least ``lo``, best first). A
-:class:`Reranker` returns a new score per candidate (``None``: undecided, the first-stage score
-stays). Any object with ``rerank`` and ``report`` plugs in: the LLM select-among-candidates
-reranker (:class:`linker.llm.select.LLMSelectReranker`) and the fine-tuned cross-encoder
-(:class:`linker.rerank.cross_encoder.CrossEncoderReranker`).
+The contract itself (:class:`Query`, :class:`Record`, :class:`Reranker`) is defined in
+:mod:`linker.protocols` and re-exported here. :func:`checked_rerank` runs a reranker and checks
+its answer (one score in ``[0, 1]`` or ``None`` per candidate), for records, schema columns and
+taxonomy nodes alike.
+
+In record linkage only left records whose best candidate scores inside ``band = (lo, hi)``
+are reranked: above ``hi`` the first stage is sure of a match, below ``lo`` sure of none. Each
+such record becomes a :class:`Query` holding its top candidates (those scoring at least
+``lo``, best first). A :class:`Reranker` returns a new score per candidate (``None``:
+undecided, the first-stage score stays).
 """
 
 from __future__ import annotations
 
+import inspect
 import logging
-from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Protocol, runtime_checkable
+import sys
+import warnings
+from collections.abc import Callable, Sequence
 
 import polars as pl
 
-from linker.errors import ConfigError
+from linker.errors import ConfigError, RerankError
+from linker.protocols import Query, Record, Reranker
 
 __all__ = [
     "Query",
@@ -26,44 +32,110 @@ __all__ = [
     "Reranker",
     "band_pairs",
     "check_band",
+    "checked_rerank",
+    "deprecated",
     "rerank_band",
+    "takes_queries",
 ]
 
 logger = logging.getLogger(__name__)
 
-Record = dict[str, str]
 
+def takes_queries(obj: object) -> bool:
+    """Whether ``obj.rerank`` takes one argument (the queries), as :class:`Reranker` says.
 
-@dataclass(frozen=True)
-class Query:
-    """One left record and the candidates a reranker should judge.
+    The matchers' older hooks took ``rerank(column, candidates, scores)`` (schema) or
+    ``rerank(phrase, candidates)`` (taxonomy); those are told apart by this.
 
-    Attributes:
-        left_row: Row of the left record.
-        left: The left record as ``{column: value}`` (text, nulls as empty).
-        right_rows: Rows of the candidates, best first-stage score first.
-        right: The candidate records, same order.
-        scores: Their first-stage scores.
+    Example:
+        >>> class Old:
+        ...     def rerank(self, phrase, candidates):
+        ...         return [0]
+        >>> class New:
+        ...     def rerank(self, queries):
+        ...         return [[None] * len(q.right) for q in queries]
+        >>> takes_queries(Old()), takes_queries(New())
+        (False, True)
     """
+    method = getattr(obj, "rerank", None)
+    if not callable(method):
+        return False
+    try:
+        params = inspect.signature(method).parameters.values()
+    except (TypeError, ValueError):  # no signature to read (a builtin): trust it
+        return True
+    positional = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+    required = [p for p in params if p.kind in positional and p.default is p.empty]
+    return len(required) <= 1
 
-    left_row: int
-    left: Record
-    right_rows: tuple[int, ...]
-    right: tuple[Record, ...]
-    scores: tuple[float, ...]
+
+def deprecated(message: str) -> None:
+    """Warn with a :class:`DeprecationWarning` that points at the first caller outside linker.
+
+    Example:
+        >>> import warnings
+        >>> with warnings.catch_warnings(record=True) as seen:
+        ...     warnings.simplefilter("always")
+        ...     deprecated("old")
+        >>> seen[0].category.__name__
+        'DeprecationWarning'
+    """
+    level, frame = 2, sys._getframe(1)
+    while frame.f_back is not None and str(frame.f_globals.get("__name__", "")).startswith(
+        "linker."
+    ):
+        frame, level = frame.f_back, level + 1
+    warnings.warn(message, DeprecationWarning, stacklevel=level)
 
 
-@runtime_checkable
-class Reranker(Protocol):
-    """A second-stage judge of the uncertain band."""
+def checked_rerank(
+    reranker: Reranker, queries: Sequence[Query], *, name: Callable[[Query], str]
+) -> list[list[float | None]]:
+    """Run ``reranker`` on ``queries`` and check its answer: one score in ``[0, 1]`` or
+    ``None`` per candidate of each query.
 
-    def rerank(self, queries: Sequence[Query]) -> list[list[float | None]]:
-        """A new score in ``[0, 1]`` (or ``None``: undecided) per candidate of each query."""
-        ...
+    Args:
+        reranker: The second stage.
+        queries: What it judges.
+        name: What a query is called in a message (``"source column 'age'"``).
 
-    def report(self) -> dict[str, float]:
-        """Counters of the work done (calls, cache hits, seconds, ...)."""
-        ...
+    Raises:
+        RerankError: a wrong number of answers or scores, or a score outside ``[0, 1]``.
+
+    Example:
+        >>> class Half:
+        ...     def rerank(self, queries):
+        ...         return [[0.5] * len(q.right) for q in queries]
+        ...     def report(self):
+        ...         return {}
+        >>> q = Query(0, {"name": "a"}, (3,), ({"name": "b"},), (0.9,))
+        >>> checked_rerank(Half(), [q], name=lambda q: f"row {q.left_row}")
+        [[0.5]]
+    """
+    if not queries:
+        return []
+    got = list(reranker.rerank(queries))
+    if len(got) != len(queries):
+        raise RerankError(
+            f"the reranker answered {len(got)} queries of {len(queries)}: it must return one "
+            "list of scores per query, in order"
+        )
+    out: list[list[float | None]] = []
+    for q, scores in zip(queries, got, strict=True):
+        row = list(scores)
+        if len(row) != len(q.right):
+            raise RerankError(
+                f"the reranker returned {len(row)} scores for {len(q.right)} candidates of "
+                f"{name(q)}; it must return one each (None: undecided)"
+            )
+        bad = [s for s in row if s is not None and not (0.0 <= float(s) <= 1.0)]
+        if bad:  # NaN fails the comparison too
+            raise RerankError(
+                f"the reranker returned {bad} for {name(q)}: scores must lie in [0, 1] "
+                "(None: undecided)"
+            )
+        out.append([None if s is None else float(s) for s in row])
+    return out
 
 
 def check_band(band: tuple[float, float]) -> tuple[float, float]:
@@ -153,7 +225,7 @@ def rerank_band(
         queries.append(Query(lrow, rec, tuple(rrows), tuple(rrec_all[at : at + n]), tuple(scores)))
         at += n
     logger.info("reranking %d uncertain left records (%d pairs)", len(queries), chosen.height)
-    new = reranker.rerank(queries) if queries else []
+    new = checked_rerank(reranker, queries, name=lambda q: f"left row {q.left_row}")
     rows = [
         (q.left_row, r, s)
         for q, got in zip(queries, new, strict=True)

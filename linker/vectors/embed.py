@@ -24,13 +24,13 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Protocol, runtime_checkable
 
 import numpy as np
 import numpy.typing as npt
 
 from linker._progress import progress, want_progress
 from linker.errors import ModelError
+from linker.protocols import Encoder
 
 __all__ = [
     "DEFAULT_MODEL",
@@ -49,17 +49,6 @@ logger = logging.getLogger(__name__)
 DEFAULT_MODEL = "minilm"
 STATIC_MODEL_ENV = "LINKER_STATIC_MODEL"
 Matrix = npt.NDArray[np.float32]
-
-
-@runtime_checkable
-class Encoder(Protocol):
-    """Anything that turns texts into normalised float32 vectors of a fixed dimension."""
-
-    name: str
-
-    def encode(self, texts: Sequence[str], *, show_progress: bool | None = None) -> Matrix:
-        """Return an ``(len(texts), dim)`` float32 array of unit vectors."""
-        ...
 
 
 def _normalise(v: npt.NDArray[np.floating]) -> Matrix:
