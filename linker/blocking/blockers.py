@@ -58,14 +58,10 @@ class Blockers:
 
     Below 50,000 right records: the embedding list and the n-gram list (an exact search).
     From there the rare-token list (:mod:`linker.blocking.rare_tokens`, its candidates ranked by
-    n-gram cosine) takes the place of the embedding list, the weakest (0.81 recall@20 alone at 100k
-    demo firms, against 0.97 for n-grams); from 100,000 it is alone, because the approximate
-    n-gram search over the whole table then costs as much as the rest of the link and adds
-    little. On the demo firms (link N x N, 20 candidates per left record, the saved sides of
-    ``benchmarks/results/scale_notes.md``), the rare tokens alone find 0.9962 of the true
-    pairs at 100k (13 s) and 0.9908 at 1M (155 s); the n-gram graph list beside them cost
-    39 s and 559 s, and before the rare tokens had band keys it raised their 0.9913 to
-    0.9948 at 100k and their 0.9727 to 0.9858 at 1M.
+    n-gram cosine) takes the place of the embedding list, the weakest of the lists at that size;
+    from 100,000 it is alone, because the approximate n-gram search over the whole table then
+    costs as much as the rest of the link and adds little. The measurements behind these
+    sizes are in ``benchmarks/results/scale_notes.md``.
 
     Args:
         dense_below: The embedding list is used below this many right records (``None``:

@@ -25,11 +25,8 @@ top ``k``. An inverted index finds those pairs exactly and cheaply:
    n-gram TF-IDF cosine of the pair) or, without one, by the summed IDF
    ``log(1 + n_right / df)`` of the keys they share, and keeps its ``k`` best.
 
-On the demo firms (link N x N, the six columns, 20 candidates per left record; the saved
-sides of ``benchmarks/results/scale_notes.md``) the share of true pairs found by this list
-alone went from 0.955 to 0.996 at 100k and from 0.887 to 0.991 at 1M with the context
-columns, the budget per record, the cosine ranking and the band keys, in about 13 s and
-155 s.
+What each step adds, and what it costs, was measured on the demo firms:
+``benchmarks/results/scale_notes.md``.
 
 Example:
     >>> import polars as pl
@@ -142,7 +139,7 @@ def _keys(
     """``(key, row)``: the distinct hashed keys of each row (see the module docstring).
 
     Made ``_KEY_CHUNK`` rows at a time: the words and word pairs as strings weigh about
-    twenty times their hashes (at 300k rows, 1.2 GB at once against 57 MB of hashes).
+    twenty times their hashes (memory figures: ``benchmarks/results/scale_notes.md``).
     """
     n = len(columns[0])
     return pl.concat(
@@ -202,7 +199,8 @@ def _usable_keys(rkeys: pl.DataFrame, max_df: int) -> pl.DataFrame:
     """``(key, df_r)``: the right keys held by at most ``max_df`` rows, and by how many.
 
     Counted over ``_DF_PARTS`` slices of the key space in turn: one group-by over all the
-    keys at once (75 million at a million rows) took 1.2 GB more at its peak than the keys.
+    keys at once takes far more memory at its peak than the keys themselves
+    (``benchmarks/results/scale_notes.md``).
     """
     parts = [
         rkeys.filter(pl.col("key") % _DF_PARTS == part)
@@ -226,8 +224,7 @@ def _chosen_keys(
     """``(key, left_row, idf)``: each left row's rarest keys within its budget of matches.
 
     ``rdf`` holds the usable keys (``key``, ``df_r``). Made ``_KEY_CHUNK`` left rows at a
-    time, so that all of the left keys never exist at once (at a million rows with the band
-    keys, about 80 million, and twice that while sorted).
+    time, so that all of the left keys never exist at once (nor twice over while sorted).
     """
     # rows sorted by (row, df_r): a row's running sum is the running sum of the whole column
     # less its value where the row starts (window expressions over 8 million keys per chunk

@@ -16,9 +16,8 @@ the best F1 on the validation pairs.
 
 Trees rather than the monotone logistic model of :class:`~linker.scoring.selftrained.FastMatcher`
 (which fits on pseudo-labels, where a constrained model is the safer choice) because labels
-let them learn interactions such as "titles agree but prices differ": on ER-Magellan's test
-splits, Amazon-Google F1 57.1 -> 69.2 and Abt-Buy 65.8 -> 76.9 (see
-``benchmarks/results/er_magellan.md``).
+let them learn interactions such as "titles agree but prices differ" (what that gained on
+ER-Magellan: ``benchmarks/results/er_magellan_notes.md``).
 
     >>> import linker as lk
     >>> m = lk.train("datasets/my_pairs", model="boosted")  # doctest: +SKIP

@@ -8,8 +8,7 @@ With labels, :meth:`FastMatcher.fit` is plain (balanced) logistic regression. Wi
   records have a match (linking two tables). In dedup most records are singletons, so many
   mutual best pairs are two strangers that happen to be each other's nearest; there the cut is
   also raised to the natural split of the leads (Otsu's two-group split), which keeps only the
-  clearly separated pairs (on Febrl 2 the median rule took 1,076 positives of which 592 true,
-  the split 238, all true);
+  clearly separated pairs (measured on Febrl 2: ``benchmarks/results/overlap_notes.md``);
 - *negatives*: every other candidate of those records. In a one-to-one linkage these are
   non-matches, and they are the hardest ones: the records that look most like the match.
 

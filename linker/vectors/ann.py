@@ -5,15 +5,14 @@ matching all call it. Small item sets are searched exactly (a chunked matrix pro
 large dense ones through an hnswlib graph (cosine on unit vectors).
 
 A large graph is built and searched by every core (``AnnParams.threads``), and hnswlib's
-multi-threaded inserts give a slightly different graph on each run: two runs on 100k demo
-firms differed for 1,938 of 100,000 queries. ``AnnParams(shards=N)`` trades speed for
-reproducible output instead: the items are cut into N slices (:func:`shard_bounds`), each
-gets its own graph built and searched by one thread (:func:`search_shard`), ``threads``
-slices side by side, and their top-k lists are merged (:func:`merge_topk`). A one-thread
-graph is the same on every run, so the output is too, and the Ray backend, which runs the
-same shards as Ray tasks, gives the same output as this process. Each query then searches
-every shard: on 1M x 1M demo firms two shards took the link from 984 to 1,192 s and its peak
-memory from 7.5 to 8.5 GB (blocking recall 0.9708 -> 0.9748; ``benchmarks/results/scale.md``).
+multi-threaded inserts give a slightly different graph on each run. ``AnnParams(shards=N)``
+trades speed for reproducible output instead: the items are cut into N slices
+(:func:`shard_bounds`), each gets its own graph built and searched by one thread
+(:func:`search_shard`), ``threads`` slices side by side, and their top-k lists are merged
+(:func:`merge_topk`). A one-thread graph is the same on every run, so the output is too, and
+the Ray backend, which runs the same shards as Ray tasks, gives the same output as this
+process. Each query then searches every shard, which costs time and memory at a million rows
+(measured in ``benchmarks/results/scale_notes.md``, "Sharded graphs").
 """
 
 from __future__ import annotations

@@ -1,7 +1,8 @@
 """Character n-gram TF-IDF vectors: the cheap lexical signal that catches typos embeddings miss.
 
 On short, noisy names (people, firms) character 2–4-grams find the true record more often than
-any dense model (see ../shared/MODELS.md), so blocking unions their neighbours with the ANN ones.
+any dense model (``benchmarks/results/blocking.md``: TF-IDF against dense recall@k), so blocking
+unions their neighbours with the ANN ones.
 
 The matrix is the one of sklearn's ``TfidfVectorizer(analyzer="char_wb", lowercase=True,
 dtype=float32)``, columns in the same order, but built with numpy array operations instead of

@@ -66,11 +66,10 @@ class _Budget:
     """The training time budget, keeping back the time the next validation scoring will take.
 
     Until a validation pass has been timed, a pair is assumed to score in a third of the time
-    one training pair takes (a forward pass against forward and backward; measured here:
-    a quarter to a fifth), so ``fit`` ends within ``seconds``, validation included. The
-    longest pass so far is kept back with 10% to spare, and the next step's own time too: one
-    pass varies by a few percent from the next (a Dirty/DBLP-ACM run that kept back only the
-    pass ended 2.9 s past its 868).
+    one training pair takes (a forward pass against forward and backward), so ``fit`` ends
+    within ``seconds``, validation included. The longest pass so far is kept back with 10% to
+    spare, and the next step's own time too: one pass varies by a few percent from the next
+    (the runs that showed it: ``benchmarks/results/er_magellan_notes.md``).
     """
 
     SLACK = 1.1
