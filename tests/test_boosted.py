@@ -95,7 +95,7 @@ def test_beats_the_best_single_similarity_on_held_out_near_misses(
     y = np.asarray(test.labels)
     got = fitted.evaluate(test)["f1"]
     # trivial baseline: the best single feature with its threshold chosen on the test pairs
-    from linker.scoring.ditto.loop import best_threshold
+    from linker.measures import best_threshold
 
     x = fitted.features_.transform(test.left, test.right)
     baseline = max(best_threshold(x[c].to_numpy(), y)[1] for c in x.columns)

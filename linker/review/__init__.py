@@ -38,7 +38,6 @@ from linker.review.views import (
     explanation,
     field_diffs,
     histogram,
-    threshold_curve,
     waterfall,
 )
 
@@ -72,7 +71,6 @@ __all__ = [
     "neutralise",
     "retrain",
     "run_config",
-    "threshold_curve",
     "waterfall",
     "write_table",
 ]
