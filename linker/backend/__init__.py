@@ -26,6 +26,7 @@ import numpy.typing as npt
 import polars as pl
 import scipy.sparse as sp
 
+from linker._lazy import lazy_getattr
 from linker.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -177,3 +178,6 @@ def get_backend(spec: BackendSpec, *, address: str | None = None) -> Backend:
     if isinstance(spec, Backend):
         return spec
     raise ConfigError(f"backend={spec!r} is not one of ['local', 'ray'] or a Backend object")
+
+
+__getattr__ = lazy_getattr(__name__)  # submodules on first use: lk.backend.<module>

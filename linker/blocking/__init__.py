@@ -7,3 +7,7 @@
 """
 
 from __future__ import annotations
+
+from linker._lazy import lazy_getattr
+
+__getattr__ = lazy_getattr(__name__)  # submodules on first use: lk.blocking.<module>

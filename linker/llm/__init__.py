@@ -19,6 +19,7 @@ Nothing here is imported by ``import linker``.
 
 from __future__ import annotations
 
+from linker._lazy import lazy_getattr
 from linker.llm.cache import CallCache
 from linker.llm.client import ChatClient, OpenAIClient, client_from_spec
 from linker.llm.local import LocalServer, smollm2_path
@@ -37,3 +38,5 @@ __all__ = [
     "open_select",
     "smollm2_path",
 ]
+
+__getattr__ = lazy_getattr(__name__)  # submodules on first use: lk.llm.<module>

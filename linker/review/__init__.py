@@ -11,6 +11,7 @@ labels (:func:`retrain`), see why a pair scored what it did (:meth:`ReviewSessio
 
 from __future__ import annotations
 
+from linker._lazy import lazy_getattr
 from linker.review.build import (
     EXPLANATIONS,
     ID,
@@ -74,3 +75,5 @@ __all__ = [
     "waterfall",
     "write_table",
 ]
+
+__getattr__ = lazy_getattr(__name__)  # submodules on first use: lk.review.<module>

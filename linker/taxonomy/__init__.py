@@ -15,6 +15,7 @@ Example:
 
 from __future__ import annotations
 
+from linker._lazy import lazy_getattr
 from linker.taxonomy.api import as_taxonomy, map_taxonomy
 from linker.taxonomy.matcher import TaxonomyMatch, TaxonomyMatcher
 from linker.taxonomy.obo import read_obo
@@ -33,3 +34,5 @@ __all__ = [
     "map_taxonomy",
     "read_obo",
 ]
+
+__getattr__ = lazy_getattr(__name__)  # submodules on first use: lk.taxonomy.<module>
