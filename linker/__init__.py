@@ -107,7 +107,8 @@ if TYPE_CHECKING:
     from linker.taxonomy.api import map_taxonomy
     from linker.taxonomy.tree import Taxonomy
 
-__getattr__ = lazy_getattr(__name__, _LAZY)
+if not TYPE_CHECKING:  # hidden from type checkers, so that they flag a name that is not there
+    __getattr__ = lazy_getattr(__name__, _LAZY)
 
 
 def enable_logging(level: int | str = logging.INFO) -> None:

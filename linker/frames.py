@@ -203,8 +203,8 @@ def as_polars(data: object, *, name: str) -> tuple[pl.DataFrame, FrameKind]:
 
 def _from_pandas(data: Any, *, name: str) -> pl.DataFrame:
     """Convert a pandas frame (typed Any: pandas is optional and has no bundled stubs)."""
-    try:
-        converted = pl.from_pandas(data, include_index=False)
+    try:  # annotated: with pandas-stubs installed, from_pandas(Any) is an overloaded Any
+        converted: pl.DataFrame = pl.from_pandas(data, include_index=False)
     except Exception as e:  # polars raises ValueError, pyarrow ArrowInvalid, ...
         raise InputError(
             f"Table {name!r}: cannot convert the pandas DataFrame to polars: {e}. Give columns "

@@ -180,4 +180,5 @@ def get_backend(spec: BackendSpec, *, address: str | None = None) -> Backend:
     raise ConfigError(f"backend={spec!r} is not one of ['local', 'ray'] or a Backend object")
 
 
-__getattr__ = lazy_getattr(__name__)  # submodules on first use: lk.backend.<module>
+if not TYPE_CHECKING:  # hidden from type checkers, so that they flag a name that is not there
+    __getattr__ = lazy_getattr(__name__)  # submodules on first use: lk.backend.<module>

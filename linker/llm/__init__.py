@@ -19,6 +19,8 @@ Nothing here is imported by ``import linker``.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from linker._lazy import lazy_getattr
 from linker.llm.cache import CallCache
 from linker.llm.client import ChatClient, OpenAIClient, client_from_spec
@@ -39,4 +41,5 @@ __all__ = [
     "smollm2_path",
 ]
 
-__getattr__ = lazy_getattr(__name__)  # submodules on first use: lk.llm.<module>
+if not TYPE_CHECKING:  # hidden from type checkers, so that they flag a name that is not there
+    __getattr__ = lazy_getattr(__name__)  # submodules on first use: lk.llm.<module>

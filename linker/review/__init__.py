@@ -11,6 +11,8 @@ labels (:func:`retrain`), see why a pair scored what it did (:meth:`ReviewSessio
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from linker._lazy import lazy_getattr
 from linker.review.build import (
     EXPLANATIONS,
@@ -76,4 +78,5 @@ __all__ = [
     "write_table",
 ]
 
-__getattr__ = lazy_getattr(__name__)  # submodules on first use: lk.review.<module>
+if not TYPE_CHECKING:  # hidden from type checkers, so that they flag a name that is not there
+    __getattr__ = lazy_getattr(__name__)  # submodules on first use: lk.review.<module>

@@ -3,16 +3,24 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager
-from typing import Any
+from typing import TYPE_CHECKING, Any, overload
 
-from linker.frames import to_kind
+import polars as pl
+
+from linker.frames import Frame, PolarsSource, to_kind
 from linker.llm.resolve import LLMSpec, open_hook
 from linker.schema.glossary import glossary_schema
 from linker.schema.matcher import Reranker, SchemaMatcher
-from linker.schema.profiles import as_schema
+from linker.schema.profiles import Schema, as_schema
 from linker.vectors.embed import Encoder
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+#: Columns given without a table: their names, ``{name: description}``, or a Schema.
+SchemaLike = Sequence[str] | Mapping[str, str | None] | Schema
 
 __all__ = ["match_glossary", "match_schema"]
 
@@ -22,9 +30,10 @@ def _kind(data: Any) -> str:
     return "pandas" if pd is not None and isinstance(data, pd.DataFrame) else "polars"
 
 
+@overload
 def match_schema(
-    source: Any,
-    target: Any,
+    source: PolarsSource | SchemaLike,
+    target: Frame | SchemaLike,
     *,
     top_k: int = 5,
     source_is_schema: bool = False,
@@ -37,7 +46,40 @@ def match_schema(
     rerank_report: dict[str, float] | None = None,
     reranker: Reranker | None = None,
     show_progress: bool | None = None,
-) -> Any:
+) -> pl.DataFrame: ...
+@overload
+def match_schema(
+    source: pd.DataFrame,
+    target: Frame | SchemaLike,
+    *,
+    top_k: int = 5,
+    source_is_schema: bool = False,
+    target_is_schema: bool = False,
+    one_to_one: bool = False,
+    weights: Mapping[str, float] | None = None,
+    model: str | Encoder | None = None,
+    rerank: LLMSpec | None = None,
+    rerank_top: int = 5,
+    rerank_report: dict[str, float] | None = None,
+    reranker: Reranker | None = None,
+    show_progress: bool | None = None,
+) -> pd.DataFrame: ...
+def match_schema(
+    source: Frame | SchemaLike,
+    target: Frame | SchemaLike,
+    *,
+    top_k: int = 5,
+    source_is_schema: bool = False,
+    target_is_schema: bool = False,
+    one_to_one: bool = False,
+    weights: Mapping[str, float] | None = None,
+    model: str | Encoder | None = None,
+    rerank: LLMSpec | None = None,
+    rerank_top: int = 5,
+    rerank_report: dict[str, float] | None = None,
+    reranker: Reranker | None = None,
+    show_progress: bool | None = None,
+) -> pl.DataFrame | pd.DataFrame:
     """Rank the target columns that each source column most likely means.
 
     Each side is a data table (polars/pandas frame or CSV/Parquet path: names and values are
@@ -111,9 +153,10 @@ def _open(
     return open_hook(rerank, reranker, opener, report=report, what="columns")
 
 
+@overload
 def match_glossary(
-    table_or_columns: Any,
-    glossary: Any,
+    table_or_columns: PolarsSource | SchemaLike,
+    glossary: Frame,
     *,
     top_k: int = 5,
     term: str = "term",
@@ -126,7 +169,40 @@ def match_glossary(
     rerank_report: dict[str, float] | None = None,
     reranker: Reranker | None = None,
     show_progress: bool | None = None,
-) -> Any:
+) -> pl.DataFrame: ...
+@overload
+def match_glossary(
+    table_or_columns: pd.DataFrame,
+    glossary: Frame,
+    *,
+    top_k: int = 5,
+    term: str = "term",
+    description: str | None = "description",
+    values: str | None = None,
+    weights: Mapping[str, float] | None = None,
+    model: str | Encoder | None = None,
+    rerank: LLMSpec | None = None,
+    rerank_top: int = 5,
+    rerank_report: dict[str, float] | None = None,
+    reranker: Reranker | None = None,
+    show_progress: bool | None = None,
+) -> pd.DataFrame: ...
+def match_glossary(
+    table_or_columns: Frame | SchemaLike,
+    glossary: Frame,
+    *,
+    top_k: int = 5,
+    term: str = "term",
+    description: str | None = "description",
+    values: str | None = None,
+    weights: Mapping[str, float] | None = None,
+    model: str | Encoder | None = None,
+    rerank: LLMSpec | None = None,
+    rerank_top: int = 5,
+    rerank_report: dict[str, float] | None = None,
+    reranker: Reranker | None = None,
+    show_progress: bool | None = None,
+) -> pl.DataFrame | pd.DataFrame:
     """Rank the glossary terms that each column of a table most likely means.
 
     Args:

@@ -43,4 +43,5 @@ if TYPE_CHECKING:
     from linker.scoring.selftrained import FastMatcher
     from linker.scoring.stack import StackedMatcher
 
-__getattr__ = lazy_getattr(__name__, _LAZY)
+if not TYPE_CHECKING:  # hidden from type checkers, so that they flag a name that is not there
+    __getattr__ = lazy_getattr(__name__, _LAZY)

@@ -7,12 +7,20 @@ import os
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, overload
 
 import polars as pl
 
 from linker.errors import InputError
-from linker.frames import FrameKind, as_polars, check_columns, text_values, to_kind
+from linker.frames import (
+    Frame,
+    FrameKind,
+    PolarsSource,
+    as_polars,
+    check_columns,
+    text_values,
+    to_kind,
+)
 from linker.llm.resolve import LLMSpec, open_hook
 from linker.taxonomy.matcher import TaxonomyMatcher
 from linker.taxonomy.obo import read_obo
@@ -20,6 +28,9 @@ from linker.taxonomy.rerank import NodeReranker
 from linker.taxonomy.score import HierarchyParams
 from linker.taxonomy.tree import Taxonomy
 from linker.vectors.embed import Encoder
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = ["as_examples", "as_phrases", "as_taxonomy", "map_taxonomy"]
 
@@ -88,9 +99,10 @@ def as_examples(examples: Any) -> list[tuple[str, str]]:
     return list(zip(text_values(df, "phrase"), text_values(df, "node_id"), strict=True))
 
 
+@overload
 def map_taxonomy(
-    phrases: Any,
-    taxonomy: Any,
+    phrases: Sequence[str | None] | pl.Series | PolarsSource,
+    taxonomy: Taxonomy | Frame,
     *,
     top_k: int = 1,
     examples: Any = None,
@@ -102,7 +114,38 @@ def map_taxonomy(
     rerank_report: dict[str, float] | None = None,
     reranker: NodeReranker | None = None,
     show_progress: bool | None = None,
-) -> Any:
+) -> pl.DataFrame: ...
+@overload
+def map_taxonomy(
+    phrases: pd.DataFrame,
+    taxonomy: Taxonomy | Frame,
+    *,
+    top_k: int = 1,
+    examples: Any = None,
+    model: str | Encoder | None = None,
+    phrase_column: str | None = None,
+    hierarchy: HierarchyParams | None = None,
+    rerank: LLMSpec | None = None,
+    rerank_top: int = 5,
+    rerank_report: dict[str, float] | None = None,
+    reranker: NodeReranker | None = None,
+    show_progress: bool | None = None,
+) -> pd.DataFrame: ...
+def map_taxonomy(
+    phrases: Sequence[str | None] | pl.Series | Frame,
+    taxonomy: Taxonomy | Frame,
+    *,
+    top_k: int = 1,
+    examples: Any = None,
+    model: str | Encoder | None = None,
+    phrase_column: str | None = None,
+    hierarchy: HierarchyParams | None = None,
+    rerank: LLMSpec | None = None,
+    rerank_top: int = 5,
+    rerank_report: dict[str, float] | None = None,
+    reranker: NodeReranker | None = None,
+    show_progress: bool | None = None,
+) -> pl.DataFrame | pd.DataFrame:
     """Map each phrase to its best ``top_k`` nodes of a taxonomy.
 
     Args:
