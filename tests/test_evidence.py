@@ -96,6 +96,7 @@ def test_token_model_learns_which_differences_matter_and_round_trips() -> None:
     )
 
 
+@pytest.mark.slow
 def test_boosted_matcher_saves_its_token_model_and_reproduces_scores(tmp_path: Path) -> None:
     train, valid = _hard_pairs(0, 150), _hard_pairs(150, 200)
     m = BoostedMatcher(max_iter=40).fit(train, valid)
