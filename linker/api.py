@@ -2,7 +2,9 @@
 
 Each function converts its inputs once (:func:`linker.frames.as_polars`), runs a
 :class:`~linker.pipeline.linker.Linker`, and returns the frame type it was given (pandas in,
-pandas out; polars or a path in, polars out).
+pandas out; polars or a path in, polars out). Their ``@overload`` stubs tell type checkers the
+same, at the price of repeating each signature (the module is longer than the house's 400
+lines for that reason only).
 """
 
 from __future__ import annotations
