@@ -51,6 +51,7 @@ PolarsSource: TypeAlias = pl.DataFrame | pl.LazyFrame | str | os.PathLike[str]
 #: Any table linker takes: a :data:`PolarsSource` or a pandas ``DataFrame`` (pandas in, pandas
 #: out). pandas is optional, so it is named as a string that only type checkers resolve.
 Frame: TypeAlias = Union[PolarsSource, "pd.DataFrame"]  # noqa: UP007 (`|` fails on a string)
+
 RESERVED_PREFIX = "__lk_"
 
 _PARQUET_SUFFIXES = frozenset({".parquet", ".pq"})
