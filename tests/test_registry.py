@@ -37,8 +37,8 @@ def test_an_unknown_setting_is_named_with_the_allowed_ones() -> None:
         new_matcher("ditto", {"max_iter": 10, "colour": "red"})
     message = str(caught.value)
     assert "model='ditto' takes no setting ['colour', 'max_iter']" in message
-    assert "'max_iter' is a setting of model='boosted' and model='stack'" in message
-    assert "'colour' is a setting" not in message
+    assert "(max_iter is a setting of model='boosted' and model='stack')" in message
+    assert "colour is a setting" not in message
     assert "its settings are ['augment', 'augment_prob', 'backbone'," in message
 
 
@@ -46,9 +46,9 @@ def test_train_checks_its_settings_before_reading_the_pairs() -> None:
     missing = "no/such/pairs.txt"
     with pytest.raises(lk.ConfigError, match=r"model='forest' is not one of \['ditto'"):
         lk.train(missing, model="forest")
-    with pytest.raises(lk.ConfigError, match="'backbone' is a setting of model='ditto'"):
+    with pytest.raises(lk.ConfigError, match="backbone is a setting of model='ditto'"):
         lk.train(missing, model="boosted", backbone="minilm")
-    with pytest.raises(lk.ConfigError, match="'hard_negatives' is a setting of model='stack'"):
+    with pytest.raises(lk.ConfigError, match="hard_negatives is a setting of model='stack'"):
         lk.train(missing, model="ditto", hard_negatives=1.0)
     with pytest.raises(lk.InputError, match="not found"):  # valid settings: on to the pairs
         lk.train(missing, model="boosted", epochs=3, max_iter=10)

@@ -88,13 +88,13 @@ def new_matcher(
         >>> new_matcher("boosted", {"hard_negatives": 1.0})
         Traceback (most recent call last):
         ...
-        linker.errors.ConfigError: model='boosted' takes no setting ['hard_negatives'] ('hard_negatives' is a setting of model='stack'); its settings are ['columns', 'embedding', 'l2_regularization', 'learning_rate', 'max_features', 'max_iter', 'n_models', 'seed', 'token_model']
+        linker.errors.ConfigError: model='boosted' takes no setting ['hard_negatives'] (hard_negatives is a setting of model='stack'); its settings are ['columns', 'embedding', 'l2_regularization', 'learning_rate', 'max_features', 'max_iter', 'n_models', 'seed', 'token_model']
     """  # noqa: E501
     routes = _routes(model)
     unknown = sorted(set(settings) - routes.keys())
     if unknown:
         hints = [
-            f"{key!r} is a setting of " + " and ".join(f"model={m!r}" for m in takers)
+            f"{key} is a setting of " + " and ".join(f"model={m!r}" for m in takers)
             for key in unknown
             if (takers := [m for m in TRAINERS if m != model and key in _routes(m)])
         ]
