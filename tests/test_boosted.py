@@ -206,6 +206,7 @@ def test_stack_trains_both_saves_and_loads(tmp_path: Path) -> None:
     np.testing.assert_allclose(loaded.predict_proba(test), m.predict_proba(test), atol=1e-5)
 
 
+@pytest.mark.slow
 def test_out_of_fold_scores_are_less_sure_than_in_sample() -> None:
     from linker.scoring.trees import out_of_fold
 

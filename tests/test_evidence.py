@@ -109,6 +109,7 @@ def test_boosted_matcher_saves_its_token_model_and_reproduces_scores(tmp_path: P
     assert "record_token_model" not in plain.feature_names_
 
 
+@pytest.mark.slow
 def test_a_version_1_folder_still_loads_and_scores(tmp_path: Path) -> None:
     """Matchers saved before the word evidence: no `words`, no token model, old features."""
     train, valid = _hard_pairs(0, 120), _hard_pairs(120, 160)
