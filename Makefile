@@ -12,7 +12,7 @@ DISTILL_LIB := $(VENV)/distill-lib
 export HF_HUB_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: install install-llm install-static browser demo test lint bench screenshots clean constraints
+.PHONY: install install-llm install-static browser demo test test-fast lint bench screenshots clean constraints
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -67,6 +67,10 @@ demo: install
 
 test: install install-llm install-static browser
 	$(PY) -m pytest -q
+
+# The inner loop: every test but those marked slow (model fits, LLM server, browser, Ray).
+test-fast: install install-static
+	$(PY) -m pytest -q -m "not slow"
 
 # Pin what the venv holds now (after an upgrade that passed make test) for every later set-up.
 constraints: install

@@ -230,7 +230,7 @@ def _scores_tab(s: rv.ReviewSession) -> None:
     rows, y = s.labelled()
     if len(rows) and (y == 1).any():
         st.markdown(f"**Precision / recall / F1 against the threshold**, from {len(rows)} labels")
-        st.altair_chart(curve_chart(rv.threshold_curve(s.scores[rows], y), s.threshold),
+        st.altair_chart(curve_chart(lk.measures.threshold_curve(s.scores[rows], y), s.threshold),
                         width="stretch")  # fmt: skip
     else:
         st.info("Label some pairs (at least one match) to see precision and recall.")

@@ -34,8 +34,8 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from linker.measures import best_threshold, f1_at  # noqa: E402
 from linker.scoring.ditto import DittoMatcher  # noqa: E402
-from linker.scoring.ditto.loop import best_threshold, f1_at  # noqa: E402
 from linker.scoring.labelled_pairs import PairSet, read_pairs  # noqa: E402
 
 TASKS = [

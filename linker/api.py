@@ -2,20 +2,23 @@
 
 Each function converts its inputs once (:func:`linker.frames.as_polars`), runs a
 :class:`~linker.pipeline.linker.Linker`, and returns the frame type it was given (pandas in,
-pandas out; polars or a path in, polars out).
+pandas out; polars or a path in, polars out). Their ``@overload`` stubs tell type checkers the
+same, at the price of repeating each signature (the module is longer than the house's 400
+lines for that reason only).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, overload
+
+import polars as pl
 
 from linker.backend import BackendSpec
 from linker.decide.assign import AssignMethod, How
 from linker.decide.cluster import ClusterMethod
-from linker.errors import ConfigError
-from linker.frames import as_polars, read, to_kind
+from linker.frames import Frame, PolarsSource, as_polars, read, to_kind
 from linker.measures import Evaluation, evaluate
 from linker.pipeline.columns import default_on
 from linker.pipeline.linker import Linker
@@ -24,6 +27,8 @@ from linker.vectors.ann import AnnParams
 from linker.vectors.embed import Encoder
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from linker.scoring.base import PairMatcher
     from linker.scoring.labelled_pairs import PairSet
 
@@ -32,9 +37,10 @@ __all__ = ["candidates", "dedup", "evaluate", "merge", "read", "train", "Evaluat
 Columns = Sequence[str] | str | None
 
 
+@overload
 def merge(
-    left: Any,
-    right: Any,
+    left: PolarsSource,
+    right: Frame,
     on: Columns = None,
     *,
     left_on: Columns = None,
@@ -53,7 +59,52 @@ def merge(
     matcher: PairMatcher | str | Path | None = None,
     backend: BackendSpec = None,
     cache: str | Path | None = None,
-) -> Any:
+) -> pl.DataFrame: ...
+@overload
+def merge(
+    left: pd.DataFrame,
+    right: Frame,
+    on: Columns = None,
+    *,
+    left_on: Columns = None,
+    right_on: Columns = None,
+    how: How = "1:1",
+    k: int = 10,
+    threshold: float = 0.5,
+    model: str | Encoder | None = None,
+    block_on: Columns = None,
+    id: str | tuple[str, str] | None = None,  # noqa: A002
+    ann: AnnParams | None = None,
+    show_progress: bool | None = None,
+    assign: AssignMethod = "hungarian",
+    rerank: RerankSpec | None = None,
+    rerank_band: tuple[float, float] = (0.3, 0.7),
+    matcher: PairMatcher | str | Path | None = None,
+    backend: BackendSpec = None,
+    cache: str | Path | None = None,
+) -> pd.DataFrame: ...
+def merge(
+    left: Frame,
+    right: Frame,
+    on: Columns = None,
+    *,
+    left_on: Columns = None,
+    right_on: Columns = None,
+    how: How = "1:1",
+    k: int = 10,
+    threshold: float = 0.5,
+    model: str | Encoder | None = None,
+    block_on: Columns = None,
+    id: str | tuple[str, str] | None = None,  # noqa: A002
+    ann: AnnParams | None = None,
+    show_progress: bool | None = None,
+    assign: AssignMethod = "hungarian",
+    rerank: RerankSpec | None = None,
+    rerank_band: tuple[float, float] = (0.3, 0.7),
+    matcher: PairMatcher | str | Path | None = None,
+    backend: BackendSpec = None,
+    cache: str | Path | None = None,
+) -> pl.DataFrame | pd.DataFrame:
     """Link two tables; every row of both comes back, with ``_score`` and ``_merge``.
 
     Args:
@@ -134,9 +185,10 @@ def merge(
     return res.frame
 
 
+@overload
 def candidates(
-    left: Any,
-    right: Any,
+    left: PolarsSource,
+    right: Frame,
     on: Columns = None,
     *,
     left_on: Columns = None,
@@ -148,7 +200,38 @@ def candidates(
     show_progress: bool | None = None,
     backend: BackendSpec = None,
     cache: str | Path | None = None,
-) -> Any:
+) -> pl.DataFrame: ...
+@overload
+def candidates(
+    left: pd.DataFrame,
+    right: Frame,
+    on: Columns = None,
+    *,
+    left_on: Columns = None,
+    right_on: Columns = None,
+    k: int = 10,
+    model: str | Encoder | None = None,
+    block_on: Columns = None,
+    id: str | tuple[str, str] | None = None,  # noqa: A002
+    show_progress: bool | None = None,
+    backend: BackendSpec = None,
+    cache: str | Path | None = None,
+) -> pd.DataFrame: ...
+def candidates(
+    left: Frame,
+    right: Frame,
+    on: Columns = None,
+    *,
+    left_on: Columns = None,
+    right_on: Columns = None,
+    k: int = 10,
+    model: str | Encoder | None = None,
+    block_on: Columns = None,
+    id: str | tuple[str, str] | None = None,  # noqa: A002
+    show_progress: bool | None = None,
+    backend: BackendSpec = None,
+    cache: str | Path | None = None,
+) -> pl.DataFrame | pd.DataFrame:
     """The candidate pairs blocking finds, scored and ranked per left record.
 
     Args:
@@ -194,8 +277,9 @@ def candidates(
     return to_kind(linker.candidates(lf, rf), kind)
 
 
+@overload
 def dedup(
-    data: Any,
+    data: PolarsSource,
     on: Columns = None,
     *,
     k: int = 10,
@@ -208,7 +292,38 @@ def dedup(
     representative: bool = False,
     backend: BackendSpec = None,
     cache: str | Path | None = None,
-) -> Any:
+) -> pl.DataFrame: ...
+@overload
+def dedup(
+    data: pd.DataFrame,
+    on: Columns = None,
+    *,
+    k: int = 10,
+    threshold: float = 0.5,
+    model: str | Encoder | None = None,
+    block_on: Columns = None,
+    id: str | None = None,  # noqa: A002
+    show_progress: bool | None = None,
+    cluster: ClusterMethod = "components",
+    representative: bool = False,
+    backend: BackendSpec = None,
+    cache: str | Path | None = None,
+) -> pd.DataFrame: ...
+def dedup(
+    data: Frame,
+    on: Columns = None,
+    *,
+    k: int = 10,
+    threshold: float = 0.5,
+    model: str | Encoder | None = None,
+    block_on: Columns = None,
+    id: str | None = None,  # noqa: A002
+    show_progress: bool | None = None,
+    cluster: ClusterMethod = "components",
+    representative: bool = False,
+    backend: BackendSpec = None,
+    cache: str | Path | None = None,
+) -> pl.DataFrame | pd.DataFrame:
     """Find duplicate records in one table; adds ``_cluster`` (same number = same entity).
 
     Clusters are built from the pairs scoring at least ``threshold``: connected components by
@@ -308,16 +423,12 @@ def train(
             ``"boosted"``: one JSON file).
         seed: Seed of every random step (same seed, same matcher on the same machine).
         show_progress: Progress bar with time left (``None`` follows the log level).
-        **settings: More settings of the chosen class: for ``"ditto"`` ``max_len``,
-            ``batch_size``, ``lr``, ``summarize``, ``inject``, ``augment``, ``patience``,
-            ``max_train_seconds``, ``device``, ``pooling`` (``"mean"`` or ``"cls"``),
-            ``balance``; for ``"boosted"`` ``embedding`` (``"static"`` or ``None``),
-            ``token_model`` (learn which shared/one-sided words matter; default ``True``),
-            ``max_iter``, ``learning_rate``, ``l2_regularization``, ``max_features``,
-            ``n_models`` (boosted models averaged); ``"stack"`` takes both sets and
-            ``hard_negatives`` (train the cross-encoder on the matches and this many of the
-            non-matches the boosted matcher finds hardest, per match; see
-            :class:`~linker.scoring.stack.StackedMatcher`).
+        **settings: More settings of the chosen class, under their names there: see
+            :class:`~linker.scoring.ditto.DittoMatcher` (``max_len``, ``batch_size``, ``lr``,
+            ``max_train_seconds``, ``device`` ...) and
+            :class:`~linker.scoring.boosted.BoostedMatcher` (``embedding``, ``max_iter``,
+            ``n_models`` ...); ``"stack"`` takes the settings of both and ``hard_negatives``
+            (see :class:`~linker.scoring.stack.StackedMatcher`).
 
     Returns:
         The fitted matcher: ``predict_proba``, ``threshold_``, ``save``; pass it (or its
@@ -336,9 +447,14 @@ def train(
         linker.errors.InputError: pair file no/such/pairs.txt not found; pass a Ditto pair file or a DeepMatcher folder
     """  # noqa: E501
     from linker.scoring.labelled_pairs import as_pairs
+    from linker.scoring.registry import new_matcher
 
-    if model not in ("ditto", "boosted", "stack"):
-        raise ConfigError(f"model={model!r} is not one of ['ditto', 'boosted', 'stack']")
+    matcher = new_matcher(
+        model,
+        {"columns": columns, "seed": seed, **settings}
+        | ({"backbone": backbone} if backbone is not None else {}),
+        optional={"epochs": epochs, "show_progress": show_progress},
+    )
     train_set = as_pairs(pairs, left=left, right=right)
     valid_set: PairSet | None
     if valid is not None:
@@ -349,40 +465,7 @@ def train(
         valid_set = as_pairs(folder, left=left, right=right, split="valid") if has_valid else None
     else:
         valid_set = None
-    boosted_keys = (
-        "embedding", "token_model", "max_iter", "learning_rate", "l2_regularization",
-        "max_features", "n_models",
-    )  # fmt: skip
-    boosted = {k: settings.pop(k) for k in boosted_keys if k in settings}
-    hard_negatives = settings.pop("hard_negatives", None)
-    if hard_negatives is not None and model != "stack":
-        raise ConfigError("hard_negatives is a setting of model='stack'")
-    ditto = {"backbone": backbone, "epochs": epochs, "show_progress": show_progress, **settings}
-    matcher: PairMatcher
-    if model == "boosted":
-        from linker.scoring.boosted import BoostedMatcher
-
-        if backbone is not None or settings:
-            extra = ["backbone"] * (backbone is not None) + sorted(settings)
-            raise ConfigError(
-                f"model='boosted' takes no {extra}: those are settings of model='ditto'; its "
-                f"own are {list(boosted_keys)}"
-            )
-        matcher = BoostedMatcher(columns=columns, seed=seed, **boosted)
-    elif model == "stack":
-        from linker.scoring.stack import StackedMatcher
-
-        matcher = StackedMatcher(
-            ditto=ditto, boosted=boosted, columns=columns, hard_negatives=hard_negatives,
-            seed=seed,
-        )  # fmt: skip
-    else:
-        from linker.scoring.ditto import DittoMatcher
-
-        if boosted:
-            raise ConfigError(f"{sorted(boosted)} are settings of model='boosted' or 'stack'")
-        matcher = DittoMatcher(columns=columns, seed=seed, **ditto)
-    matcher.fit(train_set, valid_set)
+    fitted = matcher.fit(train_set, valid_set)
     if save is not None:
-        matcher.save(save)
-    return matcher
+        fitted.save(save)
+    return fitted

@@ -18,15 +18,20 @@ import weakref
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, TypeAlias, Union
 
 import polars as pl
 
 from linker.errors import ConfigError, InputError
 
+if TYPE_CHECKING:
+    import pandas as pd
+
 __all__ = [
     "RESERVED_PREFIX",
+    "Frame",
     "FrameKind",
+    "PolarsSource",
     "as_polars",
     "check_columns",
     "check_ids",
@@ -40,6 +45,13 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 FrameKind = Literal["polars", "pandas"]
+
+#: A table whose results come back as polars: a polars frame (lazy or not) or a file path.
+PolarsSource: TypeAlias = pl.DataFrame | pl.LazyFrame | str | os.PathLike[str]
+#: Any table linker takes: a :data:`PolarsSource` or a pandas ``DataFrame`` (pandas in, pandas
+#: out). pandas is optional, so it is named as a string that only type checkers resolve.
+Frame: TypeAlias = Union[PolarsSource, "pd.DataFrame"]  # noqa: UP007 (`|` fails on a string)
+
 RESERVED_PREFIX = "__lk_"
 
 _PARQUET_SUFFIXES = frozenset({".parquet", ".pq"})
@@ -192,8 +204,8 @@ def as_polars(data: object, *, name: str) -> tuple[pl.DataFrame, FrameKind]:
 
 def _from_pandas(data: Any, *, name: str) -> pl.DataFrame:
     """Convert a pandas frame (typed Any: pandas is optional and has no bundled stubs)."""
-    try:
-        converted = pl.from_pandas(data, include_index=False)
+    try:  # annotated: with pandas-stubs installed, from_pandas(Any) is an overloaded Any
+        converted: pl.DataFrame = pl.from_pandas(data, include_index=False)
     except Exception as e:  # polars raises ValueError, pyarrow ArrowInvalid, ...
         raise InputError(
             f"Table {name!r}: cannot convert the pandas DataFrame to polars: {e}. Give columns "

@@ -1,20 +1,46 @@
 """Quality measures: precision, recall and F1 of links; pair completeness and reduction ratio of
-candidate sets. Pairs are compared as ``(left_id, right_id)`` tuples.
+candidate sets; the same measures of scores against labels, at one threshold or over all.
+
+:func:`evaluate` compares pairs as ``(left_id, right_id)`` tuples; :func:`f1_at`,
+:func:`best_threshold` and :func:`threshold_curve` compare match probabilities with 0/1 labels
+(a trained matcher's validation pairs, a reviewer's decisions). All compute precision, recall
+and F1 in one place (``_precision_recall_f1``).
 """
 
 from __future__ import annotations
 
 import logging
 from dataclasses import asdict, dataclass
+from typing import Any
 
+import numpy as np
+import numpy.typing as npt
 import polars as pl
 
 from linker.errors import InputError
 from linker.frames import as_polars, check_columns
 
-__all__ = ["Evaluation", "evaluate"]
+__all__ = ["Evaluation", "best_threshold", "evaluate", "f1_at", "threshold_curve"]
 
 logger = logging.getLogger(__name__)
+
+Floats = npt.NDArray[np.float64]
+
+
+def _precision_recall_f1(
+    tp: npt.ArrayLike, predicted: npt.ArrayLike, true: npt.ArrayLike
+) -> tuple[Floats, Floats, Floats]:
+    """Precision, recall and F1 from counts (scalars or arrays of one shape).
+
+    Precision is NaN where nothing is predicted, recall where nothing is true; F1 is 0 there.
+    """
+    tp, predicted, true = (np.asarray(x, dtype=np.float64) for x in (tp, predicted, true))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        precision = np.where(predicted > 0, tp / predicted, np.nan)
+        recall = np.where(true > 0, tp / true, np.nan)
+        total = precision + recall
+        f1 = np.where(total > 0, 2 * precision * recall / total, 0.0)
+    return precision, recall, f1
 
 
 @dataclass(frozen=True)
@@ -146,9 +172,9 @@ def evaluate(
     if not true:
         raise InputError("the truth has no pairs: check the id columns passed to evaluate")
     tp = len(predicted & true)
-    precision = tp / len(predicted) if predicted else 0.0
-    recall = tp / len(true)
-    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    precision, recall, f1 = (
+        float(np.nan_to_num(x)) for x in _precision_recall_f1(tp, len(predicted), len(true))
+    )
     rr = None
     if n_left is not None and n_right is not None and n_left * n_right > 0:
         rr = 1.0 - len(predicted) / (n_left * n_right)
@@ -163,4 +189,73 @@ def evaluate(
         truth=len(true),
         pair_completeness=recall,
         reduction_ratio=rr,
+    )
+
+
+def f1_at(
+    scores: npt.NDArray[np.floating[Any]], labels: npt.NDArray[np.integer[Any]], threshold: float
+) -> dict[str, float]:
+    """Precision, recall and F1 of ``scores >= threshold`` against 0/1 ``labels``.
+
+    A measure that is undefined (nothing predicted, or no match among the labels) is 0.
+
+    Example:
+        >>> import numpy as np
+        >>> f1_at(np.array([0.9, 0.2, 0.7]), np.array([1, 0, 0]), 0.5)["precision"]
+        0.5
+    """
+    pred = scores >= threshold
+    tp = (pred & (labels == 1)).sum()
+    p, r, f = _precision_recall_f1(tp, pred.sum(), (labels == 1).sum())
+    return {"precision": float(np.nan_to_num(p)), "recall": float(np.nan_to_num(r)), "f1": float(f)}
+
+
+def best_threshold(
+    scores: npt.NDArray[np.floating[Any]], labels: npt.NDArray[np.integer[Any]]
+) -> tuple[float, float]:
+    """The threshold with the best F1 on ``(scores, labels)`` and that F1.
+
+    Ties go to the threshold nearest 0.5; the threshold is the midpoint between two
+    neighbouring scores, so it does not sit on a training score.
+
+    Example:
+        >>> import numpy as np
+        >>> best_threshold(np.array([0.9, 0.6, 0.4, 0.1]), np.array([1, 1, 0, 0]))
+        (0.5, 1.0)
+    """
+    s = np.unique(scores.astype(np.float64))
+    cuts = np.concatenate([[0.5], (s[1:] + s[:-1]) / 2]) if len(s) > 1 else np.array([0.5])
+    best, best_f1 = 0.5, -1.0
+    for t in sorted(cuts, key=lambda c: abs(c - 0.5)):
+        f = f1_at(scores, labels, float(t))["f1"]
+        if f > best_f1 + 1e-12:
+            best, best_f1 = float(t), f
+    return best, best_f1
+
+
+def threshold_curve(
+    scores: npt.NDArray[np.floating[Any]], labels: npt.NDArray[np.integer[Any]], *, steps: int = 101
+) -> pl.DataFrame:
+    """Precision, recall and F1 of ``scores`` against 0/1 ``labels`` at each threshold in [0, 1].
+
+    A pair is predicted a match when its score is at least the threshold. Precision is null
+    where nothing is predicted, recall where no label is a match; F1 is 0 there.
+
+    Returns:
+        ``threshold``, ``precision``, ``recall``, ``f1``: one row per threshold.
+
+    Example:
+        >>> c = threshold_curve(np.array([0.9, 0.6, 0.3]), np.array([1, 0, 1]), steps=3)
+        >>> c.row(1)  # threshold 0.5: one of two predicted is right, one of two found
+        (0.5, 0.5, 0.5, 0.5)
+    """
+    t = np.linspace(0.0, 1.0, steps)
+    pred = scores[None, :] >= t[:, None]
+    y = labels.astype(bool)[None, :]
+    precision, recall, f1 = _precision_recall_f1(
+        (pred & y).sum(axis=1), pred.sum(axis=1), np.full(steps, y.sum())
+    )
+    return pl.DataFrame(
+        {"threshold": t, "precision": precision, "recall": recall, "f1": f1},
+        nan_to_null=True,
     )

@@ -20,13 +20,28 @@ from linker.vectors.embed import Encoder, get_encoder
 
 Matrix = npt.NDArray[np.float32]
 
-# Ray Data (2.60) starts a "data-usage-metrics-poller" thread that outlives ray.shutdown() and
-# keeps logging tracebacks of its failed Prometheus queries at DEBUG. On CPython 3.11 formatting
-# a traceback calls ast.parse, and two threads in ast.parse at once raise "AST constructor
-# recursion depth mismatch": it broke a Streamlit AppTest (script compilation) in CI. Test runs
-# send no usage stats anyway (there is no network), so switch the collector off for the whole
-# session; the clusters the Ray tests start inherit it.
-os.environ["RAY_USAGE_STATS_ENABLED"] = "0"
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Switch off Ray's usage statistics for the session, before any test runs.
+
+    Ray Data (2.60) starts a "data-usage-metrics-poller" thread that outlives ray.shutdown()
+    and keeps logging tracebacks of its failed Prometheus queries at DEBUG. On CPython 3.11
+    formatting a traceback calls ast.parse, and two threads in ast.parse at once raise "AST
+    constructor recursion depth mismatch": it broke a Streamlit AppTest (script compilation) in
+    CI. Test runs send no usage stats anyway (there is no network), so the collector is off for
+    the whole session (and back as it was after it); the clusters the Ray tests start
+    inherit it.
+    """
+    before = os.environ.get("RAY_USAGE_STATS_ENABLED")
+    os.environ["RAY_USAGE_STATS_ENABLED"] = "0"
+
+    def restore() -> None:
+        if before is None:
+            os.environ.pop("RAY_USAGE_STATS_ENABLED", None)
+        else:
+            os.environ["RAY_USAGE_STATS_ENABLED"] = before
+
+    config.add_cleanup(restore)
 
 
 class HashingEncoder:

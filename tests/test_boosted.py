@@ -50,6 +50,7 @@ def fitted() -> BoostedMatcher:
     return BoostedMatcher(max_iter=100).fit(_hard_pairs(0, 400), _hard_pairs(400, 500))
 
 
+@pytest.mark.slow
 def test_trees_equal_sklearn_including_missing_values() -> None:
     from sklearn.ensemble import HistGradientBoostingClassifier
 
@@ -88,6 +89,7 @@ def test_features_are_similarities_with_neutral_missing() -> None:
     assert all(0.0 <= v <= 1.0 for col in x.iter_columns() for v in col.to_list())
 
 
+@pytest.mark.slow
 def test_beats_the_best_single_similarity_on_held_out_near_misses(
     fitted: BoostedMatcher,
 ) -> None:
@@ -95,7 +97,7 @@ def test_beats_the_best_single_similarity_on_held_out_near_misses(
     y = np.asarray(test.labels)
     got = fitted.evaluate(test)["f1"]
     # trivial baseline: the best single feature with its threshold chosen on the test pairs
-    from linker.scoring.ditto.loop import best_threshold
+    from linker.measures import best_threshold
 
     x = fitted.features_.transform(test.left, test.right)
     baseline = max(best_threshold(x[c].to_numpy(), y)[1] for c in x.columns)
@@ -103,6 +105,7 @@ def test_beats_the_best_single_similarity_on_held_out_near_misses(
     assert got > 2 * y.mean() / (1 + y.mean())  # F1 of calling every pair a match
 
 
+@pytest.mark.slow
 def test_save_load_reproduces_scores_and_writes_no_pickle(
     fitted: BoostedMatcher, tmp_path: Path
 ) -> None:
@@ -117,6 +120,7 @@ def test_save_load_reproduces_scores_and_writes_no_pickle(
     assert loaded.threshold_ == fitted.threshold_
 
 
+@pytest.mark.slow
 def test_same_seed_same_matcher() -> None:
     a = BoostedMatcher(max_iter=30).fit(_hard_pairs(0, 120))
     b = BoostedMatcher(max_iter=30).fit(_hard_pairs(0, 120))
@@ -124,6 +128,7 @@ def test_same_seed_same_matcher() -> None:
     np.testing.assert_array_equal(a.predict_proba(test), b.predict_proba(test))
 
 
+@pytest.mark.slow
 def test_merge_with_a_boosted_matcher_folder(fitted: BoostedMatcher, tmp_path: Path) -> None:
     left, right, truth = demo_tables()
     true_pairs = truth.head(300)
@@ -138,6 +143,7 @@ def test_merge_with_a_boosted_matcher_folder(fitted: BoostedMatcher, tmp_path: P
     assert out.height >= left.height  # every left row survives
 
 
+@pytest.mark.slow
 def test_train_api_and_errors(tmp_path: Path) -> None:
     m = lk.train(_hard_pairs(0, 100), model="boosted", max_iter=20, save=tmp_path / "m")
     assert isinstance(m, BoostedMatcher) and (tmp_path / "m" / "linker_matcher.json").is_file()
@@ -154,6 +160,7 @@ def test_train_api_and_errors(tmp_path: Path) -> None:
         BoostedMatcher.load(tmp_path / "nothing")
 
 
+@pytest.mark.slow
 def test_cli_train_and_score_boosted(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     left, right, truth = demo_tables()
     left.write_csv(tmp_path / "tableA.csv")
@@ -179,6 +186,7 @@ def test_cli_train_and_score_boosted(tmp_path: Path, capsys: pytest.CaptureFixtu
     assert "hard_negatives is a setting of model='stack'" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_stack_trains_both_saves_and_loads(tmp_path: Path) -> None:
     from linker.scoring.stack import StackedMatcher
 
@@ -198,6 +206,7 @@ def test_stack_trains_both_saves_and_loads(tmp_path: Path) -> None:
     np.testing.assert_allclose(loaded.predict_proba(test), m.predict_proba(test), atol=1e-5)
 
 
+@pytest.mark.slow
 def test_out_of_fold_scores_are_less_sure_than_in_sample() -> None:
     from linker.scoring.trees import out_of_fold
 
@@ -230,6 +239,7 @@ def test_hard_pairs_keeps_matches_and_the_highest_scored_non_matches() -> None:
         hard_pairs(pairs, scores[:3], per_match=1)
 
 
+@pytest.mark.slow
 def test_stack_with_hard_negatives_trains_its_cross_encoder_on_them(tmp_path: Path) -> None:
     from linker.scoring.stack import StackedMatcher
 
@@ -254,6 +264,7 @@ def test_stack_with_hard_negatives_trains_its_cross_encoder_on_them(tmp_path: Pa
         lk.train(train, model="boosted", hard_negatives=1.0)
 
 
+@pytest.mark.slow
 def test_folder_from_before_the_averaged_trees_loads_as_one_model(
     fitted: BoostedMatcher, tmp_path: Path
 ) -> None:

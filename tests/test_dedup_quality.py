@@ -21,6 +21,7 @@ from linker.vectors.embed import Encoder
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "datasets"
 
 
+@pytest.mark.slow
 def test_dedup_of_mostly_singletons_does_not_chain_strangers(minilm: Encoder) -> None:
     if not SHARED.is_dir():
         pytest.skip(f"shared benchmark data not found at {SHARED}")

@@ -10,9 +10,10 @@ import polars as pl
 import pytest
 
 from linker.errors import ConfigError, InputError, ModelError, NotFittedError
+from linker.measures import best_threshold, f1_at
 from linker.rerank.cross_encoder import cross_encoder_reranker
 from linker.scoring.ditto import DittoMatcher, Summarizer, augment, mark_spans
-from linker.scoring.ditto.loop import best_threshold, f1_at, length_batches
+from linker.scoring.ditto.loop import length_batches
 from linker.scoring.labelled_pairs import (
     PairSet,
     as_pairs,

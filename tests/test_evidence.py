@@ -96,6 +96,7 @@ def test_token_model_learns_which_differences_matter_and_round_trips() -> None:
     )
 
 
+@pytest.mark.slow
 def test_boosted_matcher_saves_its_token_model_and_reproduces_scores(tmp_path: Path) -> None:
     train, valid = _hard_pairs(0, 150), _hard_pairs(150, 200)
     m = BoostedMatcher(max_iter=40).fit(train, valid)
@@ -108,6 +109,7 @@ def test_boosted_matcher_saves_its_token_model_and_reproduces_scores(tmp_path: P
     assert "record_token_model" not in plain.feature_names_
 
 
+@pytest.mark.slow
 def test_a_version_1_folder_still_loads_and_scores(tmp_path: Path) -> None:
     """Matchers saved before the word evidence: no `words`, no token model, old features."""
     train, valid = _hard_pairs(0, 120), _hard_pairs(120, 160)

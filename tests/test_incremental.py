@@ -64,6 +64,7 @@ def test_link_new_records_reads_the_reference_back(
     assert _recall(out.frame, in_batch) > 0.9
 
 
+@pytest.mark.slow
 def test_link_is_repeatable_and_in_batches(built: Path, demo: tuple[pl.DataFrame, ...]) -> None:
     left, _, truth = demo
     index = LinkIndex.load(built)
@@ -75,6 +76,7 @@ def test_link_is_repeatable_and_in_batches(built: Path, demo: tuple[pl.DataFrame
     assert _recall(pl.concat(parts), truth) > 0.9
 
 
+@pytest.mark.slow
 def test_scores_match_a_fresh_index(
     tmp_path: Path, built: Path, demo: tuple[pl.DataFrame, ...]
 ) -> None:
@@ -97,6 +99,7 @@ def test_new_table_missing_a_column(built: Path, demo: tuple[pl.DataFrame, ...])
         LinkIndex.load(built).link(demo[0].drop("street"), show_progress=False)
 
 
+@pytest.mark.slow
 def test_cache_reuses_embeddings_between_runs(
     tmp_path: Path, demo: tuple[pl.DataFrame, ...], monkeypatch: pytest.MonkeyPatch
 ) -> None:

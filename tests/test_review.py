@@ -11,6 +11,7 @@ import pytest
 
 import linker as lk
 from linker.errors import ConfigError, InputError
+from linker.measures import threshold_curve
 from linker.review import (
     EXPLANATIONS,
     ID,
@@ -27,7 +28,6 @@ from linker.review import (
     linkage_from_tables,
     linked_frame,
     retrain,
-    threshold_curve,
     waterfall,
 )
 

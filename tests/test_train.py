@@ -21,6 +21,8 @@ from linker.errors import ModelError
 from linker.scoring.ditto import DittoMatcher
 from linker.scoring.labelled_pairs import PairSet, serialize_record
 
+pytestmark = pytest.mark.slow  # every test fine-tunes the transformer or uses one fine-tuned
+
 DEMO = Path(__file__).resolve().parents[1] / "datasets" / "demo"
 COLUMNS = ["name", "city"]
 TINY = {"batch_size": 8, "max_len": 32, "lr": 1e-4, "show_progress": False}

@@ -26,6 +26,7 @@ import numpy.typing as npt
 import polars as pl
 import scipy.sparse as sp
 
+from linker._lazy import lazy_getattr
 from linker.errors import ConfigError
 from linker.protocols import Backend
 
@@ -137,3 +138,7 @@ def get_backend(spec: BackendSpec, *, address: str | None = None) -> Backend:
     if isinstance(spec, Backend):
         return spec
     raise ConfigError(f"backend={spec!r} is not one of ['local', 'ray'] or a Backend object")
+
+
+if not TYPE_CHECKING:  # hidden from type checkers, so that they flag a name that is not there
+    __getattr__ = lazy_getattr(__name__)  # submodules on first use: lk.backend.<module>

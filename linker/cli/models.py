@@ -120,7 +120,7 @@ def run_score(a: argparse.Namespace) -> str:
     import polars as pl
 
     from linker.io.write import write as _write
-    from linker.scoring.ditto.loop import f1_at
+    from linker.measures import f1_at
     from linker.scoring.labelled_pairs import read_pairs
     from linker.scoring.registry import load_matcher
 

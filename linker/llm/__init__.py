@@ -22,6 +22,9 @@ Nothing here is imported by ``import linker``.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+from linker._lazy import lazy_getattr
 from linker.llm.cache import CallCache
 from linker.llm.client import ChatClient, OpenAIClient, client_from_spec
 from linker.llm.local import LocalServer, smollm2_path
@@ -42,3 +45,6 @@ __all__ = [
     "open_select",
     "smollm2_path",
 ]
+
+if not TYPE_CHECKING:  # hidden from type checkers, so that they flag a name that is not there
+    __getattr__ = lazy_getattr(__name__)  # submodules on first use: lk.llm.<module>

@@ -13,3 +13,10 @@
 """
 
 from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from linker._lazy import lazy_getattr
+
+if not TYPE_CHECKING:  # hidden from type checkers, so that they flag a name that is not there
+    __getattr__ = lazy_getattr(__name__)  # submodules on first use: lk.rerank.<module>

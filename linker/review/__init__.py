@@ -11,6 +11,9 @@ labels (:func:`retrain`), see why a pair scored what it did (:meth:`ReviewSessio
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+from linker._lazy import lazy_getattr
 from linker.review.build import (
     EXPLANATIONS,
     ID,
@@ -38,7 +41,6 @@ from linker.review.views import (
     explanation,
     field_diffs,
     histogram,
-    threshold_curve,
     waterfall,
 )
 
@@ -72,7 +74,9 @@ __all__ = [
     "neutralise",
     "retrain",
     "run_config",
-    "threshold_curve",
     "waterfall",
     "write_table",
 ]
+
+if not TYPE_CHECKING:  # hidden from type checkers, so that they flag a name that is not there
+    __getattr__ = lazy_getattr(__name__)  # submodules on first use: lk.review.<module>

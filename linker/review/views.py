@@ -1,6 +1,6 @@
 """What the review screens show, as data: field differences, why a pair scored what it did,
-score histogram, P/R/F1 curve, dedup clusters. The app only draws these; scripts and tests
-read them directly."""
+score histogram, dedup clusters (the P/R/F1 curve is :func:`linker.measures.threshold_curve`).
+The app only draws these; scripts and tests read them directly."""
 
 from __future__ import annotations
 
@@ -22,7 +22,6 @@ __all__ = [
     "explanation",
     "field_diffs",
     "histogram",
-    "threshold_curve",
     "waterfall",
 ]
 
@@ -209,35 +208,6 @@ def histogram(scores: np.ndarray[Any, Any], *, bins: int = 20) -> pl.DataFrame:
     """
     counts, edges = np.histogram(np.clip(scores, 0.0, 1.0), bins=bins, range=(0.0, 1.0))
     return pl.DataFrame({"start": edges[:-1], "end": edges[1:], "count": counts.astype(np.int64)})
-
-
-def threshold_curve(
-    scores: np.ndarray[Any, Any], labels: np.ndarray[Any, Any], *, steps: int = 101
-) -> pl.DataFrame:
-    """Precision, recall and F1 over the labelled pairs at each threshold in [0, 1].
-
-    A pair is predicted a match when its score is at least the threshold; the labels
-    (1 match, 0 non-match) are the reviewer's. Precision is null where nothing is predicted.
-
-    Example:
-        >>> c = threshold_curve(np.array([0.9, 0.6, 0.3]), np.array([1, 0, 1]), steps=3)
-        >>> c.row(1)  # threshold 0.5: one of two predicted is right, one of two found
-        (0.5, 0.5, 0.5, 0.5)
-    """
-    t = np.linspace(0.0, 1.0, steps)
-    pred = scores[None, :] >= t[:, None]
-    y = labels.astype(bool)[None, :]
-    tp = (pred & y).sum(axis=1).astype(np.float64)
-    n_pred = pred.sum(axis=1).astype(np.float64)
-    n_pos = float(y.sum())
-    precision = np.where(n_pred > 0, tp / np.maximum(n_pred, 1), np.nan)
-    recall = tp / n_pos if n_pos else np.full_like(tp, np.nan)
-    denom = precision + recall
-    f1 = np.where(denom > 0, 2 * precision * recall / np.where(denom > 0, denom, 1), 0.0)
-    return pl.DataFrame(
-        {"threshold": t, "precision": precision, "recall": recall, "f1": f1},
-        nan_to_null=True,
-    )
 
 
 def clusters(

@@ -13,6 +13,9 @@ signals (:mod:`linker.schema.signals`) live in their own modules; embedding and 
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+from linker._lazy import lazy_getattr
 from linker.schema.api import match_glossary, match_schema
 from linker.schema.glossary import glossary_schema
 from linker.schema.matcher import DEFAULT_WEIGHTS, Reranker, SchemaMatcher
@@ -32,3 +35,6 @@ __all__ = [
     "match_schema",
     "match_values",
 ]
+
+if not TYPE_CHECKING:  # hidden from type checkers, so that they flag a name that is not there
+    __getattr__ = lazy_getattr(__name__)  # submodules on first use: lk.schema.<module>

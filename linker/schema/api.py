@@ -3,17 +3,25 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any, overload
 
-from linker.frames import to_kind
+import polars as pl
+
+from linker.frames import Frame, PolarsSource, to_kind
 from linker.llm.tasks import COLUMNS
 from linker.protocols import Encoder, Reranker
 from linker.rerank.spec import RerankSpec, open_rerank_option
 from linker.schema.glossary import glossary_schema
 from linker.schema.matcher import SchemaMatcher
-from linker.schema.profiles import as_schema
+from linker.schema.profiles import Schema, as_schema
 from linker.schema.rerank import ColumnReranker
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+#: Columns given without a table: their names, ``{name: description}``, or a Schema.
+SchemaLike = Sequence[str] | Mapping[str, str | None] | Schema
 
 __all__ = ["match_glossary", "match_schema"]
 
@@ -23,9 +31,10 @@ def _kind(data: Any) -> str:
     return "pandas" if pd is not None and isinstance(data, pd.DataFrame) else "polars"
 
 
+@overload
 def match_schema(
-    source: Any,
-    target: Any,
+    source: PolarsSource | SchemaLike,
+    target: Frame | SchemaLike,
     *,
     top_k: int = 5,
     source_is_schema: bool = False,
@@ -38,7 +47,40 @@ def match_schema(
     rerank_report: dict[str, float] | None = None,
     reranker: Reranker | ColumnReranker | None = None,
     show_progress: bool | None = None,
-) -> Any:
+) -> pl.DataFrame: ...
+@overload
+def match_schema(
+    source: pd.DataFrame,
+    target: Frame | SchemaLike,
+    *,
+    top_k: int = 5,
+    source_is_schema: bool = False,
+    target_is_schema: bool = False,
+    one_to_one: bool = False,
+    weights: Mapping[str, float] | None = None,
+    model: str | Encoder | None = None,
+    rerank: RerankSpec | None = None,
+    rerank_top: int = 5,
+    rerank_report: dict[str, float] | None = None,
+    reranker: Reranker | ColumnReranker | None = None,
+    show_progress: bool | None = None,
+) -> pd.DataFrame: ...
+def match_schema(
+    source: Frame | SchemaLike,
+    target: Frame | SchemaLike,
+    *,
+    top_k: int = 5,
+    source_is_schema: bool = False,
+    target_is_schema: bool = False,
+    one_to_one: bool = False,
+    weights: Mapping[str, float] | None = None,
+    model: str | Encoder | None = None,
+    rerank: RerankSpec | None = None,
+    rerank_top: int = 5,
+    rerank_report: dict[str, float] | None = None,
+    reranker: Reranker | ColumnReranker | None = None,
+    show_progress: bool | None = None,
+) -> pl.DataFrame | pd.DataFrame:
     """Rank the target columns that each source column most likely means.
 
     Each side is a data table (polars/pandas frame or CSV/Parquet path: names and values are
@@ -110,9 +152,10 @@ def match_schema(
     return to_kind(out, _kind(source))  # type: ignore[arg-type]
 
 
+@overload
 def match_glossary(
-    table_or_columns: Any,
-    glossary: Any,
+    table_or_columns: PolarsSource | SchemaLike,
+    glossary: Frame,
     *,
     top_k: int = 5,
     term: str = "term",
@@ -125,7 +168,40 @@ def match_glossary(
     rerank_report: dict[str, float] | None = None,
     reranker: Reranker | ColumnReranker | None = None,
     show_progress: bool | None = None,
-) -> Any:
+) -> pl.DataFrame: ...
+@overload
+def match_glossary(
+    table_or_columns: pd.DataFrame,
+    glossary: Frame,
+    *,
+    top_k: int = 5,
+    term: str = "term",
+    description: str | None = "description",
+    values: str | None = None,
+    weights: Mapping[str, float] | None = None,
+    model: str | Encoder | None = None,
+    rerank: RerankSpec | None = None,
+    rerank_top: int = 5,
+    rerank_report: dict[str, float] | None = None,
+    reranker: Reranker | ColumnReranker | None = None,
+    show_progress: bool | None = None,
+) -> pd.DataFrame: ...
+def match_glossary(
+    table_or_columns: Frame | SchemaLike,
+    glossary: Frame,
+    *,
+    top_k: int = 5,
+    term: str = "term",
+    description: str | None = "description",
+    values: str | None = None,
+    weights: Mapping[str, float] | None = None,
+    model: str | Encoder | None = None,
+    rerank: RerankSpec | None = None,
+    rerank_top: int = 5,
+    rerank_report: dict[str, float] | None = None,
+    reranker: Reranker | ColumnReranker | None = None,
+    show_progress: bool | None = None,
+) -> pl.DataFrame | pd.DataFrame:
     """Rank the glossary terms that each column of a table most likely means.
 
     Args:

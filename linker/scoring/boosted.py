@@ -262,7 +262,7 @@ class BoostedMatcher:
         if out_of_fold:
             z = trees_out_of_fold(X_train, y, **settings)
             self.train_oof_ = (1.0 / (1.0 + np.exp(-z))).astype(np.float32)
-        from linker.scoring.ditto.loop import best_threshold
+        from linker.measures import best_threshold
 
         scores = self.predict_proba(valid)
         self.threshold_, self.valid_f1_ = best_threshold(scores, np.asarray(valid.labels))
@@ -310,7 +310,7 @@ class BoostedMatcher:
 
     def evaluate(self, pairs: PairSet) -> dict[str, float]:
         """Precision, recall and F1 on labelled ``pairs`` at the chosen threshold."""
-        from linker.scoring.ditto.loop import f1_at
+        from linker.measures import f1_at
 
         if not pairs.labels:
             raise InputError(f"{pairs.source}: evaluate needs labelled pairs")

@@ -1,26 +1,118 @@
-"""Every kind of trained pair matcher by its saved ``"type"``, and loading any of them.
+"""Every kind of trained pair matcher by name: building one to train, and loading a saved one.
 
-:data:`MATCHERS` maps the ``"type"`` written in ``linker_matcher.json`` to the class that reads
-it. The classes are imported when a folder of theirs is loaded (the transformer matcher pulls
-in torch), so this module stays cheap and imports none of them.
+:data:`TRAINERS` maps the ``model`` names of ``lk.train`` to their classes, and
+:func:`new_matcher` builds one from its settings (the class's keyword arguments, checked
+against its signature). :data:`MATCHERS` maps the ``"type"`` written in ``linker_matcher.json``
+to the class that reads it. The classes are imported when used (the transformer matcher pulls
+in torch as it trains or loads), so this module stays cheap and imports none of them.
 """
 
 from __future__ import annotations
 
 import importlib
+import inspect
 import json
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any, Protocol
 
-from linker.errors import ModelError
+from linker.errors import ConfigError, ModelError
 from linker.scoring.base import CONFIG_FILE, PairMatcher
+from linker.scoring.labelled_pairs import PairSet
 
-__all__ = ["MATCHERS", "load_matcher"]
+__all__ = ["MATCHERS", "TRAINERS", "TrainableMatcher", "load_matcher", "new_matcher"]
 
 MATCHERS: dict[str, str] = {
     "DittoMatcher": "linker.scoring.ditto.model:DittoMatcher",
     "BoostedMatcher": "linker.scoring.boosted:BoostedMatcher",
     "StackedMatcher": "linker.scoring.stack:StackedMatcher",
 }
+
+#: ``lk.train(model=...)`` names. A class whose ``__init__`` has a parameter named after
+#: another entry (the stack's ``ditto`` and ``boosted``) takes that matcher's settings as a dict.
+TRAINERS: dict[str, str] = {
+    "ditto": MATCHERS["DittoMatcher"],
+    "boosted": MATCHERS["BoostedMatcher"],
+    "stack": MATCHERS["StackedMatcher"],
+}
+
+
+class TrainableMatcher(PairMatcher, Protocol):
+    """A pair matcher before ``fit``: what :func:`new_matcher` builds."""
+
+    def fit(self, train: PairSet, valid: PairSet | None = None) -> PairMatcher:
+        """Fit on ``train``; choose the threshold on ``valid``; return the fitted matcher."""
+        ...
+
+
+def _class(path: str) -> Any:
+    module, name = path.rsplit(":", 1)
+    return getattr(importlib.import_module(module), name)
+
+
+def _routes(model: str) -> dict[str, str | None]:
+    """Each setting ``model`` takes -> ``None`` (its own) or the part whose dict takes it."""
+    if model not in TRAINERS:
+        raise ConfigError(f"model={model!r} is not one of {list(TRAINERS)}")
+    own = {
+        name
+        for name, p in inspect.signature(_class(TRAINERS[model])).parameters.items()
+        if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)
+    }
+    routes: dict[str, str | None] = {}
+    for part in sorted(own & TRAINERS.keys()):
+        routes.update(dict.fromkeys(sorted(set(_routes(part)) - own), part))
+    routes.update(dict.fromkeys(sorted(own - TRAINERS.keys())))
+    return routes
+
+
+def new_matcher(
+    model: str, settings: Mapping[str, Any], *, optional: Mapping[str, Any] | None = None
+) -> TrainableMatcher:
+    """An unfitted matcher of kind ``model`` (a :data:`TRAINERS` name), built from its settings.
+
+    Args:
+        model: ``"ditto"``, ``"boosted"`` or ``"stack"``.
+        settings: Keyword arguments of the class; a part's settings (``"stack"``: those of
+            ``"ditto"`` and ``"boosted"``) go into that part's dict.
+        optional: Settings passed only where the class takes them (``lk.train``'s
+            ``epochs``, which the boosted matcher has no use for).
+
+    Raises:
+        ConfigError: An unknown ``model``, or settings it does not take: they are named, with
+            the models that do take them and the settings it has.
+
+    Example:
+        >>> new_matcher("boosted", {"max_iter": 20}).max_iter
+        20
+        >>> new_matcher("boosted", {"hard_negatives": 1.0})
+        Traceback (most recent call last):
+        ...
+        linker.errors.ConfigError: model='boosted' takes no setting ['hard_negatives'] (hard_negatives is a setting of model='stack'); its settings are ['columns', 'embedding', 'l2_regularization', 'learning_rate', 'max_features', 'max_iter', 'n_models', 'seed', 'token_model']
+    """  # noqa: E501
+    routes = _routes(model)
+    unknown = sorted(set(settings) - routes.keys())
+    if unknown:
+        hints = [
+            f"{key} is a setting of " + " and ".join(f"model={m!r}" for m in takers)
+            for key in unknown
+            if (takers := [m for m in TRAINERS if m != model and key in _routes(m)])
+        ]
+        raise ConfigError(
+            f"model={model!r} takes no setting {unknown}"
+            + (f" ({'; '.join(hints)})" if hints else "")
+            + f"; its settings are {sorted(routes)}"
+        )
+    kwargs: dict[str, Any] = {}
+    given = {**{k: v for k, v in (optional or {}).items() if k in routes}, **settings}
+    for key, value in given.items():
+        part = routes[key]
+        if part is None:
+            kwargs[key] = value
+        else:
+            kwargs.setdefault(part, {})[key] = value
+    matcher: TrainableMatcher = _class(TRAINERS[model])(**kwargs)
+    return matcher
 
 
 def load_matcher(matcher: PairMatcher | str | Path) -> PairMatcher:
@@ -54,7 +146,5 @@ def load_matcher(matcher: PairMatcher | str | Path) -> PairMatcher:
             f"{cfg} names an unknown matcher type {kind!r} (known: {', '.join(MATCHERS)}); "
             "upgrade linker or train the matcher again"
         )
-    module, name = MATCHERS[kind].rsplit(":", 1)
-    cls = getattr(importlib.import_module(module), name)
-    loaded: PairMatcher = cls.load(matcher)
+    loaded: PairMatcher = _class(MATCHERS[kind]).load(matcher)
     return loaded

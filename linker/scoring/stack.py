@@ -72,7 +72,7 @@ def fit_stack(
     """
     from sklearn.linear_model import LogisticRegression
 
-    from linker.scoring.ditto.loop import best_threshold
+    from linker.measures import best_threshold
 
     X = np.column_stack([logits(s) for s in scores])
     y = np.asarray(labels, dtype=np.int64)
@@ -229,7 +229,7 @@ class StackedMatcher:
 
     def evaluate(self, pairs: PairSet) -> dict[str, float]:
         """Precision, recall and F1 on labelled ``pairs`` at the chosen threshold."""
-        from linker.scoring.ditto.loop import f1_at
+        from linker.measures import f1_at
 
         if not pairs.labels:
             raise InputError(f"{pairs.source}: evaluate needs labelled pairs")

@@ -15,6 +15,9 @@ Example:
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+from linker._lazy import lazy_getattr
 from linker.taxonomy.api import as_taxonomy, map_taxonomy
 from linker.taxonomy.matcher import TaxonomyMatch, TaxonomyMatcher
 from linker.taxonomy.obo import read_obo
@@ -33,3 +36,6 @@ __all__ = [
     "map_taxonomy",
     "read_obo",
 ]
+
+if not TYPE_CHECKING:  # hidden from type checkers, so that they flag a name that is not there
+    __getattr__ = lazy_getattr(__name__)  # submodules on first use: lk.taxonomy.<module>

@@ -6,12 +6,20 @@ import logging
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, overload
 
 import polars as pl
 
 from linker.errors import InputError
-from linker.frames import FrameKind, as_polars, check_columns, text_values, to_kind
+from linker.frames import (
+    Frame,
+    FrameKind,
+    PolarsSource,
+    as_polars,
+    check_columns,
+    text_values,
+    to_kind,
+)
 from linker.llm.tasks import NODES
 from linker.protocols import Encoder, Reranker
 from linker.rerank.spec import RerankSpec, open_rerank_option
@@ -20,6 +28,10 @@ from linker.taxonomy.obo import read_obo
 from linker.taxonomy.rerank import NodeReranker
 from linker.taxonomy.score import HierarchyParams
 from linker.taxonomy.tree import Taxonomy
+
+if TYPE_CHECKING:
+    import pandas as pd
+
 
 __all__ = ["as_examples", "as_phrases", "as_taxonomy", "map_taxonomy"]
 
@@ -88,9 +100,10 @@ def as_examples(examples: Any) -> list[tuple[str, str]]:
     return list(zip(text_values(df, "phrase"), text_values(df, "node_id"), strict=True))
 
 
+@overload
 def map_taxonomy(
-    phrases: Any,
-    taxonomy: Any,
+    phrases: Sequence[str | None] | pl.Series | PolarsSource,
+    taxonomy: Taxonomy | Frame,
     *,
     top_k: int = 1,
     examples: Any = None,
@@ -102,7 +115,38 @@ def map_taxonomy(
     rerank_report: dict[str, float] | None = None,
     reranker: Reranker | NodeReranker | None = None,
     show_progress: bool | None = None,
-) -> Any:
+) -> pl.DataFrame: ...
+@overload
+def map_taxonomy(
+    phrases: pd.DataFrame,
+    taxonomy: Taxonomy | Frame,
+    *,
+    top_k: int = 1,
+    examples: Any = None,
+    model: str | Encoder | None = None,
+    phrase_column: str | None = None,
+    hierarchy: HierarchyParams | None = None,
+    rerank: RerankSpec | None = None,
+    rerank_top: int = 5,
+    rerank_report: dict[str, float] | None = None,
+    reranker: Reranker | NodeReranker | None = None,
+    show_progress: bool | None = None,
+) -> pd.DataFrame: ...
+def map_taxonomy(
+    phrases: Sequence[str | None] | pl.Series | Frame,
+    taxonomy: Taxonomy | Frame,
+    *,
+    top_k: int = 1,
+    examples: Any = None,
+    model: str | Encoder | None = None,
+    phrase_column: str | None = None,
+    hierarchy: HierarchyParams | None = None,
+    rerank: RerankSpec | None = None,
+    rerank_top: int = 5,
+    rerank_report: dict[str, float] | None = None,
+    reranker: Reranker | NodeReranker | None = None,
+    show_progress: bool | None = None,
+) -> pl.DataFrame | pd.DataFrame:
     """Map each phrase to its best ``top_k`` nodes of a taxonomy.
 
     Args:

@@ -1,4 +1,4 @@
-"""The torch side of the Ditto matcher: batching, one training epoch, scoring, thresholds.
+"""The torch side of the Ditto matcher: batching, one training epoch, scoring.
 
 Kept apart from :mod:`linker.scoring.ditto.model` (the estimator) so the estimator reads as
 settings and steps. torch is imported by the caller and passed in as module objects, so
@@ -14,9 +14,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-__all__ = [
-    "best_threshold", "f1_at", "length_batches", "pair_logits", "predict_texts", "train_epoch",
-]  # fmt: skip
+__all__ = ["length_batches", "pair_logits", "predict_texts", "train_epoch"]
 
 logger = logging.getLogger(__name__)
 
@@ -151,43 +149,3 @@ def predict_texts(
             if progress is not None:
                 progress(len(rows))
     return out
-
-
-def f1_at(
-    scores: npt.NDArray[np.float32], labels: npt.NDArray[np.int64], threshold: float
-) -> dict[str, float]:
-    """Precision, recall and F1 of ``scores >= threshold`` against ``labels``.
-
-    Example:
-        >>> import numpy as np
-        >>> f1_at(np.array([0.9, 0.2, 0.7]), np.array([1, 0, 0]), 0.5)["precision"]
-        0.5
-    """
-    pred = scores >= threshold
-    tp = float((pred & (labels == 1)).sum())
-    p = tp / max(float(pred.sum()), 1.0)
-    r = tp / max(float((labels == 1).sum()), 1.0)
-    return {"precision": p, "recall": r, "f1": 2 * p * r / max(p + r, 1e-12)}
-
-
-def best_threshold(
-    scores: npt.NDArray[np.float32], labels: npt.NDArray[np.int64]
-) -> tuple[float, float]:
-    """The threshold with the best F1 on ``(scores, labels)`` and that F1.
-
-    Ties go to the threshold nearest 0.5; the threshold is the midpoint between two
-    neighbouring scores, so it does not sit on a training score.
-
-    Example:
-        >>> import numpy as np
-        >>> best_threshold(np.array([0.9, 0.6, 0.4, 0.1]), np.array([1, 1, 0, 0]))
-        (0.5, 1.0)
-    """
-    s = np.unique(scores.astype(np.float64))
-    cuts = np.concatenate([[0.5], (s[1:] + s[:-1]) / 2]) if len(s) > 1 else np.array([0.5])
-    best, best_f1 = 0.5, -1.0
-    for t in sorted(cuts, key=lambda c: abs(c - 0.5)):
-        f = f1_at(scores, labels, float(t))["f1"]
-        if f > best_f1 + 1e-12:
-            best, best_f1 = float(t), f
-    return best, best_f1

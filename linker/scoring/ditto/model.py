@@ -25,8 +25,9 @@ import numpy.typing as npt
 
 from linker._progress import want_progress
 from linker.errors import ConfigError, InputError, ModelError, NotFittedError
+from linker.measures import best_threshold, f1_at
 from linker.scoring.base import CONFIG_FILE
-from linker.scoring.ditto.loop import best_threshold, f1_at, predict_texts, train_epoch
+from linker.scoring.ditto.loop import predict_texts, train_epoch
 from linker.scoring.ditto.optimize import Summarizer, augment, mark_spans
 from linker.scoring.labelled_pairs import PairSet, Record, holdout, serialize_record
 
