@@ -19,7 +19,9 @@ COLUMNS = ["name", "street", "city", "state", "zip", "phone"]
 
 def add_demo(p: argparse.ArgumentParser) -> None:
     """The ``demo`` verb's arguments."""
-    add_output(p, default="demo_linked.csv", help="output .csv or .parquet (demo_linked.csv)")
+    add_output(
+        p, default="demo_linked.csv", help="output .csv or .parquet (default: demo_linked.csv)"
+    )
 
 
 def run_demo(a: argparse.Namespace) -> str:

@@ -6,8 +6,15 @@ import argparse
 
 import linker as lk
 from linker.cli.link import HOWS
-from linker.cli.options import add_io, add_model, cols, given, library_option, read_input
-from linker.cli.options import show_progress as progress
+from linker.cli.options import (
+    add_io,
+    add_model,
+    cols,
+    given,
+    library_option,
+    read_input,
+    show_progress,
+)
 
 __all__ = ["add_index", "add_link", "run_index", "run_link"]
 
@@ -40,7 +47,7 @@ def run_index(a: argparse.Namespace) -> str:
         read_input(a.reference, a),
         a.output,
         on=cols(a.on),
-        show_progress=progress(a),
+        show_progress=show_progress(a),
         **given(a, "model", "k"),
     )
     return (
@@ -53,7 +60,7 @@ def run_link(a: argparse.Namespace) -> str:
     from linker.io.write import write
 
     result = lk.LinkIndex.load(a.index).link(
-        read_input(a.new, a), show_progress=progress(a), **given(a, "how", "threshold")
+        read_input(a.new, a), show_progress=show_progress(a), **given(a, "how", "threshold")
     )
     write(result.frame, a.output)
     counts = dict(result.frame.group_by("_merge").len().iter_rows())

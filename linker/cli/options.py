@@ -102,10 +102,10 @@ def add_input(p: argparse.ArgumentParser, *, delimiter: bool = True) -> None:
     """``--delimiter`` (tables only) and ``--encoding`` of the verb's input files."""
     if delimiter:
         p.add_argument("--delimiter", help="CSV delimiter of the inputs (default: sniffed)")
+    found = "from the BOM, else UTF-8, else latin-1 with a warning" if delimiter else "UTF-8"
     p.add_argument(
         "--encoding",
-        help="text encoding of the inputs, e.g. utf-8, cp1252, utf-16 (default: from the BOM, "
-        "else UTF-8" + (", else latin-1 with a warning)" if delimiter else ")"),
+        help=f"text encoding of the inputs, e.g. utf-8, cp1252, utf-16 (default: {found})",
     )
 
 
