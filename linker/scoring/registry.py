@@ -47,12 +47,12 @@ def check_matcher(folder: str | Path) -> str:
         kind = json.loads(cfg.read_text(encoding="utf-8")).get("type", "DittoMatcher")
     except (OSError, ValueError, AttributeError) as e:
         raise ModelError(f"cannot read {cfg}: {e}; train the matcher again") from e
-    if kind not in MATCHERS:
+    if not isinstance(kind, str) or kind not in MATCHERS:
         raise ModelError(
             f"{cfg} names an unknown matcher type {kind!r} (known: {', '.join(MATCHERS)}); "
             "upgrade linker or train the matcher again"
         )
-    return str(kind)
+    return kind
 
 
 def load_matcher(matcher: PairMatcher | str | Path) -> PairMatcher:
