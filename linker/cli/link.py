@@ -1,0 +1,235 @@
+"""``linker merge``, ``candidates``, ``dedup`` and ``evaluate``: records in, links out.
+
+The three linking verbs build the :class:`linker.Linker` keyword arguments in one place,
+:func:`linker_settings`, from the options the user gave; the library's defaults fill the rest.
+"""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+import linker as lk
+from linker.cli.options import (
+    add_input,
+    add_io,
+    add_model,
+    cols,
+    given,
+    library_option,
+    read_input,
+    show_progress,
+)
+
+__all__ = [
+    "add_candidates",
+    "add_dedup",
+    "add_evaluate",
+    "add_merge",
+    "linker_settings",
+    "run_candidates",
+    "run_dedup",
+    "run_evaluate",
+    "run_merge",
+]
+
+HOWS = ["1:1", "m:1", "1:m", "m:m"]
+
+
+def _backend_name(spec: Any) -> str:
+    from linker.backend import get_backend
+
+    return get_backend(spec).name
+
+
+def _add_linker_options(p: argparse.ArgumentParser, *, two_tables: bool) -> None:
+    """The options every linking verb takes (they become :class:`linker.Linker` settings)."""
+    p.add_argument("--on", help="comma-separated columns to compare (default: shared columns)")
+    if two_tables:
+        p.add_argument("--left-on", help="left columns, when names differ (with --right-on)")
+        p.add_argument("--right-on", help="right columns, same order as --left-on")
+    library_option(
+        p, "-k", "--k", type=int, owner=lk.Linker, help="candidates per record per blocker"
+    )
+    add_model(p)
+    p.add_argument("--block-on", help="comma-separated columns that must agree exactly")
+    p.add_argument("--id", help="id column (checked unique and non-null)")
+    add_io(p)
+    library_option(
+        p, "--backend", choices=["local", "ray"], owner=lk.Linker, shown=_backend_name,
+        help="where embedding, search and pair features run; ray needs linker[ray]",
+    )  # fmt: skip
+    p.add_argument("--address", help="Ray cluster address for --backend ray (default: start one)")
+    p.add_argument("--cache", help="folder that keeps embeddings and ANN indexes between runs")
+
+
+def _add_threshold(p: argparse.ArgumentParser) -> None:
+    library_option(p, "--threshold", type=float, owner=lk.Linker, help="minimum match probability")
+
+
+def add_merge(p: argparse.ArgumentParser) -> None:
+    """The ``merge`` verb's arguments."""
+    p.add_argument("left")
+    p.add_argument("right")
+    _add_linker_options(p, two_tables=True)
+    library_option(p, "--how", choices=HOWS, owner=lk.Linker, help="Stata-style merge kind")
+    _add_threshold(p)
+    library_option(
+        p, "--assign", choices=["hungarian", "greedy"], owner=lk.Linker,
+        help="1:1 method: optimal matching (hungarian) or best-first (greedy)",
+    )  # fmt: skip
+    p.add_argument(
+        "--rerank",
+        help="rerank the uncertain band: 'local' (SmolLM2 via llama.cpp, needs linker[llm]) "
+        "or 'openai:MODEL' (OPENAI_BASE_URL, OPENAI_API_KEY)",
+    )
+    library_option(p, "--rerank-band", owner=lk.Linker, help="LO,HI: best scores that are reranked")
+    p.add_argument("--matcher", help="folder of a matcher from `linker train`: it scores the pairs")
+
+
+def add_candidates(p: argparse.ArgumentParser) -> None:
+    """The ``candidates`` verb's arguments."""
+    p.add_argument("left")
+    p.add_argument("right")
+    _add_linker_options(p, two_tables=True)
+
+
+def add_dedup(p: argparse.ArgumentParser) -> None:
+    """The ``dedup`` verb's arguments."""
+    p.add_argument("data")
+    _add_linker_options(p, two_tables=False)
+    _add_threshold(p)
+    library_option(
+        p, "--cluster", choices=["components", "centre", "average"], owner=lk.Linker,
+        help="clustering: connected components, or centre / average linkage, which resist "
+        "chaining",
+    )  # fmt: skip
+    p.add_argument(
+        "--representative",
+        action="store_true",
+        default=None,
+        help="add _representative (one per cluster)",
+    )
+
+
+def add_evaluate(p: argparse.ArgumentParser) -> None:
+    """The ``evaluate`` verb's arguments."""
+    p.add_argument("pairs", help="merge output or candidate pairs (.csv/.parquet)")
+    p.add_argument("truth", help="true pairs (.csv/.parquet)")
+    p.add_argument("--left-id", required=True, help="left id column in PAIRS")
+    p.add_argument("--right-id", required=True, help="right id column in PAIRS")
+    p.add_argument("--truth-left-id", help="left id column in TRUTH (default: --left-id)")
+    p.add_argument("--truth-right-id", help="right id column in TRUTH (default: --right-id)")
+    add_input(p)
+
+
+def _band(text: str) -> tuple[float, float]:
+    from linker.errors import ConfigError
+
+    try:
+        lo, hi = (float(v) for v in text.split(","))
+    except ValueError as e:
+        raise ConfigError(f"--rerank-band must be LO,HI (e.g. 0.3,0.7), not {text!r}") from e
+    return lo, hi
+
+
+def linker_settings(a: argparse.Namespace) -> dict[str, Any]:
+    """The :class:`linker.Linker` keyword arguments the user gave, in one dict.
+
+    Only options given on the command line are in it (the library's defaults fill the rest),
+    plus ``show_progress``, which the CLI decides (a terminal, no ``-q``).
+    """
+    out: dict[str, Any] = given(a, "k", "model", "id", "cache", "how", "threshold", "assign")
+    out |= given(a, "cluster", "representative", "rerank", "matcher")
+    for name in ("on", "left_on", "right_on", "block_on"):
+        if getattr(a, name, None) is not None:
+            out[name] = cols(getattr(a, name))
+    if getattr(a, "rerank_band", None) is not None:
+        out["rerank_band"] = _band(a.rerank_band)
+    if a.address is not None:  # a Ray address needs the backend object
+        from linker.backend import get_backend
+
+        out["backend"] = get_backend(a.backend, address=a.address)
+    elif a.backend is not None:
+        out["backend"] = a.backend
+    out["show_progress"] = show_progress(a)
+    return out
+
+
+def run_merge(a: argparse.Namespace) -> str:
+    """Link two tables, write every row of both; returns the summary line."""
+    from linker.io.write import write
+
+    linker = lk.Linker(**linker_settings(a))  # a bad option fails before the reading
+    left, right = read_input(a.left, a), read_input(a.right, a)
+    result = linker.link(left, right)
+    out = result.frame
+    write(out, a.output)
+    counts = dict(out.group_by("_merge").len().iter_rows())
+    return (
+        f"{left.height} left rows, {right.height} right rows: {counts.get('both', 0)} matched, "
+        f"{counts.get('left_only', 0)} left_only, {counts.get('right_only', 0)} right_only; "
+        f"compared {', '.join(result.columns)}" + _estimate(result.stats, left.height)
+    )
+
+
+def _estimate(stats: dict[str, float], n_left: int) -> str:
+    """``; estimated 120 of 3,000 left records have a partner (prior 1.3e-05)``, or ``""``."""
+    if "estimated_matches" not in stats:
+        return ""
+    return (
+        f"; estimated {stats['estimated_matches']:,.0f} of {n_left:,} left records have a "
+        f"partner (match prior {stats['match_prior']:.2g} per pair)"
+    )
+
+
+def run_candidates(a: argparse.Namespace) -> str:
+    """Write the scored candidate pairs; returns the summary line."""
+    from linker.io.write import write
+    from linker.pipeline.columns import default_on
+
+    settings = linker_settings(a)
+    left, right = read_input(a.left, a), read_input(a.right, a)
+    out = lk.Linker(**settings).candidates(left, right)
+    write(out, a.output)
+    compared = settings.get("on") or settings.get("left_on")
+    if not compared:  # the library's choice, named in the summary
+        compared, _ = default_on(left, right, ids=[a.id] if a.id else [])
+    return f"{out.height} candidate pairs; compared {', '.join(compared)}"
+
+
+def run_dedup(a: argparse.Namespace) -> str:
+    """Cluster the duplicate rows of one table; returns the summary line."""
+    from linker.io.write import write
+
+    linker = lk.Linker(**linker_settings(a))
+    data = read_input(a.data, a)
+    result = linker.dedup(data)
+    out = result.frame
+    write(out, a.output)
+    sizes = out["_cluster"].value_counts()["count"]
+    estimate = ""
+    if "estimated_matches" in result.stats:
+        estimate = (
+            f"; estimated {result.stats['estimated_matches']:,.0f} of {out.height:,} rows have "
+            "a duplicate"
+        )
+    return (
+        f"{out.height} rows in {sizes.len()} clusters (largest {int(sizes.to_numpy().max())}, "
+        f"{(sizes == 1).sum()} singletons); compared {', '.join(result.columns)}" + estimate
+    )
+
+
+def run_evaluate(a: argparse.Namespace) -> str:
+    """Print precision, recall and F1, one ``name<TAB>value`` line each."""
+    ev = lk.evaluate(
+        read_input(a.pairs, a),
+        read_input(a.truth, a),
+        left_id=a.left_id,
+        right_id=a.right_id,
+        truth_left_id=a.truth_left_id,
+        truth_right_id=a.truth_right_id,
+    )
+    for key, value in ev.as_dict().items():
+        print(f"{key}\t{value}")
+    return ""
