@@ -12,7 +12,7 @@ bottom (see docs/architecture.md); a module may import its own layer or any laye
    ``linker.backend``
 5. ``linker.vectors``, ``linker.data``
 6. ``linker.frames``, ``linker.io``, ``linker.measures``, ``linker.errors``, ``linker.argcheck``,
-   ``linker.protocols``, ``linker._progress``, ``linker._kernels``
+   ``linker.protocols``, ``linker._progress``, ``linker._kernels``, ``linker._params``
 """
 
 from __future__ import annotations
@@ -54,6 +54,7 @@ LAYERS: dict[str, int] = {
             "linker.protocols",
             "linker._progress",
             "linker._kernels",
+            "linker._params",
         ],
         6,
     ),  # fmt: skip
