@@ -239,6 +239,14 @@ def test_a_store_from_before_the_config_format_exports_a_linker_config(tmp_path:
     )
 
 
+def test_the_linkage_id_ignores_settings_left_at_their_defaults() -> None:
+    link = _linkage()
+    same = Linkage(link.kind, link.left, link.right, link.pairs, {**link.config, "k": 10,
+                   "ann": None, "cluster": "components"})  # type: ignore[arg-type]  # fmt: skip
+    other = Linkage(link.kind, link.left, link.right, link.pairs, {**link.config, "k": 5})  # type: ignore[arg-type]
+    assert same.id == link.id != other.id
+
+
 def test_a_review_export_reproduces_the_linkage(
     tmp_path: Path, firms: tuple[pl.DataFrame, pl.DataFrame], default_model: object
 ) -> None:

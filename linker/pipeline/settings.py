@@ -221,8 +221,8 @@ class Grouped(Generic[T]):
 
 
 def check_settings(linker: Any) -> None:
-    """Check a :class:`~linker.pipeline.linker.Linker`'s settings outside the groups: types,
-    ranges, options.
+    """Check a :class:`~linker.pipeline.linker.Linker`'s settings: types, ranges and options
+    (the rerank spec is :meth:`RerankSettings.check`'s).
 
     Raises:
         ConfigError: the first bad setting; the message names it and lists what is allowed.
@@ -230,8 +230,13 @@ def check_settings(linker: Any) -> None:
     check_types(linker)
     if not 0.0 <= linker.threshold <= 1.0:
         raise ConfigError(f"threshold must be within [0, 1], not {linker.threshold}")
-    for name, allowed in (("how", _HOW), ("assign", _ASSIGN), ("cluster", _CLUSTER)):
-        if getattr(linker, name) not in allowed:
-            raise ConfigError(f"{name}={getattr(linker, name)!r} is not one of {list(allowed)}")
+    _one_of("how", linker.how, _HOW)
     if linker.k < 1:
         raise ConfigError(f"k must be at least 1, not {linker.k}")
+    _one_of("assign", linker.assign, _ASSIGN)
+    _one_of("cluster", linker.cluster, _CLUSTER)
+
+
+def _one_of(name: str, value: object, allowed: tuple[str, ...]) -> None:
+    if value not in allowed:
+        raise ConfigError(f"{name}={value!r} is not one of {list(allowed)}")

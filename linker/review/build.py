@@ -70,8 +70,13 @@ class Linkage:
 
     @property
     def id(self) -> str:
-        """A stable id: the hash of the records, the pairs' ids and the settings."""
-        h = hashlib.sha256(json.dumps(self.config, sort_keys=True, default=str).encode())
+        """A stable id: the hash of the records, the pairs' ids and the settings, less the
+        linker settings left at their defaults (so a setting a later linker adds leaves it)."""
+        from linker.pipeline.linker import Linker
+
+        defaults = Linker().to_config()["linker"]
+        settings = {k: v for k, v in self.config.items() if k not in defaults or v != defaults[k]}
+        h = hashlib.sha256(json.dumps(settings, sort_keys=True, default=str).encode())
         for frame in (self.left, self.right, self.pairs.select("left_id", "right_id")):
             h.update(frame.write_csv().encode())
         return f"{self.kind}-{h.hexdigest()[:12]}"
