@@ -147,3 +147,46 @@ def test_cli_index_then_link(tmp_path: Path, demo: tuple[pl.DataFrame, ...]) -> 
     assert frame.height == 100
     assert _recall(frame, truth.filter(pl.col("left_id").is_in(frame["id"].to_list()))) > 0.9
     assert main(["link", str(tmp_path / "new.csv"), "--index", str(tmp_path), "-q"]) == 2
+
+
+def test_the_settings_are_a_linker_config(built: Path) -> None:
+    import json
+
+    from linker.pipeline.linker import Linker
+
+    doc = json.loads((built / "linkindex.json").read_text(encoding="utf-8"))
+    assert doc["format_version"] == 1 and doc["index"]["rows"] == 400
+    assert doc["linker"]["on"] == ON and doc["linker"]["ann"]["index_dir"] is None
+    linker = Linker.from_config(built / "linkindex.json")  # the same file reads as a config
+    assert (linker.on, linker.how, linker.ann) == (ON, "m:1", SMALL_ANN)
+    index = LinkIndex.load(built)
+    assert index.settings["on"] == ON and index.settings["rows"] == 400
+    ready = index.linker(threshold=0.7)
+    assert ready.threshold == 0.7 and ready.cache == built / "cache"
+    assert ready.ann_params().index_dir == str(built / "cache" / "indexes")
+
+
+def test_an_index_from_before_the_config_format_links_the_same(
+    tmp_path: Path, built: Path, demo: tuple[pl.DataFrame, ...]
+) -> None:
+    import json
+    import shutil
+    from dataclasses import asdict
+
+    old = tmp_path / "old"
+    shutil.copytree(built, old)
+    doc = json.loads((built / "linkindex.json").read_text(encoding="utf-8"))
+    legacy = {  # what LinkIndex.build wrote before the linker config format
+        "format": 1, "on": ON, "model": None, "k": 10,
+        "ann": {k: v for k, v in asdict(SMALL_ANN).items() if k != "index_dir"},
+        "dense_columns": doc["index"]["dense_columns"], "rows": 400,
+    }  # fmt: skip
+    (old / "linkindex.json").write_text(json.dumps(legacy, indent=2), encoding="utf-8")
+    index = LinkIndex.load(old)
+    assert index.settings["on"] == ON and index.settings["dense_columns"] == legacy["dense_columns"]
+    a = index.link(demo[0].head(100), show_progress=False).pairs
+    b = LinkIndex.load(built).link(demo[0].head(100), show_progress=False).pairs
+    assert a.equals(b)
+    (old / "linkindex.json").write_text('{"format": 2, "on": ["name"]}', encoding="utf-8")
+    with pytest.raises(InputError, match="not an index this linker reads"):
+        LinkIndex.load(old)

@@ -12,7 +12,8 @@ bottom (see docs/architecture.md); a module may import its own layer or any laye
    ``linker.backend``
 5. ``linker.vectors``, ``linker.data``
 6. ``linker.frames``, ``linker.io``, ``linker.measures``, ``linker.errors``, ``linker.argcheck``,
-   ``linker.protocols``, ``linker._progress``, ``linker._kernels``, ``linker._lazy``
+   ``linker.protocols``, ``linker._progress``, ``linker._kernels``, ``linker._lazy``,
+   ``linker._params``
 """
 
 from __future__ import annotations
@@ -55,6 +56,7 @@ LAYERS: dict[str, int] = {
             "linker._progress",
             "linker._kernels",
             "linker._lazy",
+            "linker._params",
         ],
         6,
     ),  # fmt: skip

@@ -215,6 +215,60 @@ def test_export_applies_decisions_and_neutralises_formulas(
     assert not list(tmp_path.glob("**/*.part"))  # no temp file left behind
 
 
+def test_a_store_from_before_the_config_format_exports_a_linker_config(tmp_path: Path) -> None:
+    link = _linkage()
+    link.config = {  # what linkage_from_tables stored before the linker config format
+        "command": "merge", "left": "a.csv", "right": "b.csv", "left_on": ["name"],
+        "right_on": ["name"], "id": None, "how": "1:1", "threshold": 0.5, "k": 10,
+        "features": ["sim"],
+    }  # fmt: skip
+    store = tmp_path / "r.sqlite"
+    ReviewSession.create(store, link)
+    session = ReviewSession(store.as_posix(), link.id)
+    doc = json.loads(export_config(session, tmp_path / "config.json").read_text())
+    assert doc["cli"] == (
+        "linker merge a.csv b.csv --on name --how 1:1 --threshold 0.5 -k 10 -o linked.csv"
+    )
+    assert (doc["format_version"], doc["linkage"], doc["left"]) == (1, link.id, "a.csv")
+    linker = lk.Linker.from_config(tmp_path / "config.json")
+    assert (linker.left_on, linker.right_on, linker.how, linker.k) == (
+        ["name"],
+        ["name"],
+        "1:1",
+        10,
+    )
+
+
+def test_the_linkage_id_ignores_settings_left_at_their_defaults() -> None:
+    link = _linkage()
+    same = Linkage(link.kind, link.left, link.right, link.pairs, {**link.config, "k": 10,
+                   "ann": None, "cluster": "components"})  # type: ignore[arg-type]  # fmt: skip
+    other = Linkage(link.kind, link.left, link.right, link.pairs, {**link.config, "k": 5})  # type: ignore[arg-type]
+    assert same.id == link.id != other.id
+
+
+def test_a_review_export_reproduces_the_linkage(
+    tmp_path: Path, firms: tuple[pl.DataFrame, pl.DataFrame], default_model: object
+) -> None:
+    left, right = firms
+    link = linkage_from_tables(left, right, on=["name", "city"], id="id", threshold=0.4, k=3,
+                               sources=("l.csv", "r.csv"))  # fmt: skip
+    assert (link.config["left_on"], link.config["k"], link.config["left"]) == (
+        ["name", "city"], 3, "l.csv",
+    )  # fmt: skip
+    session = ReviewSession.create(tmp_path / "r.sqlite", link)
+    config = export_config(session, tmp_path / "config.json")
+    again = lk.Linker.from_config(config, show_progress=False).link(left, right).pairs
+    rescored = again.select(
+        left["id"].gather(again["left_row"]).alias("left_id"),
+        right["id"].gather(again["right_row"]).alias("right_id"),
+        pl.col("score").cast(pl.Float64),
+    ).sort("left_id", "right_id")
+    assert rescored.equals(
+        link.pairs.select("left_id", "right_id", "score").sort("left_id", "right_id")
+    )
+
+
 def test_dedup_export_and_clusters(tmp_path: Path) -> None:
     recs = pl.DataFrame({ID: ["0", "1", "2", "3"], "name": ["Ann", "Anne", "Bob", "Rob"]})
     pairs = pl.DataFrame({"left_id": ["0", "2", "1"], "right_id": ["1", "3", "2"],

@@ -19,7 +19,7 @@ import polars as pl
 
 from linker.errors import ConfigError
 
-__all__ = ["default_on", "is_row_code", "warn_empty"]
+__all__ = ["compared_columns", "default_on", "id_columns", "is_row_code", "warn_empty"]
 
 logger = logging.getLogger(__name__)
 
@@ -53,6 +53,54 @@ def is_row_code(df: pl.DataFrame, column: str) -> bool:
         return True
     codes = text.str.contains(_CODE).sum()
     return bool(codes >= _CODE_SHARE * text.len())
+
+
+def id_columns(id: str | Sequence[str] | None) -> tuple[str, ...]:  # noqa: A002 - as Linker(id=)
+    """``(left_id, right_id)`` of an ``id=`` setting; ``()`` without one.
+
+    Example:
+        >>> id_columns("id"), id_columns(("lid", "rid")), id_columns(None)
+        (('id', 'id'), ('lid', 'rid'), ())
+    """
+    if id is None:
+        return ()
+    return (id, id) if isinstance(id, str) else tuple(id)
+
+
+def compared_columns(
+    left: pl.DataFrame,
+    right: pl.DataFrame,
+    *,
+    on: Sequence[str] | str | None,
+    left_on: Sequence[str] | str | None,
+    right_on: Sequence[str] | str | None,
+    ids: Sequence[str] = (),
+) -> tuple[list[str], list[str]]:
+    """The left and right columns compared: ``on`` both sides, else ``left_on``/``right_on``,
+    else :func:`default_on` (the shared columns less ``ids`` and row-unique codes).
+
+    Raises:
+        ConfigError: both ``on`` and ``left_on``/``right_on`` are given, or the two lists
+            differ in length.
+
+    Example:
+        >>> df = pl.DataFrame({"id": ["L1", "L2"], "name": ["Acme", "Zeta"]})
+        >>> compared_columns(df, df, on=None, left_on="name", right_on=["name"])
+        (['name'], ['name'])
+    """
+
+    def as_list(v: Sequence[str] | str | None) -> list[str]:
+        return [v] if isinstance(v, str) else list(v or [])
+
+    both, lo, ro = as_list(on), as_list(left_on), as_list(right_on)
+    if both and (lo or ro):
+        raise ConfigError("give either on=... or left_on=/right_on=..., not both")
+    if not both and not lo and not ro:
+        both, _ = default_on(left, right, ids=ids)
+    lo, ro = (both, both) if both else (lo, ro)
+    if len(lo) != len(ro):
+        raise ConfigError(f"left_on has {len(lo)} columns but right_on has {len(ro)}: pair them up")
+    return lo, ro
 
 
 def default_on(

@@ -21,7 +21,7 @@ import json
 import logging
 import time
 from collections.abc import Sequence
-from dataclasses import asdict
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +31,10 @@ from linker.blocking.blockers import Blockers
 from linker.decide.assign import How
 from linker.errors import ConfigError, InputError
 from linker.frames import as_polars
-from linker.pipeline.linker import FrozenReference, Linker
+from linker.io.write import atomic_write
+from linker.pipeline.config import read_document
+from linker.pipeline.linker import Linker
+from linker.pipeline.prepare import FrozenReference
 from linker.pipeline.result import LinkResult
 from linker.pipeline.serialize import wordy_columns
 from linker.vectors.ann import AnnParams, search
@@ -40,28 +43,45 @@ __all__ = ["LinkIndex"]
 
 logger = logging.getLogger(__name__)
 
-_FORMAT = 1
 _SETTINGS = "linkindex.json"
 _REFERENCE = "reference.parquet"
+
+
+def _upgrade(settings: dict[str, Any]) -> dict[str, Any]:
+    """An index's settings as a config document; those of format 1 (before the linker config
+    format) have the linker's settings and the index's own side by side."""
+    if settings.get("format") != 1 or "linker" in settings:
+        return settings
+    linker = {k: settings[k] for k in ("on", "model", "k", "ann")}
+    index = {k: settings[k] for k in ("dense_columns", "rows")}
+    return {"format_version": 1, "linker": linker, "index": index}
 
 
 class LinkIndex:
     """A reference table prepared for linking: vectors and ANN graphs kept in a folder.
 
     Build it with :meth:`build`, open it again with :meth:`load`, link new records with
-    :meth:`link`. The folder holds the reference (Parquet), the settings (JSON), the
-    embeddings (``.npy``) and the hnswlib graphs; nothing is pickled.
+    :meth:`link`. The folder holds the reference (Parquet), the settings (``linkindex.json``:
+    the linker's config document, see :meth:`Linker.from_config
+    <linker.pipeline.linker.Linker.from_config>`, with an ``"index"`` section beside it),
+    the embeddings (``.npy``) and the hnswlib graphs; nothing is pickled.
 
     Args:
         path: The folder.
         reference: The reference table.
-        settings: What :meth:`build` was given (columns, model, ``k``, ANN settings).
+        config: The settings: the linker's config document, with the index's own
+            ``{"index": {"dense_columns": [...], "rows": n}}``.
     """
 
-    def __init__(self, path: str | Path, reference: pl.DataFrame, settings: dict[str, Any]):
+    def __init__(self, path: str | Path, reference: pl.DataFrame, config: dict[str, Any]):
         self.path = Path(path)
         self.reference = reference
-        self.settings = settings
+        self.config = config
+
+    @property
+    def settings(self) -> dict[str, Any]:
+        """The linker's settings and the index's own (``dense_columns``, ``rows``), flat."""
+        return {**self.config["linker"], **self.config["index"]}
 
     # -- construction -----------------------------------------------------------------------
     @classmethod
@@ -95,8 +115,6 @@ class LinkIndex:
             InputError: the reference is empty or lacks a column.
             ConfigError: ``model`` is not a string.
         """
-        if model is not None and not isinstance(model, str):
-            raise ConfigError("LinkIndex needs model= as a name or path (it is saved as text)")
         ref, _ = as_polars(reference, name="reference")
         cols = [on] if isinstance(on, str) else list(on or ref.columns)
         missing = [c for c in cols if c not in ref.columns]
@@ -104,37 +122,32 @@ class LinkIndex:
             raise InputError(
                 f"the reference table has no column(s) {missing}; it has {ref.columns}"
             )
+        if ann is not None:
+            ann = replace(ann, index_dir=None)  # the graphs go in the folder, wherever it moves
+        config = Linker(on=cols, how="m:1", model=model, k=k, ann=ann).to_config()
+        config["index"] = {
+            "dense_columns": [cols.index(c) for c in wordy_columns(ref, cols)],
+            "rows": ref.height,
+        }
         folder = Path(path)
         folder.mkdir(parents=True, exist_ok=True)
         start = time.perf_counter()
-        dense = [cols.index(c) for c in wordy_columns(ref, cols)]
-        params = ann or AnnParams()
-        settings: dict[str, Any] = {
-            "format": _FORMAT,
-            "on": cols,
-            "model": model,
-            "k": k,
-            "ann": {key: v for key, v in asdict(params).items() if key != "index_dir"},
-            "dense_columns": dense,
-            "rows": ref.height,
-        }
-        tmp = folder / f".{_REFERENCE}.tmp"
-        ref.write_parquet(tmp)
-        tmp.replace(folder / _REFERENCE)
-        index = cls(folder, ref, settings)
-        linker = index._linker(show_progress=show_progress)
+        with atomic_write(folder / _REFERENCE) as tmp:
+            ref.write_parquet(tmp)
+        index = cls(folder, ref, config)
+        linker = index.linker(show_progress=show_progress)
         # prepare() embeds the reference into the folder's cache; the searches below build
         # the graphs the same way block() will ask for them, and save them there too.
         _, rside, _ = linker.prepare(ref.head(1).select(cols), ref)
         assert rside.vectors is not None
-        ann_params = linker._ann_params()
+        params = linker.ann_params()
         blockers = linker.blockers or Blockers()  # the lists block() will use
         used = blockers.lists(ref.height, dense=True, sparse=True, columns=True)
         for name, vectors in (("dense", rside.vectors.dense), ("ngram", rside.vectors.sparse)):
             if vectors is not None and name in used:  # the rare-token list keeps no index
-                search(vectors[:1], vectors, 1, params=ann_params)
-        (folder / f".{_SETTINGS}.tmp").write_text(json.dumps(settings, indent=2))
-        (folder / f".{_SETTINGS}.tmp").replace(folder / _SETTINGS)
+                search(vectors[:1], vectors, 1, params=params)
+        with atomic_write(folder / _SETTINGS) as tmp:
+            tmp.write_text(json.dumps(config, indent=2), encoding="utf-8")
         logger.info(
             "link index of %d rows built in %s in %.1f s",
             ref.height,
@@ -145,7 +158,7 @@ class LinkIndex:
 
     @classmethod
     def load(cls, path: str | Path) -> LinkIndex:
-        """Open an index saved by :meth:`build`.
+        """Open an index saved by :meth:`build` (this linker's or an earlier one's).
 
         Raises:
             InputError: the folder holds no index, or one of another format.
@@ -158,23 +171,23 @@ class LinkIndex:
                 "build one with LinkIndex.build(reference, folder, on=...) or "
                 "`linker index REFERENCE.csv --on ... -o FOLDER`"
             )
-        settings = json.loads(file.read_text())
-        if settings.get("format") != _FORMAT:
+        try:
+            config = read_document(_upgrade(json.loads(file.read_text(encoding="utf-8"))))
+            if not isinstance(config.get("index"), dict):
+                raise ConfigError(f'{file} has no "index" section')
+        except (ConfigError, json.JSONDecodeError) as e:
             raise InputError(
-                f"{file} is format {settings.get('format')}, this linker reads {_FORMAT}: "
-                "build the index again"
-            )
-        return cls(folder, pl.read_parquet(folder / _REFERENCE), settings)
+                f"{file} is not an index this linker reads ({e}): build it again"
+            ) from e
+        return cls(folder, pl.read_parquet(folder / _REFERENCE), config)
 
     # -- use --------------------------------------------------------------------------------
-    def _linker(self, **kwargs: Any) -> Linker:
-        s = self.settings
-        ann = AnnParams(**s["ann"], index_dir=str(self.path / "cache" / "indexes"))
-        linker = Linker(
-            on=s["on"], model=s["model"], k=s["k"], ann=ann, cache=self.path / "cache", **kwargs
-        )
-        linker._reference = FrozenReference(tuple(s["dense_columns"]))
-        return linker
+    def linker(self, **overrides: Any) -> Linker:
+        """The :class:`~linker.pipeline.linker.Linker` that links to this index: its saved
+        settings, ``overrides`` on top, the folder as its cache and the reference frozen."""
+        linker = Linker.from_config(self.config, cache=self.path / "cache", **overrides)
+        dense = tuple(self.config["index"]["dense_columns"])
+        return linker.freeze_reference(FrozenReference(dense))
 
     def link(
         self,
@@ -200,7 +213,7 @@ class LinkIndex:
             ``matches`` use the reference's row numbers as ``right_row``.
         """
         df, _ = as_polars(new, name="new")
-        linker = self._linker(how=how, threshold=threshold, show_progress=show_progress)
+        linker = self.linker(how=how, threshold=threshold, show_progress=show_progress)
         result = linker.link(df, self.reference)
         result.frame = result.frame.filter(pl.col("_merge") != "right_only")
         return result

@@ -24,9 +24,10 @@ import numpy.typing as npt
 import polars as pl
 
 from linker._progress import ProgressCallback
-from linker.errors import ConfigError, InputError, NotFittedError
+from linker.errors import InputError, NotFittedError
 
 if TYPE_CHECKING:
+    from linker.pipeline.linker import Linker
     from linker.pipeline.result import LinkResult
 
 __all__ = [
@@ -69,8 +70,13 @@ class Linkage:
 
     @property
     def id(self) -> str:
-        """A stable id: the hash of the records, the pairs' ids and the settings."""
-        h = hashlib.sha256(json.dumps(self.config, sort_keys=True, default=str).encode())
+        """A stable id: the hash of the records, the pairs' ids and the settings, less the
+        linker settings left at their defaults (so a setting a later linker adds leaves it)."""
+        from linker.pipeline.linker import Linker
+
+        defaults = Linker().to_config()["linker"]
+        settings = {k: v for k, v in self.config.items() if k not in defaults or v != defaults[k]}
+        h = hashlib.sha256(json.dumps(settings, sort_keys=True, default=str).encode())
         for frame in (self.left, self.right, self.pairs.select("left_id", "right_id")):
             h.update(frame.write_csv().encode())
         return f"{self.kind}-{h.hexdigest()[:12]}"
@@ -128,8 +134,11 @@ def _explanations(
     )  # fmt: skip
 
 
-def _as_list(v: Sequence[str] | str | None) -> list[str]:
-    return [v] if isinstance(v, str) else list(v or [])
+def _config(linker: Linker, **review: Any) -> dict[str, Any]:
+    """What the store keeps of a linkage's settings: the linker's config (flat: the review
+    reads ``left_on``, ``how``, ``threshold`` at the top) and the review's own keys
+    (``features``, the source files)."""
+    return {**linker.to_config()["linker"], **review}
 
 
 def linkage_from_tables(
@@ -175,7 +184,7 @@ def linkage_from_tables(
     else:
         result = linker.link(left, right)
         pairs = result.pairs
-    lo, ro = linker._columns(left, left if right is None else right)
+    lo, ro = linker.columns(left, right)
     lf = _with_ids(left, id, name="left")
     rf = lf if right is None else _with_ids(right, id, name="right")
     features = [c for c in pairs.columns if c not in _NOT_FEATURES]
@@ -193,11 +202,8 @@ def linkage_from_tables(
         pl.col("score").cast(pl.Float64).alias("base_score"),
         *([pl.col("score_stage1").cast(pl.Float64)] if "score_stage1" in pairs.columns else []),
     )
-    config = {
-        "command": kind if kind == "dedup" else "merge",
-        "left": sources[0], "right": sources[1], "left_on": lo, "right_on": ro, "id": id,
-        "how": how, "threshold": threshold, "k": k, "features": features,
-    }  # fmt: skip
+    linker.on, linker.left_on, linker.right_on = None, lo, ro  # the columns as resolved
+    config = _config(linker, features=features, left=sources[0], right=sources[1])
     return Linkage(kind, lf, rf, pairs, config, explanations=why)
 
 
@@ -302,10 +308,9 @@ def linkage_from_merged(
             "score": both["_score"].cast(pl.Float64), "base_score": both["_score"].cast(pl.Float64),
         }
     )  # fmt: skip
-    if threshold < 0 or threshold > 1:
-        raise ConfigError(f"threshold must be within [0, 1], not {threshold}")
-    config = {
-        "command": "merge", "left": None, "right": None, "merged": source, "left_on": on,
-        "right_on": on, "id": id, "how": how, "threshold": threshold, "features": list(feats),
-    }  # fmt: skip
+    from linker.pipeline.linker import Linker
+
+    linker = Linker(left_on=on, right_on=on, id=id, how=how, threshold=threshold)  # type: ignore[arg-type]
+    linker.check()
+    config = _config(linker, features=list(feats), left=None, right=None, merged=source)
     return Linkage("link", lf, rf, pairs, config)

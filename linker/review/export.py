@@ -8,14 +8,13 @@ sees half a file. CSV cells that a spreadsheet would run as a formula (text star
 from __future__ import annotations
 
 import json
-import os
 import shlex
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import polars as pl
 
+from linker.io.write import atomic_write
 from linker.review.build import ID
 from linker.review.session import ReviewSession
 
@@ -41,28 +40,15 @@ def neutralise(frame: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def _atomic(path: Path, write: Any) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
-    os.close(fd)
-    try:
-        write(tmp)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
-
-
 def write_table(frame: pl.DataFrame, path: str | Path) -> Path:
     """Write ``.csv`` (formula cells neutralised) or ``.parquet`` atomically."""
     target = Path(path)
-    if target.suffix.lower() in (".parquet", ".pq"):
-        return _atomic(target, frame.write_parquet)
-    return _atomic(target, neutralise(frame).write_csv)
+    with atomic_write(target) as tmp:
+        if target.suffix.lower() in (".parquet", ".pq"):
+            frame.write_parquet(tmp)
+        else:
+            neutralise(frame).write_csv(tmp)
+    return target
 
 
 def _decisions(session: ReviewSession) -> pl.DataFrame:
@@ -155,26 +141,40 @@ def export_labels(session: ReviewSession, path: str | Path) -> Path:
 
 
 def run_config(session: ReviewSession) -> dict[str, Any]:
-    """The settings that reproduce the linkage from the CLI, with the retrained weights."""
-    c = session.config
+    """The settings that reproduce the linkage: a linker config document (see
+    :meth:`Linker.from_config <linker.pipeline.linker.Linker.from_config>`, which reads it back)
+    with the review's own keys beside it: the source files, the CLI line, the decisions and
+    the retrained matcher's weights. Stores written before the config format read the same.
+    """
+    from linker._params import param_names
+    from linker.pipeline.config import FORMAT_VERSION
+    from linker.pipeline.linker import Linker
+
+    c = session.config  # the store keeps the linker's settings flat, beside the review's keys
+    names = param_names(Linker)
+    settings = Linker.from_config(
+        {"format_version": FORMAT_VERSION, "linker": {k: v for k, v in c.items() if k in names}}
+    )
     verb = "dedup" if session.kind == "dedup" else "merge"
     args = ["linker", verb, c.get("left") or "LEFT.csv"]
     if verb == "merge":
         args.append(c.get("right") or "RIGHT.csv")
-    lo, ro = c.get("left_on") or [], c.get("right_on") or []
+    given = settings.on or settings.left_on  # a hand-made linkage may name none
+    lo, ro = settings.columns(session.left, session.right) if given else ([], [])
     args += ["--on", ",".join(lo)] if lo == ro else ["--left-on", ",".join(lo),
                                                        "--right-on", ",".join(ro)]  # fmt: skip
     if verb == "merge":
-        args += ["--how", str(c.get("how", "1:1"))]
-    args += ["--threshold", str(c.get("threshold", 0.5)), "-k", str(c.get("k", 10))]
-    if c.get("id"):
-        args += ["--id", str(c["id"])]
+        args += ["--how", str(settings.how)]
+    args += ["--threshold", str(settings.threshold), "-k", str(settings.k)]
+    if settings.id:
+        args += ["--id", str(settings.id)]
     args += ["-o", "linked.csv"]
     retrains = session.store.retrains(session.linkage_id)
     return {
+        **settings.to_config(),
         "linkage": session.linkage_id,
         "kind": session.kind,
-        "settings": {k: v for k, v in c.items() if k != "features"},
+        **{k: c.get(k) for k in ("left", "right", "merged") if c.get(k) is not None},
         "cli": shlex.join(args),
         "decisions": session.progress(),
         "matcher": retrains[-1]["matcher"] if retrains else None,
@@ -186,4 +186,6 @@ def run_config(session: ReviewSession) -> dict[str, Any]:
 def export_config(session: ReviewSession, path: str | Path) -> Path:
     """Write :func:`run_config` as JSON."""
     text = json.dumps(run_config(session), indent=2, default=str)
-    return _atomic(Path(path), lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
+    with atomic_write(path) as tmp:
+        tmp.write_text(text, encoding="utf-8")
+    return Path(path)

@@ -39,6 +39,7 @@ import numpy.typing as npt
 import polars as pl
 
 from linker.errors import InputError, ModelError, NotFittedError
+from linker.io.write import atomic_write
 from linker.scoring.base import CONFIG_FILE
 from linker.scoring.evidence import TokenStats, evidence_features, record_words
 from linker.scoring.labelled_pairs import PairSet, Record, holdout
@@ -332,10 +333,8 @@ class BoostedMatcher:
         }  # fmt: skip
         folder = Path(path)
         try:
-            folder.mkdir(parents=True, exist_ok=True)
-            tmp = folder / f".{CONFIG_FILE}.tmp"
-            tmp.write_text(json.dumps(state), encoding="utf-8")
-            tmp.replace(folder / CONFIG_FILE)
+            with atomic_write(folder / CONFIG_FILE) as tmp:
+                tmp.write_text(json.dumps(state), encoding="utf-8")
         except OSError as e:
             raise ModelError(f"cannot write the matcher to {folder}: {e}") from e
         return folder

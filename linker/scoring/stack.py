@@ -34,6 +34,7 @@ import numpy as np
 import numpy.typing as npt
 
 from linker.errors import ConfigError, InputError, ModelError, NotFittedError
+from linker.io.write import atomic_folder
 from linker.scoring.base import CONFIG_FILE
 from linker.scoring.boosted import BoostedMatcher
 from linker.scoring.labelled_pairs import PairSet, Record, holdout
@@ -239,8 +240,6 @@ class StackedMatcher:
         """Write a folder: ``ditto/`` and ``boosted/`` (saved matchers) and the stack's JSON."""
         self._fitted()
         folder = Path(path)
-        for k in _PARTS:
-            self.parts_[k].save(folder / k)
         state = {
             "type": "StackedMatcher", "format_version": FORMAT_VERSION, "seed": self.seed,
             "hard_negatives": self.hard_negatives, "ditto_pairs": self.ditto_pairs_,
@@ -248,10 +247,11 @@ class StackedMatcher:
             "threshold": self.threshold_, "valid_f1": self.valid_f1_, "n_train": self.n_train_,
             "train_seconds": self.train_seconds_,
         }  # fmt: skip
-        try:
-            tmp = folder / f".{CONFIG_FILE}.tmp"
-            tmp.write_text(json.dumps(state, indent=1), encoding="utf-8")
-            tmp.replace(folder / CONFIG_FILE)
+        try:  # the parts and the stack's JSON move in together, the JSON last
+            with atomic_folder(folder, marker=CONFIG_FILE) as tmp:
+                for k in _PARTS:
+                    self.parts_[k].save(tmp / k)
+                (tmp / CONFIG_FILE).write_text(json.dumps(state, indent=1), encoding="utf-8")
         except OSError as e:
             raise ModelError(f"cannot write the matcher to {folder}: {e}") from e
         return folder

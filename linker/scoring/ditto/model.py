@@ -25,6 +25,7 @@ import numpy.typing as npt
 
 from linker._progress import want_progress
 from linker.errors import ConfigError, InputError, ModelError, NotFittedError
+from linker.io.write import atomic_folder
 from linker.measures import best_threshold, f1_at
 from linker.scoring.base import CONFIG_FILE
 from linker.scoring.ditto.loop import predict_texts, train_epoch
@@ -416,12 +417,6 @@ class DittoMatcher:
         """Write the matcher as a folder (JSON + safetensors + tokenizer); returns the folder."""
         self._fitted()
         folder = Path(path)
-        try:
-            folder.mkdir(parents=True, exist_ok=True)
-            self.model_.save_pretrained(folder, safe_serialization=True)
-            self.tokenizer_.save_pretrained(folder)
-        except OSError as e:
-            raise ModelError(f"cannot write the matcher to {folder}: {e}") from e
         params = {k: getattr(self, k) for k in _PARAMS}
         params["columns"] = list(self.columns) if self.columns else None
         state = {
@@ -433,7 +428,13 @@ class DittoMatcher:
             "summarizer": {"max_words": self.summarizer_.max_words,
                            "n_docs": self.summarizer_.n_docs_, "idf": self.summarizer_.idf_},
         }  # fmt: skip
-        (folder / CONFIG_FILE).write_text(json.dumps(state, indent=1), encoding="utf-8")
+        try:  # the weights, the tokenizer and the JSON move in together, the JSON last
+            with atomic_folder(folder, marker=CONFIG_FILE) as tmp:
+                self.model_.save_pretrained(tmp, safe_serialization=True)
+                self.tokenizer_.save_pretrained(tmp)
+                (tmp / CONFIG_FILE).write_text(json.dumps(state, indent=1), encoding="utf-8")
+        except OSError as e:
+            raise ModelError(f"cannot write the matcher to {folder}: {e}") from e
         return folder
 
     @classmethod
