@@ -27,6 +27,7 @@ __all__ = [
     "add_evaluate",
     "add_merge",
     "linker_settings",
+    "make_linker",
     "run_candidates",
     "run_dedup",
     "run_evaluate",
@@ -61,6 +62,16 @@ def _add_linker_options(p: argparse.ArgumentParser, *, two_tables: bool) -> None
     )  # fmt: skip
     p.add_argument("--address", help="Ray cluster address for --backend ray (default: start one)")
     p.add_argument("--cache", help="folder that keeps embeddings and ANN indexes between runs")
+    p.add_argument(
+        "--config",
+        help="JSON settings file (from --save-config, Linker.save_config or a review export); "
+        "options given on the command line override it",
+    )
+    p.add_argument(
+        "--save-config",
+        metavar="FILE",
+        help="write the run's settings as JSON (rerun with --config)",
+    )
 
 
 def _add_threshold(p: argparse.ArgumentParser) -> None:
@@ -156,11 +167,25 @@ def linker_settings(a: argparse.Namespace) -> dict[str, Any]:
     return out
 
 
+def make_linker(a: argparse.Namespace) -> lk.Linker:
+    """The :class:`linker.Linker` of a run: ``--config`` (if given) under the options given.
+
+    Settings are checked here, before any input is read; ``--save-config`` writes them.
+    """
+    settings = linker_settings(a)
+    config = getattr(a, "config", None)
+    linker = lk.Linker.from_config(config, **settings) if config else lk.Linker(**settings)
+    linker.check()
+    if getattr(a, "save_config", None):
+        linker.save_config(a.save_config)
+    return linker
+
+
 def run_merge(a: argparse.Namespace) -> str:
     """Link two tables, write every row of both; returns the summary line."""
     from linker.io.write import write
 
-    linker = lk.Linker(**linker_settings(a))  # a bad option fails before the reading
+    linker = make_linker(a)  # a bad option fails before the reading
     left, right = read_input(a.left, a), read_input(a.right, a)
     result = linker.link(left, right)
     out = result.frame
@@ -186,15 +211,12 @@ def _estimate(stats: dict[str, float], n_left: int) -> str:
 def run_candidates(a: argparse.Namespace) -> str:
     """Write the scored candidate pairs; returns the summary line."""
     from linker.io.write import write
-    from linker.pipeline.columns import default_on
 
-    settings = linker_settings(a)
+    linker = make_linker(a)
     left, right = read_input(a.left, a), read_input(a.right, a)
-    out = lk.Linker(**settings).candidates(left, right)
+    out = linker.candidates(left, right)
     write(out, a.output)
-    compared = settings.get("on") or settings.get("left_on")
-    if not compared:  # the library's choice, named in the summary
-        compared, _ = default_on(left, right, ids=[a.id] if a.id else [])
+    compared, _ = linker.columns(left, right)
     return f"{out.height} candidate pairs; compared {', '.join(compared)}"
 
 
@@ -202,7 +224,7 @@ def run_dedup(a: argparse.Namespace) -> str:
     """Cluster the duplicate rows of one table; returns the summary line."""
     from linker.io.write import write
 
-    linker = lk.Linker(**linker_settings(a))
+    linker = make_linker(a)
     data = read_input(a.data, a)
     result = linker.dedup(data)
     out = result.frame
