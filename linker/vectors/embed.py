@@ -230,8 +230,8 @@ def build_static_model(
         The folder.
 
     Example:
-        >>> build_static_model().name
-        'static-minilm-256-r1'
+        >>> (build_static_model() / "model.safetensors").is_file()
+        True
     """
     folder = Path(path) if path is not None else static_model_dir()
     if (folder / "model.safetensors").is_file():

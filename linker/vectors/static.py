@@ -70,8 +70,10 @@ def static_model_dir() -> Path:
     same name under the user cache (``$XDG_CACHE_HOME/linker``, default ``~/.cache/linker``).
 
     Example:
-        >>> static_model_dir().name
-        'static-minilm-256-r1'
+        >>> from unittest import mock
+        >>> with mock.patch.dict(os.environ, {STATIC_MODEL_ENV: "/data/static"}):
+        ...     str(static_model_dir())
+        '/data/static'
     """
     env = os.environ.get(STATIC_MODEL_ENV)
     if env:
@@ -266,7 +268,7 @@ class StaticVectors:
         >>> tok = Tokenizer(models.WordLevel({"[UNK]": 0, "acme": 1, "corp": 2}, unk_token="[UNK]"))
         >>> tok.pre_tokenizer = pre_tokenizers.Whitespace()
         >>> model = StaticVectors(np.eye(3, dtype=np.float32), tok)
-        >>> model.encode(["acme corp", "acme", "zzz"]).round(3).tolist()
+        >>> model.encode(["acme corp", "acme", "zzz"]).astype(float).round(3).tolist()
         [[0.0, 0.707, 0.707], [0.0, 1.0, 0.0], [0.0, 0.0, 0.0]]
     """
 
