@@ -156,6 +156,7 @@ def test_a_missing_folder_says_what_to_give(tmp_path: Path) -> None:
 def test_an_explicit_folder_is_loaded(built: Path, static: StaticEncoder) -> None:
     enc = StaticEncoder(built)
     assert enc.name == f"static:{built}"
+    assert static.name == f"static-r{RECIPE}"  # embedding caches keep distillations apart
     assert np.array_equal(enc.encode(["acme"]), static.encode(["acme"]))
 
 

@@ -31,7 +31,13 @@ import numpy.typing as npt
 
 from linker._progress import progress, want_progress
 from linker.errors import ModelError
-from linker.vectors.static import STATIC_MODEL_ENV, StaticVectors, distil, static_model_dir
+from linker.vectors.static import (
+    RECIPE,
+    STATIC_MODEL_ENV,
+    StaticVectors,
+    distil,
+    static_model_dir,
+)
 
 __all__ = [
     "DEFAULT_MODEL",
@@ -272,7 +278,8 @@ class StaticEncoder:
 
     def __init__(self, path: str | os.PathLike[str] | None = None):
         self.path = Path(path) if path is not None else None
-        self.name = "static" if path is None else f"static:{path}"
+        # the recipe is in the name, so an embedding cache never mixes two distillations
+        self.name = f"static-r{RECIPE}" if path is None else f"static:{path}"
         self._model: StaticVectors | None = None
 
     def _load(self) -> StaticVectors:
