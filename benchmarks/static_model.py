@@ -25,6 +25,7 @@ Run: ``python benchmarks/static_model.py --model2vec-dir .venv/share/linker/stat
 from __future__ import annotations
 
 import argparse
+import os
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -44,7 +45,7 @@ DATASETS = ["demo", "febrl4", "DBLP-ACM", "Abt-Buy", "Amazon-Google"]
 MODELS = ["minilm", "static", "model2vec"]
 HEAD = [
     "dataset", "model", "load s", "embed s", "dense R@1", "dense R@10", "block R", "candidates",
-    "block s", "P", "R", "F1", "merge s", "merge CPU s",
+    "block s", "P", "R", "F1", "merge s", "merge CPU s", "load",
 ]  # fmt: skip
 
 
@@ -96,6 +97,7 @@ def measure(name: str, model: str, args: argparse.Namespace) -> list[str]:
     left, right, truth = renamed(bench)
     on, ids = bench.on, ("left_id", "right_id")
     enc = encoder(model, args)
+    load0 = os.getloadavg()[0]
     t0 = time.perf_counter()
     enc.encode(["warm up"])
     t1 = time.perf_counter()
@@ -121,6 +123,7 @@ def measure(name: str, model: str, args: argparse.Namespace) -> list[str]:
     return [
         name, model, *(fmt(float(c), 3) for c in cells), fmt(cand.height), fmt(t4 - t3, 1),
         fmt(p), fmt(r), fmt(f1), fmt(t5 - t4, 1), fmt(c5 - c4, 1),
+        f"{load0:.1f} → {os.getloadavg()[0]:.1f}",
     ]  # fmt: skip
 
 
@@ -147,7 +150,8 @@ def main(argv: list[str] | None = None) -> int:
 
 NOTES = [
     "- Columns: see the docstring of `benchmarks/static_model.py`. Seconds are wall clock, so",
-    "  they depend on what else ran on the machine (the load average is not controlled here).",
+    "  they depend on what else ran on the machine; *load* is the 1-minute load average when the",
+    "  row started → ended. CPU seconds depend less on it.",
 ]
 
 if __name__ == "__main__":
