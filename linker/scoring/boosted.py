@@ -38,9 +38,9 @@ import numpy as np
 import numpy.typing as npt
 import polars as pl
 
-from linker.errors import InputError, ModelError, NotFittedError
+from linker.errors import ModelError, NotFittedError
 from linker.io.write import atomic_write
-from linker.scoring.base import CONFIG_FILE
+from linker.scoring.base import CONFIG_FILE, ThresholdMatcher, read_state
 from linker.scoring.evidence import TokenStats, evidence_features, record_words
 from linker.scoring.labelled_pairs import PairSet, Record, holdout
 from linker.scoring.trees import CompiledTrees, compile_trees, fit_trees, predict_trees
@@ -166,7 +166,7 @@ class PairFeatures:
         return cos
 
 
-class BoostedMatcher:
+class BoostedMatcher(ThresholdMatcher):
     """Gradient-boosted trees over pair similarity features, trained on labelled pairs.
 
     Args:
@@ -303,20 +303,6 @@ class BoostedMatcher:
         z = predict_trees(self._flat_trees(), X.to_numpy())
         return (1.0 / (1.0 + np.exp(-z))).astype(np.float32)
 
-    def predict(
-        self, pairs: PairSet | tuple[Sequence[Record], Sequence[Record]]
-    ) -> npt.NDArray[np.int8]:
-        """``1`` where the probability reaches the threshold chosen on the validation pairs."""
-        return (self.predict_proba(pairs) >= self.threshold_).astype(np.int8)
-
-    def evaluate(self, pairs: PairSet) -> dict[str, float]:
-        """Precision, recall and F1 on labelled ``pairs`` at the chosen threshold."""
-        from linker.measures import f1_at
-
-        if not pairs.labels:
-            raise InputError(f"{pairs.source}: evaluate needs labelled pairs")
-        return f1_at(self.predict_proba(pairs), np.asarray(pairs.labels), self.threshold_)
-
     # -- persistence --------------------------------------------------------------------------
     def save(self, path: str | Path) -> Path:
         """Write the matcher as a folder: one JSON file (settings, n-gram vocabulary, trees)."""
@@ -348,17 +334,7 @@ class BoostedMatcher:
         """
         from linker.vectors.ngrams import NgramVectorizer
 
-        cfg = Path(path) / CONFIG_FILE
-        if not cfg.is_file():
-            raise ModelError(
-                f"{path} is not a saved matcher (no {CONFIG_FILE}); train one with lk.train "
-                "or `linker train`"
-            )
-        state = json.loads(cfg.read_text(encoding="utf-8"))
-        if state.get("type") != "BoostedMatcher":
-            raise ModelError(f"{path} holds a {state.get('type')}, not a BoostedMatcher")
-        if state["format_version"] > FORMAT_VERSION:
-            raise ModelError(f"{path} was saved by a newer linker; upgrade linker to load it")
+        state = read_state(path, "BoostedMatcher", FORMAT_VERSION)
         version = state["format_version"]
         params = {**_SINGLE_MODEL, **state["params"]}  # folders from before the averaged trees
         m = cls(**params) if version >= 2 else cls(**params, token_model=False)

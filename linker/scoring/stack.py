@@ -33,9 +33,9 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from linker.errors import ConfigError, InputError, ModelError, NotFittedError
+from linker.errors import ConfigError, ModelError, NotFittedError
 from linker.io.write import atomic_folder
-from linker.scoring.base import CONFIG_FILE
+from linker.scoring.base import CONFIG_FILE, ThresholdMatcher, read_state
 from linker.scoring.boosted import BoostedMatcher
 from linker.scoring.labelled_pairs import PairSet, Record, holdout
 
@@ -136,7 +136,7 @@ def _combine(
     return (1.0 / (1.0 + np.exp(-z))).astype(np.float32)
 
 
-class StackedMatcher:
+class StackedMatcher(ThresholdMatcher):
     """A fine-tuned cross-encoder and a boosted feature matcher, stacked by a logistic model.
 
     Args:
@@ -222,20 +222,6 @@ class StackedMatcher:
         X = np.column_stack([logits(self.parts_[k].predict_proba(pairs)) for k in _PARTS])
         return _combine(X, self.weights_, self.intercept_)
 
-    def predict(
-        self, pairs: PairSet | tuple[Sequence[Record], Sequence[Record]]
-    ) -> npt.NDArray[np.int8]:
-        """``1`` where the probability reaches the threshold chosen on the validation pairs."""
-        return (self.predict_proba(pairs) >= self.threshold_).astype(np.int8)
-
-    def evaluate(self, pairs: PairSet) -> dict[str, float]:
-        """Precision, recall and F1 on labelled ``pairs`` at the chosen threshold."""
-        from linker.measures import f1_at
-
-        if not pairs.labels:
-            raise InputError(f"{pairs.source}: evaluate needs labelled pairs")
-        return f1_at(self.predict_proba(pairs), np.asarray(pairs.labels), self.threshold_)
-
     def save(self, path: str | Path) -> Path:
         """Write a folder: ``ditto/`` and ``boosted/`` (saved matchers) and the stack's JSON."""
         self._fitted()
@@ -266,12 +252,7 @@ class StackedMatcher:
         from linker.scoring.ditto import DittoMatcher
 
         folder = Path(path)
-        cfg = folder / CONFIG_FILE
-        state = json.loads(cfg.read_text(encoding="utf-8")) if cfg.is_file() else {}
-        if state.get("type") != "StackedMatcher":
-            raise ModelError(f"{folder} holds no StackedMatcher; train one with lk.train")
-        if state["format_version"] > FORMAT_VERSION:
-            raise ModelError(f"{folder} was saved by a newer linker; upgrade linker to load it")
+        state = read_state(folder, "StackedMatcher", FORMAT_VERSION)
         m = cls(seed=state["seed"], hard_negatives=state.get("hard_negatives"))
         m.ditto_pairs_ = state.get("ditto_pairs", state["n_train"])
         m.parts_ = {

@@ -24,10 +24,10 @@ import numpy as np
 import numpy.typing as npt
 
 from linker._progress import want_progress
-from linker.errors import ConfigError, InputError, ModelError, NotFittedError
+from linker.errors import ConfigError, ModelError, NotFittedError
 from linker.io.write import atomic_folder
-from linker.measures import best_threshold, f1_at
-from linker.scoring.base import CONFIG_FILE
+from linker.measures import best_threshold
+from linker.scoring.base import CONFIG_FILE, ThresholdMatcher, read_state
 from linker.scoring.ditto.loop import predict_texts, train_epoch
 from linker.scoring.ditto.optimize import Summarizer, augment, mark_spans
 from linker.scoring.labelled_pairs import PairSet, Record, holdout, serialize_record
@@ -101,7 +101,7 @@ class _Budget:
         return elapsed + step + self.SLACK * reserve > self.seconds
 
 
-class DittoMatcher:
+class DittoMatcher(ThresholdMatcher):
     """Fine-tuned cross-encoder pair matcher (Ditto's recipe on any transformer backbone).
 
     Args:
@@ -399,19 +399,6 @@ class DittoMatcher:
         self.model_.to(device)
         return self._predict_texts(torch, self.serialize(left, right), device)
 
-    def predict(
-        self, pairs: PairSet | tuple[Sequence[Record], Sequence[Record]]
-    ) -> npt.NDArray[np.int8]:
-        """``1`` where the probability reaches the threshold chosen on the validation pairs."""
-        return (self.predict_proba(pairs) >= self.threshold_).astype(np.int8)
-
-    def evaluate(self, pairs: PairSet) -> dict[str, float]:
-        """Precision, recall and F1 on labelled ``pairs`` at the chosen threshold."""
-        if not pairs.labels:
-            raise InputError(f"{pairs.source}: evaluate needs labelled pairs")
-        scores = self.predict_proba(pairs)
-        return f1_at(scores, np.asarray(pairs.labels, dtype=np.int64), self.threshold_)
-
     # -- persistence --------------------------------------------------------------------------
     def save(self, path: str | Path) -> Path:
         """Write the matcher as a folder (JSON + safetensors + tokenizer); returns the folder."""
@@ -445,15 +432,7 @@ class DittoMatcher:
             ModelError: the folder is not a saved matcher, or was written by a newer linker.
         """
         folder = Path(path)
-        cfg = folder / CONFIG_FILE
-        if not cfg.is_file():
-            raise ModelError(
-                f"{folder} is not a saved matcher (no {CONFIG_FILE}); train one with lk.train "
-                "or `linker train`"
-            )
-        state = json.loads(cfg.read_text(encoding="utf-8"))
-        if state.get("format_version", 0) > FORMAT_VERSION:
-            raise ModelError(f"{folder} was saved by a newer linker; upgrade linker to load it")
+        state = read_state(folder, "DittoMatcher", FORMAT_VERSION)
         # version 1 had no pooling choice: its models use the backbone's [CLS] head
         params = {"pooling": "cls", "balance": False, **state["params"], "device": device}
         m = cls(**params)
