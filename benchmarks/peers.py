@@ -3,8 +3,8 @@
 Each (set, tool) runs in a fresh child process, one at a time, so neither tool's imports, caches
 or memory reach the other's numbers. The parent writes every set once as Parquet (``left``,
 ``right``, ``truth``, and ``spec.json`` with the compared columns), starts the child, waits for
-it (``os.wait4``, which gives the child's own peak resident memory), and scores the pairs the
-child wrote against the truth.
+it (``os.wait4``), reads the child's peak resident memory from its report, and scores the pairs
+the child wrote against the truth.
 
 Tools:
 
@@ -42,11 +42,13 @@ Tools:
     author lists) → its set of lower-cased words, ``ArrayIntersectAtSizes`` at 4, 2, 1 words;
     anything else → lower-cased, Jaro-Winkler at 0.9, 0.7. Prediction blocking rules: exact
     equality of each column (the cleaned value; for long text, also its first 12 characters and
-    its first two words), and of the first 3 characters of the first two short columns together;
-    a rule that makes no pair or more than 50 pairs per record is dropped (as a Splink user
-    drops a rule the comparison-count chart flags); this check is not timed. EM on each of the
-    first three rules kept that make at least 200 pairs (Splink asks for a few hundred); prior
-    ``1 / max(rows)``.
+    its first two words; for short strings, also their first 4 characters), and of the first 3
+    characters of the first two short columns together; a rule that makes no pair or more than
+    50 pairs per record is dropped (as a Splink user drops a rule the comparison-count chart
+    flags; when all are too broad, the narrowest is kept); this check is not timed. EM on each
+    of the first three rules kept that make at least 200 pairs (Splink asks for a few hundred),
+    none where only one column is compared (EM cannot train the column it blocks on, so Splink's
+    starting m values stand); prior ``1 / max(rows)``.
 
 Sets: ``febrl4`` (5,000 x 5,000), ``demo-10k`` and ``demo-100k``
 (``linker.data.demo.make_demo(N, seed=0)``, linked on name, street, city, state, zip, phone),
@@ -55,8 +57,10 @@ knows (``Benchmark.on`` as the compared columns).
 
 Measures: *seconds*, the wall clock of the whole call in the child (``lk.merge``; for Splink,
 from the cleaning SQL to the predicted pairs, training included), tables already in memory,
-imports excluded; *peak RSS*, the child's largest resident set (``ru_maxrss`` from
-``os.wait4``: imports and data loading included); *P / R / F1* of the links against the truth.
+imports excluded; *peak RSS*, the child's largest resident set (``VmHWM``, read by the child at
+its end: imports, data loading and DuckDB's memory included; ``ru_maxrss`` from ``os.wait4``
+for a run that fails, which also counts the parent's resident set at the fork); *P / R / F1* of
+the links against the truth.
 
 Run ``python benchmarks/peers.py --help``; the results go to ``benchmarks/results/peers.md``
 and ``.json``.
@@ -179,7 +183,7 @@ def busy_processes(sample_s: float = 1.0) -> int:
 
 
 def run_child(cmd: list[str], limit: float) -> tuple[str, float, float]:
-    """Run ``cmd``; return (status, wall seconds, peak RSS in GB) from ``os.wait4``."""
+    """Run ``cmd``; return (status, wall seconds, ``ru_maxrss`` in GB) from ``os.wait4``."""
     t0 = time.perf_counter()
     proc = subprocess.Popen(cmd, start_new_session=True)
     while True:
@@ -226,6 +230,7 @@ def run(name: str, tool: str, args: argparse.Namespace) -> list[dict[str, Any]]:
         print(json.dumps(row), flush=True)
         return [row]
     got = json.loads(result.read_text())
+    row["peak_rss_gb"] = got["peak_rss_gb"]
     rows = [row | {"seconds": got["seconds"]} | score(folder, out / "pairs.parquet")]
     if tool == "splink":  # the same run's pairs, made one-to-one by Splink's single best links
         rows.append(
@@ -263,7 +268,8 @@ def report(rows: list[dict[str, Any]], args: argparse.Namespace, meta: dict[str,
         for r in rows
     ]  # fmt: skip
     extra = {
-        "Splink": f"{SPLINK_VERSION} on DuckDB, in {VENV.relative_to(REPO)}",
+        "Splink": f"{args.splink_version} on DuckDB, in {VENV.relative_to(REPO)}",
+        "linker's static model": meta["static"],
         "Timings": meta["busy"],
     }
     lines = header_lines("Peers: linker and Splink on the same tables", extra=extra)
@@ -290,11 +296,14 @@ def main(argv: list[str] | None = None) -> int:
     sys.path.insert(0, str(Path(__file__).parent))
     from _common import write_atomic
 
+    from linker.vectors.static import static_model_dir
+
     n_busy = busy_processes()
     meta: dict[str, Any] = {
         "busy": f"provisional: the box was shared with {n_busy} other busy processes at the "
         f"start (load average {os.getloadavg()[0]:.1f}); rerun on an idle machine",
         "rows": {},
+        "static": str(static_model_dir()),
     }
     rows: list[dict[str, Any]] = []
     for name in args.sets.split(","):
@@ -313,6 +322,15 @@ def main(argv: list[str] | None = None) -> int:
 
 
 # -- the children ----------------------------------------------------------------------------
+def _vm_hwm_gb() -> float:
+    """This process's peak resident set (``VmHWM``: since its ``exec``, unlike ``ru_maxrss``,
+    which keeps the parent's resident set at the fork)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024**2
+    return float("nan")
+
+
 def child(tool: str, folder: Path, out: Path) -> int:
     spec = json.loads((folder / "spec.json").read_text())
     result = (
@@ -320,6 +338,7 @@ def child(tool: str, folder: Path, out: Path) -> int:
         if tool == "splink"
         else child_linker(tool, folder, spec, out)
     )
+    result["peak_rss_gb"] = _vm_hwm_gb()
     (out / "result.json").write_text(json.dumps(result))
     return 0
 
@@ -429,7 +448,7 @@ def _splink_model(spec: dict[str, Any]) -> tuple[list[str], dict[str, Any]]:
         else:
             select.append(f'lower(trim("{col}")) AS {c}')
             comparisons.append(cl.JaroWinklerAtThresholds(c, [0.9, 0.7]))
-            rules.append(c)
+            rules += [c, f"substr({c}, 1, 4)"]
     short = [_ident(col) for col in on if kinds[col] != "text"][:2]
     if len(short) == 2:
         rules.append((f"substr({short[0]}, 1, 3)", f"substr({short[1]}, 1, 3)"))
@@ -468,9 +487,13 @@ def child_splink(folder: Path, spec: dict[str, Any], out: Path) -> dict[str, Any
         budget = MAX_PAIRS_PER_RECORD * max(spec["rows"])
         counts = [(r, _pairs_of(con, r)) for r in rules]
         kept = [(r, n) for r, n in counts if 0 < n <= budget]
+        if not kept:  # every rule too broad: keep the narrowest one that makes pairs
+            kept = [min(((r, n) for r, n in counts if n > 0), key=lambda x: x[1])]
         em = [r for r, n in kept if n >= MIN_EM_PAIRS][:3] or [max(kept, key=lambda x: x[1])[0]]
         rules = [block_on(*((r,) if isinstance(r, str) else r)) for r, _ in kept]
         model["em"] = [block_on(*((r,) if isinstance(r, str) else r)) for r in em]
+        if len(spec["on"]) == 1:  # EM cannot train the m of the column it blocks on
+            model["em"] = []
         untimed = time.perf_counter() - t_guard
     db_api = DuckDBAPI(connection=con)
     sdfs = [
