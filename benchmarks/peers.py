@@ -288,6 +288,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--time-limit", type=float, default=1800.0, help="seconds per run")
     p.add_argument("--splink-version", default=SPLINK_VERSION, help="pip version of splink")
     p.add_argument("--out", default="benchmarks/results/peers.md", help="results (.md, .json)")
+    p.add_argument("--resume", action="store_true", help="keep the runs already in --out's .json")
     p.add_argument("--child", choices=TOOLS, help=argparse.SUPPRESS)
     p.add_argument("--folder", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
@@ -306,14 +307,21 @@ def main(argv: list[str] | None = None) -> int:
         "static": str(static_model_dir()),
     }
     rows: list[dict[str, Any]] = []
+    out = Path(args.out)
+    if args.resume and out.with_suffix(".json").is_file():  # keep the runs already made
+        before = json.loads(out.with_suffix(".json").read_text())
+        rows, meta["busy"] = before["runs"], before["meta"]["busy"]
+        meta["busy"] += f"; resumed with {n_busy} busy processes"
+    done = {(r["set"], r["tool"]) for r in rows}
     for name in args.sets.split(","):
         spec = json.loads(
             (prepare(name, Path(args.work), args.data_root) / "spec.json").read_text()
         )
         meta["rows"][name] = f"{spec['rows'][0]:,} x {spec['rows'][1]:,}"
         for tool in args.tools.split(","):
+            if (name, tool) in done:
+                continue
             rows += run(name, tool, args)
-            out = Path(args.out)
             write_atomic(out, report(rows, args, meta))
             payload = {"command": " ".join(sys.argv), "meta": meta, "runs": rows}
             write_atomic(out.with_suffix(".json"), json.dumps(payload, indent=1) + "\n")
