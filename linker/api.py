@@ -117,7 +117,8 @@ def merge(
         how: ``"1:1"`` (each record linked at most once), ``"m:1"``, ``"1:m"`` or ``"m:m"``.
         k: Candidates kept per left record by each blocker (embedding and n-gram).
         threshold: Minimum match probability (``_score``) of a link.
-        model: Embedding model name, path or encoder (default: packaged all-MiniLM-L6-v2).
+        model: Embedding model name, path or encoder (default: ``"static"``, the static model
+            distilled from the packaged all-MiniLM-L6-v2; ``"minilm"`` runs MiniLM itself).
         block_on: Columns that must agree exactly (e.g. ``["state"]``).
         id: Id column, or ``(left_id, right_id)``: checked unique and non-null.
         ann: hnswlib settings.
@@ -241,7 +242,7 @@ def candidates(
         left_on: Left columns when names differ.
         right_on: Right columns when names differ.
         k: Neighbours per blocker per left record (so at most ``2k`` candidates).
-        model: Embedding model.
+        model: Embedding model (default ``"static"``; see :func:`merge`).
         block_on: Exact-agreement columns.
         id: Id column(s) to include in the output.
         show_progress: Progress bars.
@@ -336,7 +337,7 @@ def dedup(
             columns (see :func:`linker.pipeline.columns.default_on`).
         k: Neighbours per blocker per record.
         threshold: Minimum match probability of a duplicate pair.
-        model: Embedding model.
+        model: Embedding model (default ``"static"``; see :func:`merge`).
         block_on: Exact-agreement columns.
         id: Id column, checked unique and non-null and not compared.
         show_progress: Progress bars.

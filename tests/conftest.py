@@ -105,7 +105,8 @@ def memo_minilm(minilm: Encoder) -> Encoder:
 
 @pytest.fixture
 def default_model(monkeypatch: pytest.MonkeyPatch, minilm: Encoder) -> Encoder:
-    """Make the name ``"minilm"`` (the default) resolve to the session's loaded encoder.
+    """Make the name ``"minilm"`` (the default of schema and taxonomy matching; linking's is
+    ``"static"``) resolve to the session's loaded encoder.
 
     The CLI only takes model names, and each call would otherwise load the ONNX model
     again; it is still the real packaged model that runs.

@@ -177,7 +177,7 @@ def test_an_index_from_before_the_config_format_links_the_same(
     shutil.copytree(built, old)
     doc = json.loads((built / "linkindex.json").read_text(encoding="utf-8"))
     legacy = {  # what LinkIndex.build wrote before the linker config format
-        "format": 1, "on": ON, "model": None, "k": 10,
+        "format": 1, "on": ON, "model": doc["linker"]["model"], "k": 10,
         "ann": {k: v for k, v in asdict(SMALL_ANN).items() if k != "index_dir"},
         "dense_columns": doc["index"]["dense_columns"], "rows": 400,
     }  # fmt: skip
@@ -190,3 +190,19 @@ def test_an_index_from_before_the_config_format_links_the_same(
     (old / "linkindex.json").write_text('{"format": 2, "on": ["name"]}', encoding="utf-8")
     with pytest.raises(InputError, match="not an index this linker reads"):
         LinkIndex.load(old)
+
+
+def test_an_index_saved_without_a_model_name_keeps_minilm(tmp_path: Path, built: Path) -> None:
+    import json
+    import shutil
+
+    doc = json.loads((built / "linkindex.json").read_text(encoding="utf-8"))
+    assert doc["linker"]["model"] == "static"  # the default, saved by name
+    old = tmp_path / "old"
+    shutil.copytree(built, old)
+    doc["linker"]["model"] = None  # what build() saved while MiniLM was the default
+    (old / "linkindex.json").write_text(json.dumps(doc), encoding="utf-8")
+    index = LinkIndex.load(old)
+    assert index.settings["model"] == "minilm"
+    assert index.linker().model == "minilm"
+    assert LinkIndex.load(built).linker().model == "static"

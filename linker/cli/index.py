@@ -23,7 +23,7 @@ def add_index(p: argparse.ArgumentParser) -> None:
     """The ``index`` verb's arguments."""
     p.add_argument("reference", help="reference table (.csv/.parquet)")
     p.add_argument("--on", help="comma-separated columns to compare (default: all)")
-    add_model(p)
+    add_model(p, linking=True)
     library_option(
         p, "-k", "--k", type=int, owner=lk.LinkIndex.build, help="candidates per record per blocker"
     )

@@ -52,7 +52,7 @@ def _add_linker_options(p: argparse.ArgumentParser, *, two_tables: bool) -> None
     library_option(
         p, "-k", "--k", type=int, owner=lk.Linker, help="candidates per record per blocker"
     )
-    add_model(p)
+    add_model(p, linking=True)
     p.add_argument("--block-on", help="comma-separated columns that must agree exactly")
     p.add_argument("--id", help="id column (checked unique and non-null)")
     add_io(p)

@@ -133,13 +133,15 @@ def add_io(
     add_output(p, default=output, help=output_help)
 
 
-def add_model(p: argparse.ArgumentParser) -> None:
-    """``--model``: the embedding model, checked before any work starts."""
-    from linker.vectors.embed import DEFAULT_MODEL
+def add_model(p: argparse.ArgumentParser, *, linking: bool = False) -> None:
+    """``--model``: the embedding model, checked before any work starts. Its default is the
+    static model for the linking verbs (``linking``), MiniLM for the others."""
+    from linker.vectors.embed import DEFAULT_MODEL, LINK_MODEL
 
+    default, other = (LINK_MODEL, DEFAULT_MODEL) if linking else (DEFAULT_MODEL, LINK_MODEL)
     p.add_argument(
         "--model",
-        help=f"embedding model: {DEFAULT_MODEL} (default), static, a folder or a hub name",
+        help=f"embedding model: {default} (default), {other}, a folder or a hub name",
     )
 
 

@@ -38,6 +38,7 @@ from linker.pipeline.prepare import FrozenReference
 from linker.pipeline.result import LinkResult
 from linker.pipeline.serialize import wordy_columns
 from linker.vectors.ann import AnnParams, search
+from linker.vectors.embed import LINK_MODEL
 
 __all__ = ["LinkIndex"]
 
@@ -45,6 +46,7 @@ logger = logging.getLogger(__name__)
 
 _SETTINGS = "linkindex.json"
 _REFERENCE = "reference.parquet"
+_OLD_DEFAULT = "minilm"  # the linking default before LINK_MODEL: what a saved null means
 
 
 def _upgrade(settings: dict[str, Any]) -> dict[str, Any]:
@@ -55,6 +57,14 @@ def _upgrade(settings: dict[str, Any]) -> dict[str, Any]:
     linker = {k: settings[k] for k in ("on", "model", "k", "ann")}
     index = {k: settings[k] for k in ("dense_columns", "rows")}
     return {"format_version": 1, "linker": linker, "index": index}
+
+
+def _with_model(config: dict[str, Any]) -> dict[str, Any]:
+    """The settings with the model named: an index saved without one (``null``, before the
+    static model became the linking default) was embedded by MiniLM, and must keep it."""
+    if config["linker"].get("model") is None:
+        config = {**config, "linker": {**config["linker"], "model": _OLD_DEFAULT}}
+    return config
 
 
 class LinkIndex:
@@ -102,7 +112,9 @@ class LinkIndex:
             reference: The table new records are linked to (frame or CSV/Parquet path).
             path: Folder to write (created; an existing index there is replaced).
             on: Compared columns (default: all columns); new tables need the same names.
-            model: Embedding model name or path (default: the packaged MiniLM); an encoder
+            model: Embedding model name or path (default:
+                :data:`~linker.vectors.embed.LINK_MODEL`, the static model); the name is
+                saved, so the index keeps its model when the default changes. An encoder
                 object cannot be saved, so pass a name.
             k: Candidates per new record per blocker.
             ann: hnswlib settings (``index_dir`` is set to the folder).
@@ -124,6 +136,7 @@ class LinkIndex:
             )
         if ann is not None:
             ann = replace(ann, index_dir=None)  # the graphs go in the folder, wherever it moves
+        model = LINK_MODEL if model is None else model
         config = Linker(on=cols, how="m:1", model=model, k=k, ann=ann).to_config()
         config["index"] = {
             "dense_columns": [cols.index(c) for c in wordy_columns(ref, cols)],
@@ -175,6 +188,7 @@ class LinkIndex:
             config = read_document(_upgrade(json.loads(file.read_text(encoding="utf-8"))))
             if not isinstance(config.get("index"), dict):
                 raise ConfigError(f'{file} has no "index" section')
+            config = _with_model(config)
         except (ConfigError, json.JSONDecodeError) as e:
             raise InputError(
                 f"{file} is not an index this linker reads ({e}): build it again"

@@ -66,8 +66,10 @@ class Linker:
         how: ``"1:1"``, ``"m:1"``, ``"1:m"`` or ``"m:m"`` (Stata's ``merge`` kinds).
         k: Neighbours kept per left record by each blocker (embedding, n-gram).
         threshold: Minimum match probability of a link.
-        model: Embedding model: ``"minilm"`` (packaged, default), a path, a hub name or an
-            :class:`~linker.vectors.embed.Encoder`.
+        model: Embedding model: ``None`` (default) is ``"static"``, the static model distilled
+            from the packaged MiniLM (see :mod:`linker.vectors.embed`); ``"minilm"`` (the
+            packaged all-MiniLM-L6-v2, slower, for a few thousandths more F1 on some sets), a
+            path, a hub name or an :class:`~linker.vectors.embed.Encoder`.
         block_on: Columns that must agree exactly for two records to be compared.
         id: Id column (same name both sides) or ``(left_id, right_id)``: validated unique and
             non-null, and carried into candidate output.

