@@ -32,6 +32,7 @@ import scipy.sparse as sp
 
 from linker._progress import progress, want_progress
 from linker.errors import ConfigError
+from linker.vectors.exact import item_columns, sparse_scores, topk_rows
 
 __all__ = [
     "AnnParams",
@@ -119,30 +120,6 @@ def _ranked(
     )
 
 
-def topk_rows(scores: npt.NDArray[np.float32], k: int) -> tuple[Ids, Sims]:
-    """Top-``k`` columns of each row of a dense score matrix, best first, ties by column.
-
-    Example:
-        >>> import numpy as np
-        >>> topk_rows(np.array([[0.1, 0.9, 0.5]], dtype=np.float32), 2)[0].tolist()
-        [[1, 2]]
-    """
-    n_rows, n_cols = scores.shape
-    k = min(k, n_cols)
-    if k == 0:
-        return np.zeros((n_rows, 0), np.int64), np.zeros((n_rows, 0), np.float32)
-    if k < n_cols:
-        cand = np.argpartition(-scores, k - 1, axis=1)[:, :k]
-        kth = np.take_along_axis(scores, cand, axis=1).min(axis=1)
-        # argpartition picks arbitrarily among values tied with the k-th: redo those rows stably
-        tied = np.flatnonzero((scores >= kth[:, None]).sum(axis=1) > k)
-        if len(tied):
-            cand[tied] = np.argsort(-scores[tied], axis=1, kind="stable")[:, :k]
-    else:
-        cand = np.tile(np.arange(n_cols), (n_rows, 1))
-    return _ranked(cand, np.take_along_axis(scores, cand, axis=1))
-
-
 def _exact(
     queries: npt.NDArray[np.float32] | sp.csr_matrix,
     items: npt.NDArray[np.float32] | sp.csr_matrix,
@@ -151,13 +128,16 @@ def _exact(
     n_q, n_i = queries.shape[0], items.shape[0]
     step = max(1, _CHUNK_CELLS // max(n_i, 1))
     if sp.issparse(items):
-        items_t: Any = items.T.tocsc()  # type: ignore[union-attr]
+        items_t: Any = item_columns(items)
     else:  # float16 vectors (kept so at scale) are multiplied in float32: BLAS has no float16
         items_t = np.asarray(items, dtype=np.float32).T
     ids, sims = [], []
     for start in range(0, n_q, step):
         part = queries[start : start + step]
-        block: Any = part @ items_t if sp.issparse(part) else np.asarray(part, np.float32) @ items_t
+        if sp.issparse(items):  # n-gram rows: straight into a dense block, on every core
+            block: Any = sparse_scores(part, items_t)
+        else:
+            block = part @ items_t if sp.issparse(part) else np.asarray(part, np.float32) @ items_t
         dense = block.toarray() if sp.issparse(block) else np.asarray(block)
         i, s = topk_rows(dense.astype(np.float32, copy=False), k)
         ids.append(i)
