@@ -153,3 +153,34 @@ def test_ngram_texts_join_digits_within_a_column_only() -> None:
         "49896916088",
         "",
     ]
+
+
+def _bitwise(a: sp.csr_matrix, b: sp.csr_matrix) -> None:
+    assert a.shape == b.shape and a.dtype == b.dtype and a.has_canonical_format
+    for name in ("indptr", "indices", "data"):
+        np.testing.assert_array_equal(getattr(a, name), getattr(b, name))
+
+
+@pytest.mark.parametrize("chunk_bits", [None, 5])
+@pytest.mark.parametrize("max_features", [None, 500])
+def test_fit_transform_is_fit_then_transform_bit_for_bit(
+    demo_texts: list[str], monkeypatch: pytest.MonkeyPatch, chunk_bits: int | None,
+    max_features: int | None,
+) -> None:  # fmt: skip
+    if chunk_bits is not None:  # 32 texts per chunk: parts end mid-chunk
+        monkeypatch.setattr(lexical, "_TEXT_BITS", chunk_bits)
+        monkeypatch.setattr(lexical, "_MIN_TEXT_BITS", chunk_bits)
+    parts: list[list[str | None]] = [demo_texts[:1001] + [None], TRICKY + demo_texts[1001:], []]
+    got = NgramVectorizer(max_features=max_features).fit_transform(parts)
+    v = NgramVectorizer(max_features=max_features).fit([t for p in parts for t in p])
+    assert len(got) == 3
+    for part, matrix in zip(parts, got, strict=True):
+        _bitwise(matrix, v.transform(part))
+
+
+def test_fit_transform_with_a_huge_alphabet_is_sklearns() -> None:
+    texts = ["".join(chr(0x4E00 + i) for i in range(k, k + 40)) for k in range(0, 400, 7)]
+    a, b = NgramVectorizer(ngram_range=(1, 8)).fit_transform([texts[:20], texts[20:]])
+    v = NgramVectorizer(ngram_range=(1, 8)).fit(texts)
+    _bitwise(a, v.transform(texts[:20]))
+    _bitwise(b, v.transform(texts[20:]))

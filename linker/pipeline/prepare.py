@@ -184,10 +184,11 @@ def vectorize(
         ]
         del dense_texts
     with stages("ngram", 3):
-        fit_on = texts[-1] if reference is not None else [t for part in texts for t in part]
-        vec = NgramVectorizer().fit(fit_on)
-        del fit_on
-        sparse = [vec.transform(t) for t in texts]
+        if reference is not None:  # the vocabulary of the right table alone
+            vec = NgramVectorizer().fit(texts[-1])
+            sparse = [vec.transform(t) for t in texts]
+        else:  # both tables': each text's n-grams found once, for the fit and the rows
+            sparse = NgramVectorizer().fit_transform(texts)
         del texts
     for side, d, sp_ in zip(sides, dense, sparse, strict=True):
         side.vectors = Representations(d, sp_, columns=side.columns)
