@@ -51,7 +51,7 @@ import polars as pl
 from _common import fmt, header_lines, int_list, markdown_table, print_table, utc_now, write_atomic
 
 ON = ["name", "street", "city", "state", "zip", "phone"]  # as `linker demo` links
-MODELS = {"static": "static", "default": None}  # --models name -> Linker(model=...)
+MODELS = {"static": "static", "minilm": "minilm"}  # --models name -> Linker(model=...)
 STAGES = ("serialize", "embed", "ngram", "block", "features", "score", "assign")
 TARGET_1M_SECONDS, TARGET_1M_GB, TARGET_RECALL = 600.0, 8.0, 0.99
 TARGET_GROWTH, TARGET_RAY = 12.0, 1.5
@@ -371,8 +371,8 @@ def execute(spec: Spec, args: argparse.Namespace) -> Run:
     out_dir.mkdir(parents=True, exist_ok=True)
     for stale in ("result.json", "frame.parquet", "run.json"):
         (out_dir / stale).unlink(missing_ok=True)
-    if spec.model == "default" and spec.n > args.default_max_n and not args.dry_run:
-        return Run(spec, status=f"skipped: default model above N={args.default_max_n:,}")
+    if spec.model == "minilm" and spec.n > args.minilm_max_n and not args.dry_run:
+        return Run(spec, status=f"skipped: MiniLM above N={args.minilm_max_n:,}")
     if spec.backend == "ray" and importlib.util.find_spec("linker.backend.ray") is None:
         msg = "UNAVAILABLE: linker/backend/ray.py does not exist yet"
         return Run(spec, status=msg, error=msg)
@@ -536,23 +536,23 @@ def projection_lines(runs: list[Run], args: argparse.Namespace) -> list[str]:
         f"{rss:,.0f} GB. The driver stages (serialize, n-gram fit, matcher fit, assignment) "
         "would have to be distributed (or subsampled: the vocabulary and the matcher can be "
         "fitted on a sample) before 100M records fit on any one machine.",
-        *default_model_lines(runs, base, f),
+        *minilm_lines(runs, base, f),
         "",
     ]
     return lines
 
 
-def default_model_lines(runs: list[Run], base: Run, f: float) -> list[str]:
-    """The default (MiniLM) model's cost at the base size and at the projected size."""
-    ok = [r for r in runs if r.status == "ok" and r.spec.model == "default"
+def minilm_lines(runs: list[Run], base: Run, f: float) -> list[str]:
+    """MiniLM's cost at the base size and at the projected size."""
+    ok = [r for r in runs if r.status == "ok" and r.spec.model == "minilm"
           and r.spec.task == "link" and r.timings.get("embed")]  # fmt: skip
     if not ok:
-        return ["- Default model: not measured in this file."]
+        return ["- MiniLM: not measured in this file."]
     d = max(ok, key=lambda r: r.spec.n)
     rate = d.records / d.timings["embed"]
     at_base = base.timings["total"] - base.timings["embed"] + base.records / rate
     return [
-        f"- Default model (MiniLM int8): {rate:,.0f} records/s embedded at N = {d.spec.n:,} "
+        f'- MiniLM (int8, model="minilm"): {rate:,.0f} records/s embedded at N = {d.spec.n:,} '
         f"(total {d.timings['total']:.0f} s). At N = {base.spec.n:,}: about {at_base:,.0f} s "
         "(the static run with its embed stage swapped for this rate); at the projected size: "
         f"{base.records * f / rate / 3600:,.0f} node-hours of embedding alone."
@@ -648,9 +648,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument(
         "--wait-data", type=float, default=1800, help="seconds to wait for data being made"
     )
-    p.add_argument(
-        "--default-max-n", type=int, default=10_000, help="largest N for the default model"
-    )
+    p.add_argument("--minilm-max-n", type=int, default=10_000, help="largest N for model=minilm")
     p.add_argument("--ray-workers", type=int, default=2, help="Ray workers on this machine")
     p.add_argument("--project-n", type=int, default=100_000_000, help="N of the projection")
     p.add_argument("--nodes", type=int, default=50, help="cluster nodes in the projection")
