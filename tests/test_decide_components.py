@@ -64,7 +64,7 @@ def test_components_over_blocks_equal_scipy(
     runner = InProcess()
     final = runner.get([reduce_blocks(runner, forest, blocks, fan_in=fan_in)])[0]
     expected = connected_components(n, a, b)
-    assert component_labels(n, final).tolist() == expected.tolist()  # type: ignore[arg-type]
+    assert component_labels(n, final).tolist() == expected.tolist()
 
 
 def test_forest_holds_one_root_per_node_not_one_entry_per_edge() -> None:
@@ -80,7 +80,7 @@ def test_forest_holds_one_root_per_node_not_one_entry_per_edge() -> None:
 def test_no_blocks_is_no_edges() -> None:
     runner = InProcess()
     final = runner.get([reduce_blocks(runner, forest, [])])[0]
-    assert component_labels(3, final).tolist() == [0, 1, 2]  # type: ignore[arg-type]
+    assert component_labels(3, final).tolist() == [0, 1, 2]
     with pytest.raises(ConfigError, match="fan_in"):
         reduce_blocks(runner, forest, [], fan_in=1)
 
@@ -156,11 +156,11 @@ def test_tied_one_to_one_same_matching_alone_or_together() -> None:
 def test_bad_arguments_are_config_errors() -> None:
     p = pl.DataFrame({"left_row": [0], "right_row": [0], "score": [0.9]})
     with pytest.raises(ConfigError, match="how"):
-        assign_by_component(p, how="1:2")  # type: ignore[arg-type]
+        assign_by_component(p, how="1:2")
     with pytest.raises(ConfigError, match="method"):
-        assign_by_component(p, method="best")  # type: ignore[arg-type]
+        assign_by_component(p, method="best")
     with pytest.raises(ConfigError, match="cluster"):
-        cluster_by_component(1, p, method="single")  # type: ignore[arg-type]
+        cluster_by_component(1, p, method="single")
     with pytest.raises(ConfigError, match="unit_pairs"):
         assign_by_component(p, unit_pairs=0)
 

@@ -31,6 +31,7 @@ from linker.errors import ConfigError
 from linker.protocols import Backend
 
 if TYPE_CHECKING:
+    from linker.decide.runner import UnitRunner
     from linker.vectors.ann import AnnParams, SearchMethod
     from linker.vectors.embed import Encoder
 
@@ -108,6 +109,12 @@ class LocalBackend:
             for start in range(0, max(len(left_rows), 1), self.chunk_size)
         ]
         return {key: np.concatenate([p[key] for p in parts]) for key in parts[0]}
+
+    def unit_runner(self) -> UnitRunner:
+        """Decisions per component run here (:class:`~linker.decide.runner.InProcess`)."""
+        from linker.decide.runner import InProcess
+
+        return InProcess()
 
     def close(self) -> None:
         """Nothing to release."""

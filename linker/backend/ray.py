@@ -36,6 +36,7 @@ from linker.errors import ConfigError, ModelError
 
 if TYPE_CHECKING:
     from linker.backend import Ids, Matrix, Vectors
+    from linker.decide.runner import UnitRunner
     from linker.vectors.ann import AnnParams, SearchMethod
     from linker.vectors.embed import Encoder
 
@@ -389,6 +390,12 @@ class RayBackend:
                 if key != _POS:
                     out.setdefault(key, np.empty(n, np.float32))[b[_POS]] = values
         return out
+
+    def unit_runner(self) -> UnitRunner:
+        """Decisions per component as Ray tasks (:mod:`linker.backend.ray_decide`)."""
+        from linker.backend.ray_decide import RayUnits
+
+        return RayUnits(self._connect(), self.workers())
 
     def __repr__(self) -> str:
         where = self.address or "local"

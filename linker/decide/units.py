@@ -2,21 +2,24 @@
 :func:`~linker.decide.cluster.cluster` solved on work units, not on the whole pair table.
 
 A decision links records only through the pairs it may use: for ``how="1:1"`` and for every
-clustering method, the pairs scoring at least the threshold; for ``"m:1"`` a left record's
-pairs (``"1:m"``: a right record's; ``"m:m"``: each pair alone). So it decides each connected
-component of those pairs on its own, and gives the same answer on any set of whole components.
-The steps, each run by a :class:`~linker.decide.runner.UnitRunner` on blocks of pairs:
+clustering method, the pairs scoring at least the threshold; for ``"m:1"`` (and ``"m:m"``,
+which decides each pair alone) a left record's pairs; for ``"1:m"`` a right record's. So it
+decides each connected component of those pairs on its own, and gives the same answer on any
+set of whole components. The steps, each run by a :class:`~linker.decide.runner.UnitRunner`:
 
 1. the accepted pairs are cut into blocks of at most ``block_pairs``;
 2. :func:`~linker.decide.components.reduce_blocks` finds the components (a forest per block,
    merged in rounds);
 3. one call deals the components, whole and in order of their smallest record, to ``units``
-   work units of about equal numbers of records (``units``: enough for at most
-   ``unit_pairs`` pairs each on average, and at least one per worker); a component larger
-   than that is never split, it makes a larger unit;
+   work units of about equal numbers of records (``units``: enough for ``unit_pairs`` pairs
+   each on average, and at least one per worker); a component larger than that is never
+   split, it makes a larger unit;
 4. each block is split by unit, and each unit's pieces go to one call that runs the existing
    ``assign`` or ``cluster`` on them;
 5. the caller gets the units' matches (or cluster labels) and puts them together.
+
+When one unit would hold every pair (one worker, at most ``unit_pairs`` accepted pairs: the
+local backend up to that size) steps 1-4 are skipped and that unit is solved at once.
 
 The result equals the call on all pairs at once: the same matches, the same cluster labels.
 Ties included: greedy, best-per-record and clustering break them by score and row numbers,
@@ -132,11 +135,13 @@ def _by_unit(
     if block_pairs < 1 or unit_pairs < 1:
         raise ConfigError("block_pairs and unit_pairs must be at least 1")
     n = pairs.height
+    units = max(runner.workers, -(-n // unit_pairs))
+    if units == 1:  # every component in one unit: no pass needed
+        return runner.get(runner.map(solve, [(*args, pairs)]))
     n_blocks = max(runner.workers, -(-n // block_pairs))
     step = max(1, -(-n // n_blocks))
     blocks = [runner.put(pairs[s : s + step]) for s in range(0, n, step)]
     final = reduce_blocks(runner, _block_forest, [(b, grouping) for b in blocks])
-    units = max(runner.workers, -(-n // unit_pairs))
     plan = runner.map(_plan, [(final, units)])[0]
     split = runner.map(_split, [(b, plan, grouping, units) for b in blocks], returns=units)
     pieces = [p if isinstance(p, list) else [p] for p in split]  # one unit: a handle per block
