@@ -3,8 +3,9 @@
 A :class:`Backend` does the three stages whose cost grows with the data: embedding texts,
 nearest-neighbour search, and the per-pair features. Everything else (serialization, the
 n-gram vocabulary, the rare-token candidate list of :mod:`linker.blocking.rare_tokens`, a
-multi-threaded polars join, the matcher's fit, assignment, clustering) runs in the calling
-process on both backends, so the two give the same output from the same data.
+multi-threaded polars join, the matcher's fit) runs in the calling process on both backends,
+so the two give the same output from the same data. The decisions (assignment, clustering) run
+per connected component on the backend's ``unit_runner()`` (:mod:`linker.decide.units`).
 
 ``"ray"`` is :class:`linker.backend.ray.RayBackend` (``pip install 'linker[ray]'``): Ray Data
 ``map_batches`` embeds and scores, and the search's shards (:mod:`linker.vectors.ann`) run as Ray

@@ -14,6 +14,8 @@ cluster (an existing one at ``address``, or one it starts on this machine) and r
   local one, hnswlib graphs included (without it the local search builds one graph).
 - ``features``: blocks of pairs through Ray Data ``map_batches``; the compared columns go
   to the object store once, and each task reads them from there.
+- ``unit_runner``: assignment and clustering per connected component, each step a Ray task
+  (:mod:`linker.backend.ray_decide`).
 
 Ray is imported only when a backend first connects (``pip install 'linker[ray]'``).
 """
