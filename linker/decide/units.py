@@ -143,8 +143,10 @@ def _by_unit(
     blocks = [runner.put(pairs[s : s + step]) for s in range(0, n, step)]
     final = reduce_blocks(runner, _block_forest, [(b, grouping) for b in blocks])
     plan = runner.map(_plan, [(final, units)])[0]
-    split = runner.map(_split, [(b, plan, grouping, units) for b in blocks], returns=units)
-    pieces = [p if isinstance(p, list) else [p] for p in split]  # one unit: a handle per block
+    pieces = cast(
+        "list[list[object]]",
+        runner.map(_split, [(b, plan, grouping, units) for b in blocks], returns=units),
+    )
     calls = [(*args, *(piece[u] for piece in pieces)) for u in range(units)]
     return runner.get(runner.map(solve, calls))
 
