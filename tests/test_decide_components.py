@@ -193,6 +193,7 @@ def demo_self_pairs(minilm: Encoder) -> tuple[int, pl.DataFrame]:
     return df.height, undirected.select("left_row", "right_row", "score", "twin")
 
 
+@pytest.mark.slow  # the packaged model scores the demo firms
 @pytest.mark.parametrize("threshold", [0.05, 0.5, 0.9])
 @pytest.mark.parametrize("unit_pairs", [1, 50, 10_000])
 def test_demo_assign_per_component_equals_assign(
@@ -210,6 +211,7 @@ def test_demo_assign_per_component_equals_assign(
             assert_frame_equal(parts, whole)
 
 
+@pytest.mark.slow  # the packaged model scores the demo firms
 @pytest.mark.parametrize("method", CLUSTERS)
 @pytest.mark.parametrize("unit_pairs", [1, 50, 10_000])
 def test_demo_cluster_per_component_equals_cluster(
