@@ -3,8 +3,9 @@
 A :class:`Backend` does the three stages whose cost grows with the data: embedding texts,
 nearest-neighbour search, and the per-pair features. Everything else (serialization, the
 n-gram vocabulary, the rare-token candidate list of :mod:`linker.blocking.rare_tokens`, a
-multi-threaded polars join, the matcher's fit, assignment, clustering) runs in the calling
-process on both backends, so the two give the same output from the same data.
+multi-threaded polars join, the matcher's fit) runs in the calling process on both backends,
+so the two give the same output from the same data. The decisions (assignment, clustering) run
+per connected component on the backend's ``unit_runner()`` (:mod:`linker.decide.units`).
 
 ``"ray"`` is :class:`linker.backend.ray.RayBackend` (``pip install 'linker[ray]'``): Ray Data
 ``map_batches`` embeds and scores, and the search's shards (:mod:`linker.vectors.ann`) run as Ray
@@ -31,6 +32,7 @@ from linker.errors import ConfigError
 from linker.protocols import Backend
 
 if TYPE_CHECKING:
+    from linker.decide.runner import UnitRunner
     from linker.vectors.ann import AnnParams, SearchMethod
     from linker.vectors.embed import Encoder
 
@@ -108,6 +110,12 @@ class LocalBackend:
             for start in range(0, max(len(left_rows), 1), self.chunk_size)
         ]
         return {key: np.concatenate([p[key] for p in parts]) for key in parts[0]}
+
+    def unit_runner(self) -> UnitRunner:
+        """Decisions per component run here (:class:`~linker.decide.runner.InProcess`)."""
+        from linker.decide.runner import InProcess
+
+        return InProcess()
 
     def close(self) -> None:
         """Nothing to release."""

@@ -14,6 +14,8 @@ cluster (an existing one at ``address``, or one it starts on this machine) and r
   local one, hnswlib graphs included (without it the local search builds one graph).
 - ``features``: blocks of pairs through Ray Data ``map_batches``; the compared columns go
   to the object store once, and each task reads them from there.
+- ``unit_runner``: assignment and clustering per connected component, each step a Ray task
+  (:mod:`linker.backend.ray_decide`).
 
 Ray is imported only when a backend first connects (``pip install 'linker[ray]'``).
 """
@@ -36,6 +38,7 @@ from linker.errors import ConfigError, ModelError
 
 if TYPE_CHECKING:
     from linker.backend import Ids, Matrix, Vectors
+    from linker.decide.runner import UnitRunner
     from linker.vectors.ann import AnnParams, SearchMethod
     from linker.vectors.embed import Encoder
 
@@ -389,6 +392,12 @@ class RayBackend:
                 if key != _POS:
                     out.setdefault(key, np.empty(n, np.float32))[b[_POS]] = values
         return out
+
+    def unit_runner(self) -> UnitRunner:
+        """Decisions per component as Ray tasks (:mod:`linker.backend.ray_decide`)."""
+        from linker.backend.ray_decide import RayUnits
+
+        return RayUnits(self._connect(), self.workers())
 
     def __repr__(self) -> str:
         where = self.address or "local"

@@ -1,5 +1,7 @@
 """From scored pairs to decisions: :mod:`~linker.decide.assign` (Stata-style ``how``, one-to-one
-by optimal matching) and :mod:`~linker.decide.cluster` (dedup clusters)."""
+by optimal matching) and :mod:`~linker.decide.cluster` (dedup clusters), both solved per
+connected component by :mod:`~linker.decide.units` (components over blocks of pairs:
+:mod:`~linker.decide.components`; where the steps run: :mod:`~linker.decide.runner`)."""
 
 from __future__ import annotations
 

@@ -72,6 +72,21 @@ def matching_weight(scores: npt.NDArray[np.floating], threshold: float) -> npt.N
     return np.maximum(out, _EPS)
 
 
+def _component_max(
+    n: int, a: npt.NDArray[np.intp], b: npt.NDArray[np.intp], w: npt.NDArray[np.float64]
+) -> npt.NDArray[np.float64]:
+    """The largest weight in each node's connected component (nodes ``0 .. n-1``, edges ``a-b``)."""
+    import scipy.sparse as sp
+    from scipy.sparse.csgraph import connected_components as cc
+
+    graph = sp.coo_matrix((np.ones(len(a), np.int8), (a, b)), shape=(n, n))
+    _, label = cc(graph, directed=False)
+    top = np.zeros(int(label.max()) + 1)
+    np.maximum.at(top, label[a], w)
+    out: npt.NDArray[np.float64] = top[label]
+    return out
+
+
 def _hungarian(pairs: pl.DataFrame, threshold: float) -> pl.DataFrame:
     """Optimal 1:1 matching of the (already thresholded) pairs; see the module docstring.
 
@@ -83,6 +98,11 @@ def _hungarian(pairs: pl.DataFrame, threshold: float) -> pl.DataFrame:
     with real pairs ``M`` then costs ``(n_left + n_right) * C / 2 - sum(w over M)``: minimising
     it maximises the weight. ``C = 2 * max(w)`` keeps every cost positive (LAPJVsp needs
     non-zero entries) and, measured, makes LAPJVsp 10-100x faster than ``C = max(w) + 1``.
+
+    ``C`` is taken per connected component of the pairs (twice the component's largest
+    weight), so that a component's costs depend on that component alone: solved alone or with
+    others (:mod:`linker.decide.units`), it gets the same costs, and so the same matching
+    among equal-weight ones (tested; LAPJVsp never mixes disjoint blocks of the graph).
     """
     import scipy.sparse as sp
     from scipy.sparse.csgraph import min_weight_full_bipartite_matching
@@ -94,11 +114,11 @@ def _hungarian(pairs: pl.DataFrame, threshold: float) -> pl.DataFrame:
     ru, ri = np.unique(p["right_row"].to_numpy(), return_inverse=True)
     nl, nr = len(lu), len(ru)
     w = matching_weight(p["score"].to_numpy(), threshold)
-    c = 2.0 * float(w.max())
+    c = 2.0 * _component_max(nl + nr, li, nl + ri, w)  # per record: left ones, then right ones
     al, ar = np.arange(nl), np.arange(nr)
     rows = np.concatenate([li, al, nl + ar, nl + ri])
     cols = np.concatenate([ri, nr + al, ar, nr + li])
-    cost = np.concatenate([c - w, np.full(nl + nr, c / 2), np.full(len(w), _TINY)])
+    cost = np.concatenate([c[li] - w, c / 2, np.full(len(w), _TINY)])
     graph = sp.csr_array((cost, (rows, cols)), shape=(nl + nr, nr + nl))
     r_ind, c_ind = min_weight_full_bipartite_matching(graph)
     real = (r_ind < nl) & (c_ind < nr)

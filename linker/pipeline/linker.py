@@ -20,8 +20,9 @@ from linker._params import get_params, param_names, params_repr
 from linker._progress import ProgressCallback
 from linker.backend import BackendSpec
 from linker.blocking.blockers import Blockers, block
-from linker.decide.assign import AssignMethod, How, assign
+from linker.decide.assign import AssignMethod, How
 from linker.decide.cluster import ClusterMethod
+from linker.decide.units import assign_by_component
 from linker.pipeline.columns import compared_columns, id_columns
 from linker.pipeline.config import config_document, linker_kwargs, write_document
 from linker.pipeline.pairs import (
@@ -372,7 +373,10 @@ class Linker:
             timings["rerank"] = time.perf_counter() - start_r
         with stages("assign", 7):
             scored = pairs.select("left_row", "right_row", "score")
-            matches = assign(scored, how=self.how, threshold=self.threshold, method=self.assign)
+            backend = self._resolved.backend(self.backend)
+            matches = assign_by_component(
+                scored, how=self.how, threshold=self.threshold, method=self.assign, backend=backend
+            )
             frame = merged_frame(left, right, matches)
         timings["total"] = time.perf_counter() - start
         stats = link_stats(left, right, pairs, matches, scorer=scorer, rerank=rstats)
@@ -389,7 +393,9 @@ class Linker:
         timings, start = stages.timings, time.perf_counter()
         pairs, scorer, names = self._pairs(df, None, stages)
         with stages("assign", 7):
-            frame, matches, sizes, n = self._dedup.decide(df, pairs, threshold=self.threshold)
+            frame, matches, sizes, n = self._dedup.decide(
+                df, pairs, threshold=self.threshold, backend=self._resolved.backend(self.backend)
+            )
         timings["total"] = time.perf_counter() - start
         stats = dedup_stats(df, pairs, matches, sizes, candidates=n, scorer=scorer)
         return LinkResult(

@@ -25,7 +25,8 @@ import polars as pl
 from linker.argcheck import check_types
 from linker.backend import Backend, BackendSpec, get_backend
 from linker.blocking.blockers import Blockers
-from linker.decide.cluster import ClusterMethod, cluster, cluster_sizes, representatives
+from linker.decide.cluster import ClusterMethod, cluster_sizes, representatives
+from linker.decide.units import cluster_by_component
 from linker.errors import ConfigError
 from linker.rerank.base import check_band, rerank_band
 from linker.rerank.spec import RerankSpec, open_reranker
@@ -96,9 +97,9 @@ class DedupSettings:
     representative: bool = False
 
     def decide(
-        self, df: pl.DataFrame, pairs: pl.DataFrame, *, threshold: float
+        self, df: pl.DataFrame, pairs: pl.DataFrame, *, threshold: float, backend: Backend
     ) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame, int]:
-        """Cluster ``df`` from its scored pairs (both directions).
+        """Cluster ``df`` from its scored pairs (both directions), per component on ``backend``.
 
         Returns:
             ``df`` with ``_cluster`` (and ``_representative``), the matches (pairs at or above
@@ -108,7 +109,9 @@ class DedupSettings:
         undirected = pairs.filter(pl.col("left_row") < pl.col("right_row")).select(
             "left_row", "right_row", "score", "twin"
         )
-        labels = cluster(df.height, undirected, threshold=threshold, method=self.cluster)
+        labels = cluster_by_component(
+            df.height, undirected, threshold=threshold, method=self.cluster, backend=backend
+        )
         undirected = undirected.drop("twin")
         same = (
             labels[undirected["left_row"].to_numpy()] == labels[undirected["right_row"].to_numpy()]
