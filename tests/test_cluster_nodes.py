@@ -51,7 +51,7 @@ except ImportError:  # pragma: no cover - CI installs the extra, so there it mus
 pytestmark = pytest.mark.slow  # two Ray nodes and three model loads: a minute or two
 
 ROOT = Path(__file__).resolve().parents[1]
-RAY = Path(sys.executable).with_name("ray")  # the venv's `ray` command
+RAY = shutil.which("ray", path=Path(sys.executable).parent) or "ray"  # the venv's, else PATH's
 ON = ["name", "street", "city", "state", "zip", "phone"]
 START_TIMEOUT_S = 120.0
 RUN_TIMEOUT_S = 600.0
@@ -112,7 +112,7 @@ def _stop(nodes: list[Node]) -> None:
 
 def _start_node(args: list[str], env: dict[str, str], temp_dir: Path) -> Node:
     temp_dir.mkdir()
-    cmd = [str(RAY), "start", *args, "--num-cpus", "1", "--temp-dir", str(temp_dir)]
+    cmd = [RAY, "start", *args, "--num-cpus", "1", "--temp-dir", str(temp_dir)]
     cmd += ["--object-store-memory", str(OBJECT_STORE_BYTES), "--disable-usage-stats"]
     # ports: the GCS port is chosen by the caller; others random, so that any other Ray on
     # this machine (another test run) and the second node do not collide with them
