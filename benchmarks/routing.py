@@ -9,8 +9,9 @@ through their sketch) the left rows search the right rows for their ``k`` neares
 
 - *broadcast*: ``AnnParams(shards=S)``: the right rows cut into S slices, every left row
   searching every slice (what the Ray backend runs today, one task per slice);
-- *routed*: ``AnnParams(cells=C, probes=g)`` for each ``CxG`` of ``--configs``: the right
-  rows cut into C k-means regions, each left row searching its g nearest.
+- *routed*: ``AnnParams(cells=C, probes=g, spill=s)`` for each ``CxG`` or ``CxGxS`` of
+  ``--configs`` (no S: the default spill): the right rows put in the s nearest of C k-means
+  regions, each left row searching its g nearest.
 
 Reported per run: recall (share of the generator's true pairs whose right row is among the
 left row's ``k``), the share of the true pairs that broadcast finds which the routed run finds
@@ -76,9 +77,10 @@ def load1() -> str:
     return Path("/proc/loadavg").read_text().split()[0]
 
 
-def config(text: str) -> tuple[int, int]:
-    cells, _, probes = text.lower().partition("x")
-    return int(cells), int(probes)
+def config(text: str) -> tuple[int, int, int | None]:
+    """``CxG`` or ``CxGxS``: cells, probes and spill (default: AnnParams's)."""
+    parts = [int(v) for v in text.lower().split("x")]
+    return parts[0], parts[1], parts[2] if len(parts) > 2 else None
 
 
 def vectors(n: int, work: Path) -> tuple[dict[str, tuple[Any, Any]], Any, Any, float]:
@@ -127,8 +129,8 @@ def run_size(n: int, args: argparse.Namespace) -> list[Row]:
             ["how", "s", "recall"],
             [[rows[-1].how, fmt(secs, 1), fmt(rows[-1].recall, 4)]],
         )
-        for cells, probes in args.configs:
-            p = AnnParams(cells=cells, probes=probes, threads=args.threads)
+        for cells, probes, spill in args.configs:
+            p = AnnParams(cells=cells, probes=probes, spill=spill, threads=args.threads)
             start, load = time.perf_counter(), load1()
             ids, _ = search(q, items, args.k, params=p)
             secs = time.perf_counter() - start
@@ -140,7 +142,8 @@ def run_size(n: int, args: argparse.Namespace) -> list[Row]:
             codes = pair_codes(ids, n_right)
             found = np.isin(true_codes, codes)
             row = Row(
-                n, space, f"routed, {cells} cells, {probes} probes", secs, f"{load} → {load1()}",
+                n, space, f"routed, {cells} cells, {probes} probes, spill {routes.spill}", secs,
+                f"{load} → {load1()}",
                 recall_topk(ids, args.k, tl, tr),
                 kept=float((found & base_found).sum() / max(base_found.sum(), 1)),
                 overlap=float(np.isin(base_codes, codes).mean()),
@@ -201,7 +204,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     ap.add_argument("--sizes", type=int_list, default=[100_000], help="N (default 100000)")
     ap.add_argument("--spaces", default="dense,ngram", help="dense,ngram (default both)")
-    ap.add_argument("--configs", default="16x2,16x4,64x4,64x8", help="CxG list (cells x probes)")
+    ap.add_argument(
+        "--configs",
+        default="16x4,64x4x1,64x4,64x8",
+        help="CxG or CxGxS list (cells x probes x spill)",
+    )
     ap.add_argument("--shards", type=int, default=2, help="broadcast shards (default 2)")
     ap.add_argument("--threads", type=int, default=len(os.sched_getaffinity(0)))
     ap.add_argument("-k", type=int, default=10)

@@ -62,7 +62,7 @@ Sims = npt.NDArray[np.float32]
 _PAIR_CHUNK = 200_000  # pairs per chunk of a dense pair_dots (bounds the gathered rows)
 _ANN_CHUNK = 100_000  # vectors added to / searched in an hnswlib graph per call
 _CHUNK_CELLS = 16_000_000  # dense cells per chunk of an exact search (64 MB of float32)
-_PROBES = 4  # AnnParams.probes by default
+_PROBES, _SPILL = 4, 2  # AnnParams.probes and spill by default
 
 
 @dataclass(frozen=True)
@@ -98,7 +98,9 @@ class AnnParams:
             backend, at a cost in recall where a neighbour lies in a region not probed.
             ``None`` (default): not routed. Not with ``shards``.
         probes: Regions each query searches (default 4), more where those hold fewer than
-            ``k`` items; ``probes=cells`` searches them all, as ``shards`` does.
+            ``spill * k`` items; ``probes=cells`` searches them all, as ``shards`` does.
+        spill: Regions each item is put in, its nearest (default 2): an item near a border
+            is found from either side, for twice the items to index.
         parallel_from: Item count from which ``threads=None`` uses every core.
         index_dir: A folder where built hnswlib graphs are saved, keyed by a hash of their
             items and settings, and loaded again instead of rebuilt (``None``: not kept).
@@ -115,6 +117,7 @@ class AnnParams:
     shards: int | None = None
     cells: int | None = None
     probes: int | None = None
+    spill: int | None = None
     parallel_from: int = 100_000
     index_dir: str | None = None
 
@@ -123,7 +126,7 @@ class AnnParams:
             value = getattr(self, name)
             if value is not None and value < 1:
                 raise ConfigError(f"AnnParams.{name} must be at least 1, not {value}")
-        check_routing(self.cells, self.probes, self.shards)
+        check_routing(self.cells, self.probes, self.shards, self.spill)
 
 
 def _ranked(
@@ -369,7 +372,7 @@ def shard_plan(
         ('hnsw', 1, 1, None)
     """
     n_items = items.shape[0]
-    changes: dict[str, Any] = {"threads": 1, "shards": 1, "cells": None, "probes": None}
+    changes: dict[str, Any] = dict(threads=1, shards=1, cells=None, probes=None, spill=None)
     if n_items >= p.parallel_from:
         changes["parallel_from"] = 0
     if not (sp.issparse(queries) or sp.issparse(items)):
@@ -485,13 +488,13 @@ def route_plan(
         >>> len(route_plan(v, v, 1, "hnsw", AnnParams(cells=2, probes=1)).items)
         2
     """
-    if p.cells is None or 0 in items.shape[:1] + queries.shape[:1]:
-        return None
-    if not _graph_search(queries, items, method, p):
+    empty = 0 in items.shape[:1] + queries.shape[:1]
+    if p.cells is None or empty or not _graph_search(queries, items, method, p):
         return None
     n_q, n_i = queries.shape[0], items.shape[0]
     q, i = view(queries, p.sketch_dim, seed=p.seed), view(items, p.sketch_dim, seed=p.seed)
-    return plan_routes(q, n_q, i, n_i, cells=p.cells, probes=p.probes or _PROBES, k=k, seed=p.seed)
+    probes, spill = p.probes or _PROBES, p.spill or _SPILL
+    return plan_routes(q, n_q, i, n_i, cells=p.cells, probes=probes, k=k, spill=spill, seed=p.seed)
 
 
 def search_cell(

@@ -8,10 +8,12 @@ with the number of queries times the number of shards. A routed search
 
 1. :func:`quantise`: a seeded spherical k-means over a bounded sample of the items
    (``_PER_CELL`` rows per cell, at most ``_MOST_SAMPLE``) gives ``C`` unit centroids;
-2. every item goes to the cell of its nearest centroid (one cell each);
+2. every item goes to the cells of its ``spill`` nearest centroids (an item near a border
+   is then found from either side: copies cost less recall than probes, for the same work);
 3. every query searches the cells of its ``g`` nearest centroids, and more (the next
-   nearest) when those hold fewer than ``k`` items, so each query gets its ``k``;
-4. each cell is searched as a shard is, and each query's lists are merged into its top ``k``.
+   nearest) when those hold fewer than ``spill * k`` items, so each query gets its ``k``;
+4. each cell is searched as a shard is, and each query's lists are merged into its top ``k``
+   (an item found in two cells counted once).
 
 :func:`plan_routes` does steps 1 to 3 and returns a :class:`Routes`; searching the cells and
 merging is :mod:`linker.vectors.ann`'s (in this process, or one Ray task per cell). The plan
@@ -52,33 +54,37 @@ _ITERATIONS = 20
 _CHUNK_CELLS = 16_000_000  # scores per chunk of rows x centroids (64 MB of float32)
 
 
-def check_routing(cells: int | None, probes: int | None, shards: int | None) -> None:
+def check_routing(
+    cells: int | None, probes: int | None, shards: int | None, spill: int | None = None
+) -> None:
     """Refuse settings that cannot route: :class:`~linker.vectors.ann.AnnParams` calls it.
 
     Raises:
-        ConfigError: ``cells`` or ``probes`` below 1, ``probes`` above ``cells`` or without
-            it, or ``cells`` with ``shards`` (regions or slices: one way to cut the items).
+        ConfigError: ``cells``, ``probes`` or ``spill`` below 1, ``probes`` or ``spill``
+            above ``cells`` or without it, or ``cells`` with ``shards`` (regions or slices:
+            one way to cut the items).
 
     Example:
         >>> check_routing(16, 4, None)
         >>> check_routing(16, 32, None)  # doctest: +ELLIPSIS
         Traceback (most recent call last):
         ...
-        linker.errors.ConfigError: AnnParams.probes=32 is more than cells=16: ...
+        linker.errors.ConfigError: AnnParams.probes=32 is more than cells=16: set it ...
     """
-    for name, value in (("cells", cells), ("probes", probes)):
+    for name, value in (("cells", cells), ("probes", probes), ("spill", spill)):
         if value is not None and value < 1:
             raise ConfigError(f"AnnParams.{name} must be at least 1, not {value}")
-    if probes is not None and cells is None:
-        raise ConfigError(
-            f"AnnParams.probes={probes} needs cells=: set cells= (the regions the items are "
-            "cut into) to route the search, or leave probes unset"
-        )
-    if cells is not None and probes is not None and probes > cells:
-        raise ConfigError(
-            f"AnnParams.probes={probes} is more than cells={cells}: a query can probe at most "
-            "every cell"
-        )
+    for name, value in (("probes", probes), ("spill", spill)):
+        if value is not None and cells is None:
+            raise ConfigError(
+                f"AnnParams.{name}={value} needs cells=: set cells= (the regions the items "
+                f"are cut into) to route the search, or leave {name} unset"
+            )
+        if value is not None and cells is not None and value > cells:
+            raise ConfigError(
+                f"AnnParams.{name}={value} is more than cells={cells}: set it to at most "
+                "the number of cells"
+            )
     if cells is not None and shards is not None:
         raise ConfigError(
             f"AnnParams.cells={cells} and shards={shards} are two ways to cut the items "
@@ -158,12 +164,14 @@ class Routes:
         slots: Per cell, for each of those queries, which of its probes this cell is (0 for
             its nearest centroid): where :meth:`spread` puts the cell's lists.
         width: The most cells any query searches.
+        spill: The cells each item is in.
     """
 
     items: list[Ids]
     queries: list[Ids]
     slots: list[Ids]
     width: int
+    spill: int = 1
 
     def spread(
         self, parts: Sequence[tuple[Ids, Vecs]], n_queries: int, k: int
@@ -181,21 +189,34 @@ class Routes:
             >>> [ids.tolist() for ids, _ in r.spread(parts, 1, 1)]
             [[[0]], [[1]]]
         """
-        ids = np.full((self.width, n_queries, k), -1, np.int64)
-        sims = np.full((self.width, n_queries, k), -np.inf, np.float32)
+        ids = np.full((n_queries, self.width, k), -1, np.int64)
+        sims = np.full((n_queries, self.width, k), -np.inf, np.float32)
         for (cell_ids, cell_sims), rows, slots in zip(parts, self.queries, self.slots, strict=True):
             width = cell_ids.shape[1]
-            ids[slots, rows, :width] = cell_ids
-            sims[slots, rows, :width] = cell_sims
-        return [(ids[j], sims[j]) for j in range(self.width)]
+            ids[rows, slots, :width] = cell_ids
+            sims[rows, slots, :width] = cell_sims
+        if self.spill > 1:  # an item found in two cells: keep its best score once
+            flat_ids, flat_sims = ids.reshape(n_queries, -1), sims.reshape(n_queries, -1)
+            order = np.lexsort((-flat_sims, flat_ids), axis=1)
+            ranked = np.take_along_axis(flat_ids, order, axis=1)
+            again = np.zeros_like(ranked, dtype=bool)
+            again[:, 1:] = (ranked[:, 1:] == ranked[:, :-1]) & (ranked[:, 1:] >= 0)
+            drop = np.zeros_like(again)
+            np.put_along_axis(drop, order, again, axis=1)
+            flat_ids[drop], flat_sims[drop] = -1, -np.inf
+        return [(ids[:, j], sims[:, j]) for j in range(self.width)]
 
 
-def _assign(view: View, n: int, centroids: Vecs) -> Ids:
-    """Every row's cell: the nearest centroid."""
-    cells = np.empty(n, np.int64)
+def _assign(view: View, n: int, centroids: Vecs, spill: int) -> Ids:
+    """Every row's ``spill`` cells: its nearest centroids, nearest first (ties: lowest)."""
+    cells = np.empty((n, spill), np.int64)
     for start in _chunks(n, len(centroids)):
         rows = np.arange(start, min(start + _CHUNK_CELLS // len(centroids), n))
-        cells[rows] = _nearest(view(rows), centroids)[0]
+        scores = view(rows) @ centroids.T
+        if spill == 1:
+            cells[rows, 0] = np.argmax(scores, axis=1)
+        else:
+            cells[rows] = np.argsort(-scores, axis=1, kind="stable")[:, :spill]
     return cells
 
 
@@ -235,6 +256,7 @@ def plan_routes(
     cells: int,
     probes: int,
     k: int,
+    spill: int = 1,
     seed: int = 0,
 ) -> Routes:
     """Cut the items into ``cells`` regions and route each query to its ``probes`` nearest.
@@ -246,8 +268,9 @@ def plan_routes(
         n_items: Number of items.
         cells: Regions (capped at ``n_items``).
         probes: Cells each query searches (capped at ``cells``); more when they hold fewer
-            than ``k`` items.
+            than ``spill * k`` items.
         k: Neighbours each query needs.
+        spill: Cells each item is put in (its nearest; capped at ``cells``).
         seed: Seed of the k-means sample and start.
 
     Returns:
@@ -262,15 +285,15 @@ def plan_routes(
         True
     """
     cells = min(cells, n_items)
-    probes = min(probes, cells)
+    probes, spill = min(probes, cells), min(spill, cells)
     rng = np.random.default_rng(seed)
     size = min(n_items, max(cells * _PER_CELL, 1), _MOST_SAMPLE)
     sample = np.sort(rng.choice(n_items, size=size, replace=False))
     centroids = quantise(items(sample), cells, seed=seed)
-    item_cell = _assign(items, n_items, centroids)
+    item_cell = _assign(items, n_items, centroids, spill).ravel()
     sizes = np.bincount(item_cell, minlength=cells).astype(np.int64)
-    q, c, s = _probes(queries, n_queries, centroids, sizes, probes, min(k, n_items))
-    (held,) = _groups(item_cell, cells, np.arange(n_items, dtype=np.int64))
+    q, c, s = _probes(queries, n_queries, centroids, sizes, probes, spill * min(k, n_items))
+    (held,) = _groups(item_cell, cells, np.repeat(np.arange(n_items, dtype=np.int64), spill))
     rows, slots = _groups(c, cells, q, s)
     keep = [i for i in range(cells) if len(held[i]) and len(rows[i])]
     logger.debug(
@@ -282,4 +305,5 @@ def plan_routes(
         queries=[rows[i] for i in keep],
         slots=[slots[i] for i in keep],
         width=int(s.max()) + 1 if len(s) else 0,
+        spill=spill,
     )
