@@ -28,7 +28,7 @@ rows as unit float32 vectors (dense rows as they are; sparse n-gram rows through
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -52,6 +52,7 @@ _PER_CELL = 256  # k-means sample rows per cell (as faiss's default)
 _MOST_SAMPLE = 100_000  # and never more than this
 _ITERATIONS = 20
 _CHUNK_CELLS = 16_000_000  # scores per chunk of rows x centroids (64 MB of float32)
+_CHUNK_ROWS = 50_000  # and rows (a dense view of 50,000 x 384 float32 is 77 MB)
 
 
 def check_routing(
@@ -107,8 +108,12 @@ def view(m: npt.NDArray[Any] | sp.csr_matrix, sketch_dim: int, *, seed: int = 0)
     return lambda rows: project(csr[rows], proj)
 
 
-def _chunks(n: int, width: int) -> range:
-    return range(0, n, max(1, _CHUNK_CELLS // max(width, 1)))
+def _chunks(n: int, width: int) -> Iterator[Ids]:
+    """Row numbers ``0..n`` in chunks: at most ``_CHUNK_ROWS`` rows, or fewer where each row
+    scores ``width`` centroids, so that a chunk's views and scores stay small."""
+    step = max(1, min(_CHUNK_ROWS, _CHUNK_CELLS // max(width, 1)))
+    for start in range(0, n, step):
+        yield np.arange(start, min(start + step, n))
 
 
 def _nearest(x: Vecs, centroids: Vecs) -> tuple[Ids, Vecs]:
@@ -139,7 +144,7 @@ def quantise(sample: Vecs, cells: int, *, seed: int = 0) -> Vecs:
     cells = min(cells, len(x))
     centroids = x[np.sort(rng.choice(len(x), size=cells, replace=False))].copy()
     for _ in range(_ITERATIONS):
-        parts = [_nearest(x[s : s + 100_000], centroids) for s in range(0, len(x), 100_000)]
+        parts = [_nearest(x[rows], centroids) for rows in _chunks(len(x), cells)]
         assign = np.concatenate([p[0] for p in parts])
         fit = np.concatenate([p[1] for p in parts])
         sums = np.zeros_like(centroids)
@@ -210,8 +215,7 @@ class Routes:
 def _assign(view: View, n: int, centroids: Vecs, spill: int) -> Ids:
     """Every row's ``spill`` cells: its nearest centroids, nearest first (ties: lowest)."""
     cells = np.empty((n, spill), np.int64)
-    for start in _chunks(n, len(centroids)):
-        rows = np.arange(start, min(start + _CHUNK_CELLS // len(centroids), n))
+    for rows in _chunks(n, len(centroids)):
         scores = view(rows) @ centroids.T
         if spill == 1:
             cells[rows, 0] = np.argmax(scores, axis=1)
@@ -226,8 +230,7 @@ def _probes(
     """``(query, cell, slot)`` for every cell each query searches: its ``probes`` nearest
     cells, more (in order of nearness) until they hold ``k`` items."""
     qs, cs, ss = [], [], []
-    for start in _chunks(n, len(centroids)):
-        rows = np.arange(start, min(start + _CHUNK_CELLS // len(centroids), n))
+    for rows in _chunks(n, len(centroids)):
         scores = view(rows) @ centroids.T
         order = np.argsort(-scores, axis=1, kind="stable")
         held = np.cumsum(sizes[order], axis=1)
