@@ -72,7 +72,8 @@ def test_the_config_holds_every_setting_but_how_a_run_reports() -> None:
     assert _settings().to_config()["linker"]["ann"] == {
         "M": 12, "ef_construction": None, "ef_search": None, "exact_below": 50,
         "sparse_exact_below": 50, "sketch_dim": 256, "seed": 3, "threads": None,
-        "shards": None, "parallel_from": 100_000, "index_dir": None,
+        "shards": None, "cells": None, "probes": None, "spill": None, "parallel_from": 100_000,
+        "index_dir": None,
     }  # fmt: skip
     assert Linker(cache=Path("runs")).to_config()["linker"]["cache"] == "runs"
     assert Linker(id=("lid", "rid")).to_config()["linker"]["id"] == ["lid", "rid"]
@@ -151,6 +152,7 @@ def test_grouped_settings_read_and_write_through_their_names() -> None:
     assert repr(linker) == (
         "Linker(ann=AnnParams(M=8, ef_construction=None, ef_search=None, exact_below=20000, "
         "sparse_exact_below=50000, sketch_dim=256, seed=0, threads=None, shards=None, "
+        "cells=None, probes=None, spill=None, "
         "parallel_from=100000, index_dir=None), cluster='average', rerank_band=(0.1, 0.9), "
         "cache='runs')"
     )

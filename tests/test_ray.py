@@ -174,6 +174,28 @@ def test_sharded_search_auto_decides_on_all_items(backend: RayBackend) -> None:
     np.testing.assert_allclose(sims[:, 0], 1.0, atol=1e-5)  # re-scored: exact cosines
 
 
+def test_routed_search_same_as_local(backend: RayBackend) -> None:
+    """``AnnParams(cells=, probes=)``: one Ray task per cell, the plan made as locally: the
+    local lists, dense (hnswlib per cell) and sparse (a sketch per cell), scores included."""
+    rng = np.random.default_rng(5)
+    items = rng.standard_normal((600, 16)).astype(np.float32)
+    items /= np.linalg.norm(items, axis=1, keepdims=True)
+    rows = sp.random(400, 300, density=0.05, format="csr", dtype=np.float32, random_state=4)
+    norms = np.sqrt(np.asarray(rows.multiply(rows).sum(axis=1))).ravel()
+    rows = sp.csr_matrix(sp.diags(1 / np.maximum(norms, 1e-9)) @ rows)
+    local = LocalBackend()
+    cases = [
+        (items[:80], items, AnnParams(exact_below=300, cells=6, probes=2)),
+        (rows[:50], rows, AnnParams(sparse_exact_below=300, cells=4, probes=2)),
+    ]
+    for q, its, params in cases:
+        for k in (3, 150):  # 150: more than two cells hold, so queries search more cells
+            got = backend.search(q, its, k, params=params)
+            want = local.search(q, its, k, params=params)
+            np.testing.assert_array_equal(got[0], want[0])
+            np.testing.assert_array_equal(got[1], want[1])
+
+
 def test_merge_topk_orders_ties_by_row() -> None:
     a = (np.array([[4, 0]]), np.array([[0.5, 0.5]], np.float32))
     b = (np.array([[2, 9]]), np.array([[0.5, 0.1]], np.float32))

@@ -9,7 +9,9 @@ per connected component on the backend's ``unit_runner()`` (:mod:`linker.decide.
 
 ``"ray"`` is :class:`linker.backend.ray.RayBackend` (``pip install 'linker[ray]'``): Ray Data
 ``map_batches`` embeds and scores, and the search's shards (:mod:`linker.vectors.ann`) run as Ray
-tasks: with ``AnnParams(shards=N)`` on both, hnswlib graphs give the local lists too.
+tasks: with ``AnnParams(shards=N)`` on both, hnswlib graphs give the local lists too; with
+``AnnParams(cells=C)`` both route each query to the nearest of C regions of the items
+(:mod:`linker.vectors.route`), each region a Ray task, with the same output.
 
 Example:
     >>> get_backend(None).name

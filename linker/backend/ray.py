@@ -11,7 +11,11 @@ cluster (an existing one at ``address``, or one it starts on this machine) and r
   :func:`~linker.vectors.ann.search_shard` with :func:`~linker.vectors.ann.shard_plan`'s settings,
   the top-k lists merged by :func:`~linker.vectors.ann.merge_topk`), each shard a Ray task.
   With ``AnnParams(shards=N)`` the local search runs the same shards, so the output is the
-  local one, hnswlib graphs included (without it the local search builds one graph).
+  local one, hnswlib graphs included (without it the local search builds one graph). With
+  ``AnnParams(cells=C)`` the search is routed (:mod:`linker.vectors.route`): the plan is made
+  here, as the local search makes it, and each cell is a Ray task
+  (:func:`~linker.vectors.ann.search_cell`) that reads its rows of the tables put once in
+  the object store.
 - ``features``: blocks of pairs through Ray Data ``map_batches``; the compared columns go
   to the object store once, and each task reads them from there.
 - ``unit_runner``: assignment and clustering per connected component, each step a Ray task
@@ -186,6 +190,7 @@ class RayBackend:
         self._ray: Any = None
         self._owns = False
         self._search_task: Any = None
+        self._cell_task: Any = None
 
     # -- connection -------------------------------------------------------------------------
     def _connect(self) -> Any:
@@ -224,7 +229,7 @@ class RayBackend:
         """Disconnect from (or stop) Ray, when this backend connected (or started) it."""
         if self._ray is not None and self._owns:
             self._ray.shutdown()
-        self._ray, self._owns, self._search_task = None, False, None
+        self._ray, self._owns, self._search_task, self._cell_task = None, False, None, None
 
     @contextmanager
     def _data(self, show_progress: bool | None) -> Iterator[Any]:
@@ -319,7 +324,9 @@ class RayBackend:
         from linker.vectors.ann import (
             AnnParams,
             merge_topk,
+            route_plan,
             search,
+            search_cell,
             search_shard,
             shard_bounds,
             shard_plan,
@@ -331,7 +338,7 @@ class RayBackend:
         shards = min(p.shards or self.shards or self.workers(), n_items)
         sparse = sp.issparse(queries) or sp.issparse(items)
         if (
-            shards <= 1
+            (shards <= 1 and p.cells is None)
             or queries.shape[0] == 0
             or method not in ("auto", "exact", "hnsw")
             or (sparse and method == "hnsw")
@@ -341,6 +348,20 @@ class RayBackend:
             raise ConfigError(f"k must be at least 1, not {k}")
         shard_method, shard_params = shard_plan(queries, items, method, p)
         ray = self._connect()
+        routes = route_plan(queries, items, k, method, p)
+        if routes is not None:  # one task per cell: each reads its rows of the shared tables
+            if self._cell_task is None:
+                self._cell_task = ray.remote(num_cpus=1)(search_cell)
+            qref, iref = ray.put(queries), ray.put(items)
+            cells = zip(routes.queries, routes.items, strict=True)
+            refs = [
+                self._cell_task.remote(qref, iref, q, i, k, shard_method, shard_params)
+                for q, i in cells
+            ]
+            kk = min(k, n_items)
+            return merge_topk(routes.spread(ray.get(refs), queries.shape[0], kk), kk)
+        if p.cells is not None:  # a search that builds no graph is not routed (nor sharded)
+            return search(queries, items, k, method=method, params=p)
         if self._search_task is None:
             self._search_task = ray.remote(num_cpus=1)(search_shard)
         qref = ray.put(queries)

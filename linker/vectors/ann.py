@@ -12,7 +12,10 @@ trades speed for reproducible output instead: the items are cut into N slices
 (:func:`merge_topk`). A one-thread graph is the same on every run, so the output is too, and
 the Ray backend, which runs the same shards as Ray tasks, gives the same output as this
 process. Each query then searches every shard, which costs time and memory at a million rows
-(measured in ``benchmarks/results/scale_notes.md``, "Sharded graphs").
+(measured in ``benchmarks/results/scale_notes.md``, "Sharded graphs"). ``AnnParams(cells=C)``
+routes instead (:mod:`linker.vectors.route`): the items are cut into ``C`` regions of the
+vector space, each query searches the ``probes`` nearest (:func:`route_plan`,
+:func:`search_cell`), and the lists are merged the same way.
 """
 
 from __future__ import annotations
@@ -33,13 +36,17 @@ import scipy.sparse as sp
 from linker._progress import progress, want_progress
 from linker.errors import ConfigError
 from linker.vectors.exact import item_columns, sparse_scores, topk_rows
+from linker.vectors.route import Routes, check_routing, plan_routes, view
+from linker.vectors.sketch import project, projection, sketch
 
 __all__ = [
     "AnnParams",
     "SearchMethod",
     "merge_topk",
     "pair_dots",
+    "route_plan",
     "search",
+    "search_cell",
     "search_shard",
     "shard_bounds",
     "shard_plan",
@@ -56,6 +63,7 @@ Sims = npt.NDArray[np.float32]
 _PAIR_CHUNK = 200_000  # pairs per chunk of a dense pair_dots (bounds the gathered rows)
 _ANN_CHUNK = 100_000  # vectors added to / searched in an hnswlib graph per call
 _CHUNK_CELLS = 16_000_000  # dense cells per chunk of an exact search (64 MB of float32)
+_PROBES, _SPILL = 4, 2  # AnnParams.probes and spill by default
 
 
 @dataclass(frozen=True)
@@ -84,6 +92,16 @@ class AnnParams:
             on every run, and from the Ray backend, at some cost in time and memory (see
             the module docstring). ``None`` (default): one graph, built by ``threads``
             threads, which from ``parallel_from`` items is not reproducible.
+        cells: Route graph searches instead (:mod:`linker.vectors.route`): the items are
+            cut into this many regions by a seeded k-means, each with its own one-thread
+            search, and each query searches only the ``probes`` regions nearest to it (sparse
+            rows are routed on their sketch): the same output on every run and from the Ray
+            backend, at a cost in recall where a neighbour lies in a region not probed.
+            ``None`` (default): not routed. Not with ``shards``.
+        probes: Regions each query searches (default 4), more where those hold fewer than
+            ``spill * k`` items; ``probes=cells`` searches them all, as ``shards`` does.
+        spill: Regions each item is put in, its nearest (default 2): an item near a border
+            is found from either side, for twice the items to index.
         parallel_from: Item count from which ``threads=None`` uses every core.
         index_dir: A folder where built hnswlib graphs are saved, keyed by a hash of their
             items and settings, and loaded again instead of rebuilt (``None``: not kept).
@@ -98,6 +116,9 @@ class AnnParams:
     seed: int = 0
     threads: int | None = None
     shards: int | None = None
+    cells: int | None = None
+    probes: int | None = None
+    spill: int | None = None
     parallel_from: int = 100_000
     index_dir: str | None = None
 
@@ -106,6 +127,7 @@ class AnnParams:
             value = getattr(self, name)
             if value is not None and value < 1:
                 raise ConfigError(f"AnnParams.{name} must be at least 1, not {value}")
+        check_routing(self.cells, self.probes, self.shards, self.spill)
 
 
 def _ranked(
@@ -146,53 +168,6 @@ def _exact(
         kk = min(k, n_i)
         return np.zeros((0, kk), np.int64), np.zeros((0, kk), np.float32)
     return np.vstack(ids), np.vstack(sims)
-
-
-def sketch(
-    m: sp.csr_matrix,
-    dim: int,
-    *,
-    seed: int = 0,
-    hashes: int = 4,
-    dtype: type[np.floating[Any]] = np.float32,
-) -> npt.NDArray[Any]:
-    """Project sparse rows to ``dim`` dense dimensions with a seeded sparse ±1 map, L2-normalised.
-
-    Each input column adds to ``hashes`` random output dimensions with random signs (a
-    sparse Johnson–Lindenstrauss map, as in a count sketch). Rows of the same vocabulary
-    projected with the same ``dim`` and ``seed`` keep their cosines up to an error of
-    about ``1/sqrt(dim)``: enough to find near duplicates, at the cost of one sparse product.
-    ``dtype=np.float16`` halves the memory of the result (the search re-scores exactly).
-
-    Example:
-        >>> import scipy.sparse as sp
-        >>> m = sp.csr_matrix(np.eye(3, 50, dtype=np.float32))
-        >>> sketch(m, 16).shape
-        (3, 16)
-    """
-    proj = _projection(m.shape[1], dim, seed=seed, hashes=hashes)
-    out = np.empty((m.shape[0], dim), dtype=dtype)
-    for start in range(0, m.shape[0], _ANN_CHUNK):  # float32 only one chunk at a time
-        out[start : start + _ANN_CHUNK] = _project(m[start : start + _ANN_CHUNK], proj)
-    return out
-
-
-def _projection(n_cols: int, dim: int, *, seed: int, hashes: int = 4) -> sp.csr_matrix:
-    """The seeded sparse ±1 map of :func:`sketch`: each column to ``hashes`` dimensions."""
-    rng = np.random.default_rng(seed)
-    rows = np.repeat(np.arange(n_cols), hashes)
-    cols = rng.integers(0, dim, size=n_cols * hashes)
-    signs = (rng.integers(0, 2, size=n_cols * hashes) * 2 - 1).astype(np.float32)
-    return sp.csr_matrix((signs / np.sqrt(hashes), (rows, cols)), shape=(n_cols, dim))
-
-
-def _project(m: sp.csr_matrix, proj: sp.csr_matrix) -> npt.NDArray[np.float32]:
-    """Rows of ``m`` through ``proj``, L2-normalised (float32)."""
-    part = np.asarray((m @ proj).toarray(), dtype=np.float32)
-    norms = np.linalg.norm(part, axis=1, keepdims=True)
-    norms[norms == 0] = 1.0
-    out: npt.NDArray[np.float32] = part / norms
-    return out
 
 
 def _ef_construction(n_items: int, p: AnnParams) -> int:
@@ -333,14 +308,14 @@ def _sketched(
     # once: at a million rows a whole sketch is 0.5 GB, the fetched lists and their scores 1 GB
     index = _build(sketch(items, p.sketch_dim, seed=p.seed, dtype=np.float16), p)
     n_q, keep = queries.shape[0], min(k, fetch)
-    proj = _projection(queries.shape[1], p.sketch_dim, seed=p.seed)  # the map sketch() used
+    proj = projection(queries.shape[1], p.sketch_dim, seed=p.seed)  # the map sketch() used
     out_ids, out_sims = np.empty((n_q, keep), np.int64), np.empty((n_q, keep), np.float32)
     starts = range(0, n_q, _ANN_CHUNK)
     show = want_progress(None, logger) and n_q > _ANN_CHUNK
     for start in progress(starts, total=len(starts), desc="search", show=show, unit="chunk"):
         part = queries[start : start + _ANN_CHUNK]
         n = part.shape[0]
-        ids, _ = _query(index, items.shape[0], [_project(part, proj)], n, fetch, p)
+        ids, _ = _query(index, items.shape[0], [project(part, proj)], n, fetch, p)
         qi = np.repeat(np.arange(start, start + n), fetch)
         exact = pair_dots(queries, items, qi, ids.ravel()).reshape(ids.shape)
         out_ids[start : start + n], out_sims[start : start + n] = _ranked(ids, exact, keep)
@@ -373,11 +348,11 @@ def shard_plan(
         >>> import numpy as np
         >>> v = np.zeros((30_000, 4), np.float32)
         >>> m, p = shard_plan(v, v, "auto", AnnParams())
-        >>> m, p.threads, p.shards
-        ('hnsw', 1, 1)
+        >>> m, p.threads, p.shards, p.cells
+        ('hnsw', 1, 1, None)
     """
     n_items = items.shape[0]
-    changes: dict[str, Any] = {"threads": 1, "shards": 1}
+    changes: dict[str, Any] = dict(threads=1, shards=1, cells=None, probes=None, spill=None)
     if n_items >= p.parallel_from:
         changes["parallel_from"] = 0
     if not (sp.issparse(queries) or sp.issparse(items)):
@@ -469,6 +444,75 @@ def _sharded(
     return merge_topk(parts, min(k, items.shape[0]))
 
 
+def _graph_search(queries: Any, items: Any, method: SearchMethod, p: AnnParams) -> bool:
+    """Whether :func:`search` builds a graph: hnswlib, or the sketch's of a sparse search."""
+    if sp.issparse(queries) or sp.issparse(items):
+        return method == "auto" and items.shape[0] >= p.sparse_exact_below
+    return method == "hnsw" or (method == "auto" and items.shape[0] >= p.exact_below)
+
+
+def route_plan(
+    queries: npt.NDArray[Any] | sp.csr_matrix,
+    items: npt.NDArray[Any] | sp.csr_matrix,
+    k: int,
+    method: SearchMethod,
+    p: AnnParams,
+) -> Routes | None:
+    """The cells of a routed search (:func:`linker.vectors.route.plan_routes`, sparse rows
+    routed on their :func:`sketch`), or ``None`` where :func:`search` does not route: no
+    ``p.cells``, no rows, or a search that builds no graph.
+
+    Example:
+        >>> import numpy as np
+        >>> v = np.eye(4, dtype=np.float32)
+        >>> len(route_plan(v, v, 1, "hnsw", AnnParams(cells=2, probes=1)).items)
+        2
+    """
+    empty = 0 in items.shape[:1] + queries.shape[:1]
+    if p.cells is None or empty or not _graph_search(queries, items, method, p):
+        return None
+    n_q, n_i = queries.shape[0], items.shape[0]
+    q, i = view(queries, p.sketch_dim, seed=p.seed), view(items, p.sketch_dim, seed=p.seed)
+    probes, spill = p.probes or _PROBES, p.spill or _SPILL
+    return plan_routes(q, n_q, i, n_i, cells=p.cells, probes=probes, k=k, spill=spill, seed=p.seed)
+
+
+def search_cell(
+    queries: npt.NDArray[Any] | sp.csr_matrix, items: npt.NDArray[Any] | sp.csr_matrix,
+    query_rows: Ids, item_rows: Ids, k: int, method: SearchMethod, params: AnnParams,
+) -> tuple[Ids, Sims]:  # fmt: skip
+    """One cell of a routed search: its queries' top-``k`` among its items (global rows).
+
+    Example:
+        >>> import numpy as np
+        >>> v = np.eye(3, dtype=np.float32)
+        >>> search_cell(v, v, np.array([2]), np.array([1, 2]), 1, "exact", AnnParams())[0]
+        array([[2]])
+    """
+    ids, sims = search(queries[query_rows], items[item_rows], k, method=method, params=params)
+    return item_rows[ids], sims
+
+
+def _routed(
+    queries: npt.NDArray[Any] | sp.csr_matrix, items: npt.NDArray[Any] | sp.csr_matrix,
+    k: int, method: SearchMethod, p: AnnParams, routes: Routes,
+) -> tuple[Ids, Sims]:  # fmt: skip
+    """A routed search in this process: one-thread cell searches, ``threads`` at a time (the
+    largest first), merged."""
+    cell_method, cell_params = shard_plan(queries, items, method, p)
+    cells = len(routes.items)
+
+    def one(c: int) -> tuple[Ids, Sims]:
+        q, i = routes.queries[c], routes.items[c]
+        return search_cell(queries, items, q, i, k, cell_method, cell_params)
+
+    order = sorted(range(cells), key=lambda c: -len(routes.items[c]))
+    with ThreadPoolExecutor(max_workers=min(cells, _threads(items.shape[0], p))) as pool:
+        done = dict(zip(order, pool.map(one, order), strict=True))
+    kk = min(k, items.shape[0])
+    return merge_topk(routes.spread([done[c] for c in range(cells)], queries.shape[0], kk), kk)
+
+
 def search(
     queries: npt.NDArray[np.float32] | sp.csr_matrix,
     items: npt.NDArray[np.float32] | sp.csr_matrix,
@@ -484,7 +528,8 @@ def search(
     it; sparse inputs (n-gram TF-IDF) exactly below ``params.sparse_exact_below`` items and
     above it through a dense :func:`sketch` and hnswlib, whose ``2k`` candidates are then
     re-scored with exact cosines. With ``params.shards``, graph searches run as that many
-    one-thread shards (see the module docstring).
+    one-thread shards; with ``params.cells``, routed to the nearest of that many regions
+    (see the module docstring).
 
     Args:
         queries: ``(n_q, d)`` dense float32 array or CSR matrix.
@@ -517,9 +562,12 @@ def search(
     sparse = sp.issparse(queries) or sp.issparse(items)
     if sparse and method == "hnsw":
         raise ConfigError("hnsw search needs dense vectors; sparse inputs are searched exactly")
-    sketched = sparse and method == "auto" and n_items >= p.sparse_exact_below
-    use_hnsw = not sparse and (method == "hnsw" or (method == "auto" and n_items >= p.exact_below))
-    if (sketched or use_hnsw) and _shards(n_items, p) > 1:
+    graph = _graph_search(queries, items, method, p)
+    sketched, use_hnsw = graph and sparse, graph and not sparse
+    routes = route_plan(queries, items, k, method, p)
+    if routes is not None:
+        return _routed(queries, items, k, method, p, routes)
+    if graph and _shards(n_items, p) > 1:
         return _sharded(queries, items, k, method, p)
     if sketched:
         logger.debug("sparse search of %d items through a %d-d sketch", n_items, p.sketch_dim)
