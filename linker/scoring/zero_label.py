@@ -41,7 +41,7 @@ import numpy.typing as npt
 import polars as pl
 
 from linker.errors import NotFittedError
-from linker.scoring.fellegi_sunter import FellegiSunter, comparison_levels
+from linker.scoring.fellegi_sunter import FellegiSunter, comparison_levels, value_groups
 from linker.scoring.selftrained import FastMatcher, _best_two, mean_similarity, pseudo_labels
 
 __all__ = ["CONTEXT_FEATURES", "ZeroLabelScorer", "context_features", "score_candidates"]
@@ -141,6 +141,7 @@ class ZeroLabelScorer:
         n_pairs: float,
         names: list[str],
         mostly_matched: bool = True,
+        groups: list[list[str]] | None = None,
     ) -> ZeroLabelScorer:
         """Fit on the candidates' features and those of a uniform sample of all pairs.
 
@@ -154,6 +155,8 @@ class ZeroLabelScorer:
             names: The compared columns' short names, as in the feature names.
             mostly_matched: ``False`` for dedup (see
                 :func:`~linker.scoring.selftrained.pseudo_labels`).
+            groups: Correlated columns (see
+                :meth:`~linker.scoring.fellegi_sunter.FellegiSunter.fit`).
         """
         self.names_ = names
         self.feature_names_ = list(features.columns)
@@ -169,7 +172,9 @@ class ZeroLabelScorer:
             return self
         cand = comparison_levels({c: features[c].to_numpy() for c in features.columns}, names)
         rand = comparison_levels({c: random[c].to_numpy() for c in random.columns}, names)
-        fs = FellegiSunter(prior_weight=self.prior_weight).fit(cand, rand, n_pairs=n_pairs)
+        fs = FellegiSunter(prior_weight=self.prior_weight).fit(
+            cand, rand, n_pairs=n_pairs, groups=groups
+        )
         self.fs_, self.expected_, self.prior_ = fs, fs.expected_matches_, fs.prior_
         anchor = fs.posterior(cand) >= 0.5
         base = mean_similarity(features)
@@ -327,18 +332,23 @@ def score_candidates(
     size = int(min(n_random, max(n_pairs, 1)))
     rl = rng.integers(0, n_left, size)
     rr = rng.integers(0, n_right, size)
-    # Random pairs are almost all non-matches, but not quite: in small tables the sample is
-    # most of all pairs and holds the matches themselves. The mutual best candidates (the
-    # likely matches) are left out of it.
-    base = mean_similarity(features)
-    lb, _ = _best_two(left_rows, base)
-    rb, _ = _best_two(right_rows, base)
-    mutual = (base >= lb) & (base >= rb)
-    likely = np.unique(left_rows[mutual] * n_right + right_rows[mutual])
-    keep = ~np.isin(rl * n_right + rr, likely)
+    groups = None
     if self_join:
-        keep &= rl != rr
-    rl, rr = rl[keep], rr[keep]
+        # in dedup the random pairs hold the clusters' pairs, and many are not mutual best:
+        # the mutual best candidates (the likely duplicates) are left out, and so is a record
+        # paired with itself
+        base = mean_similarity(features)
+        lb, _ = _best_two(left_rows, base)
+        rb, _ = _best_two(right_rows, base)
+        mutual = (base >= lb) & (base >= rb)
+        likely = np.unique(left_rows[mutual] * n_right + right_rows[mutual])
+        keep = ~np.isin(rl * n_right + rr, likely) & (rl != rr)
+        rl, rr = rl[keep], rr[keep]
+    else:
+        # linking, every random pair stays: the few true matches among them barely move u,
+        # while the non-matches that look most alike (sibling firms at one address) are what
+        # u must know about; and the correlated columns come from each table's own records
+        groups = value_groups([left_columns, right_columns], names, seed=seed)
     random = pl.DataFrame(
         column_features(left_columns, right_columns, rl, rr, names=names)
         | digit_features(left_columns, right_columns, rl, rr, names=names)
@@ -355,6 +365,7 @@ def score_candidates(
             n_pairs=n_pairs,
             names=names,
             mostly_matched=not self_join,
+            groups=groups,
         )
         proba = scorer.predict_proba(features, left_rows, right_rows)
     else:  # every candidate is a twin, or there is no pair at all: nothing to fit
