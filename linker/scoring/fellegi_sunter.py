@@ -10,20 +10,20 @@ to none) and a set of pairs it can trust as matches to learn from. Both come fro
   column is no evidence either way).
 - **u, the non-match side, from random pairs** (Splink's ``estimate_u_using_random_sampling``):
   a uniform sample of left x right pairs is almost all non-matches, and shows how often
-  strangers agree on each column. Linking two tables, none of them is left out: the pairs that
-  agree most among them are mostly the non-matches that look most alike (a sibling firm at the
-  same address), which are exactly what u must know about.
+  strangers agree on each column. Linking two tables, no rule leaves any of them out: the pairs
+  that agree most among them are mostly the non-matches that look most alike (a sibling firm at
+  the same address), which are exactly what u must know about; only after a first fit do the
+  pairs that this model itself calls matches (the sample's few true matches) leave it.
 - **Correlated columns as one piece of evidence.** City, state, zip and a street address agree
   together: scored as independent they give strangers in one town about +21 bits (Splink on the
   demo firms). Linking two tables, columns are grouped when, among the records of one table
   (pairs that are not matches), sharing a value of one makes sharing the other's both likely
   and far likelier than chance: :func:`value_groups` (a street address within a zip code
   within a city). A group's u is the Fréchet upper bound, the smallest of its columns' u: a
-  pair agreeing on the street agrees on the zip too, so the zip adds nothing. (Estimating the
-  group's joint pattern from the random pairs instead gave patterns never seen among them about
-  10,000 times less than independence would, and counted sibling firms at one address as
-  matches.) Without the tables (dedup, or a caller with levels only), :func:`_groups` tests the
-  random pairs.
+  pair agreeing on the street agrees on the zip too, so the zip adds nothing (a group's joint
+  level patterns are too many to count among random pairs: most are never seen there).
+  Without the tables (dedup, or a caller with levels only), :func:`_groups` tests the random
+  pairs.
 - **m, the match side, anchored.** Left free, EM at low overlap fits its "match" class on the
   best non-matches (on the demo at f = 0 it learned that an exact name is rare among matches).
   Here each column's m starts from a prior (a match agrees exactly or closely on most
@@ -187,8 +187,10 @@ def value_groups(
         return i
 
     for (i, j), (rows, pairs, one, other, together) in counts.items():
-        if together >= max(3, rows / 100) and together >= share * min(one, other) and (
-            together * pairs >= lift * one * other
+        if (
+            together >= max(3, rows / 100)
+            and together >= share * min(one, other)
+            and (together * pairs >= lift * one * other)
         ):
             parent[root(j)] = root(i)
     groups: dict[int, list[str]] = {}

@@ -318,7 +318,9 @@ def score_candidates(
     """Fit a :class:`ZeroLabelScorer` on the candidates and score them (twins score 1).
 
     Random pairs (``n_random``, seeded, at most all pairs) give the non-match side; in
-    dedup a record is never paired with itself.
+    dedup a record is never paired with itself. Linking two tables, the correlated columns
+    come from each table's records
+    (:func:`~linker.scoring.fellegi_sunter.value_groups`).
 
     Returns:
         The probability of each candidate, and the fitted scorer (for explanations; ``None``
@@ -345,9 +347,10 @@ def score_candidates(
         keep = ~np.isin(rl * n_right + rr, likely) & (rl != rr)
         rl, rr = rl[keep], rr[keep]
     else:
-        # linking, every random pair stays: the few true matches among them barely move u,
-        # while the non-matches that look most alike (sibling firms at one address) are what
-        # u must know about; and the correlated columns come from each table's own records
+        # linking, no rule leaves random pairs out: the non-matches that look most alike
+        # (sibling firms at one address) are what u must know about, and the Fellegi-Sunter
+        # fit itself drops the few it calls matches; the correlated columns come from each
+        # table's own records, which are not matches
         groups = value_groups([left_columns, right_columns], names, seed=seed)
     random = pl.DataFrame(
         column_features(left_columns, right_columns, rl, rr, names=names)
