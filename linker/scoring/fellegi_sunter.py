@@ -56,6 +56,7 @@ _CUTS = np.array([0.999, 0.9, 0.75, 0.55])
 LEVEL_NAMES = ("exact", "close", "similar", "weak", "different", "missing")
 MISSING_LEVEL = 5
 _N = len(LEVEL_NAMES)
+_LIKELY = 0.5
 # A match's level on a column it has on both sides: mostly exact or close (typos, abbreviations
 # and formats move it down), sometimes different (a moved firm, a new phone number).
 _PRIOR_M = np.array([0.55, 0.2, 0.12, 0.08, 0.05])
@@ -147,8 +148,9 @@ def value_groups(
     ``share`` of the pairs sharing one share the other (a street address lies in one zip
     code), and that is at least ``lift`` times more often than chance, on at least one pair per
     hundred records (and 3): a few records that happen to share two values (two firms of one
-    name in one town) say nothing about the rest. The tables' counts are added up; each table
-    is sampled to at most ``max_rows`` rows.
+    name in one town) say nothing about the rest. Rows equal on every column count once (a
+    chain's stores are one record here). The tables' counts are added up; each table is
+    sampled to at most ``max_rows`` rows.
 
     Args:
         tables: Per table, one cleaned text Series per compared column (``""`` when empty),
@@ -170,7 +172,7 @@ def value_groups(
     k = len(names)
     counts = {(i, j): np.zeros(5) for i in range(k) for j in range(i + 1, k)}
     for columns in tables:
-        frame = pl.DataFrame({f"c{i}": col for i, col in enumerate(columns)})
+        frame = pl.DataFrame({f"c{i}": col for i, col in enumerate(columns)}).unique()
         if frame.height > max_rows:
             frame = frame.sample(max_rows, seed=seed)
         for (i, j), total in counts.items():
@@ -262,7 +264,7 @@ class FellegiSunter:
         self._estimate_u(random)
         self._em(candidates)
         if given:  # the sample's own likely matches, by this model, leave u; then refit
-            strangers = self.posterior(random) < 0.5
+            strangers = self.posterior(random) < _LIKELY
             self._estimate_u({c: random[c][strangers] for c in names})
             self._em(candidates)
         logger.info(

@@ -81,14 +81,19 @@ def context_features(base: Vector, left_rows: Rows, right_rows: Rows) -> dict[st
     return out
 
 
-def _shift(z: npt.NDArray[np.float64], total: float) -> float:
-    """The intercept shift ``b`` with ``sum(sigmoid(z + b)) == total`` (bisection)."""
+def _shift(z: npt.NDArray[np.float64], total: float, rows: Rows | None = None) -> float:
+    """The intercept shift ``b`` with ``sum(sigmoid(z + b)) == total`` (bisection).
+
+    With ``rows`` (each pair's left record), each record's sum counts at most 1: the scores
+    then make ``total`` left records likely to have a partner, as in ``estimated_matches``.
+    """
     if total <= 0.0:
         return -60.0
     lo, hi = -60.0, 60.0
     for _ in range(80):
         mid = (lo + hi) / 2
-        s = float(np.sum(1.0 / (1.0 + np.exp(-np.clip(z + mid, -60, 60)))))
+        p = 1.0 / (1.0 + np.exp(-np.clip(z + mid, -60, 60)))
+        s = float(np.sum(p if rows is None else np.minimum(np.bincount(rows, weights=p), 1.0)))
         lo, hi = (mid, hi) if s < total else (lo, mid)
     return (lo + hi) / 2
 
@@ -192,7 +197,10 @@ class ZeroLabelScorer:
                 known = np.sort(rng.choice(known, self.max_fit_pairs, replace=False))
             model = FastMatcher().fit(X[known], labels[known])
             z = model.decision_function(X).astype(np.float64)
-            self.model_, self.shift_ = model, min(0.0, _shift(z, self.expected_))
+            rows = left_rows if mostly_matched else None  # linking: one partner a record
+            # lowered only past the count's own error (Poisson: two standard deviations)
+            bound = self.expected_ + 2.0 * np.sqrt(self.expected_)
+            self.model_, self.shift_ = model, min(0.0, _shift(z, bound, rows))
             base = (1.0 / (1.0 + np.exp(-np.clip(z + self.shift_, -60, 60)))).astype(np.float32)
         if self.model_ is None:
             logger.info("no trusted matches: scoring by the Fellegi-Sunter posterior")
