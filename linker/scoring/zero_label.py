@@ -17,10 +17,11 @@ What every ``lk.merge`` without a trained matcher runs. Three parts:
    to 0.795 but cut the demo firms' precision from 0.985 to 0.939: the count includes sibling
    firms.)
 3. **Calibration to the count**: the logistic's intercept is shifted so that the scores of
-   all candidates add up to the expected number of matches, downwards only: the count
-   errs high where near-duplicates abound (sibling firms at one address count as matches;
-   on the demo firms at full overlap it estimated 3,330 matching pairs for 2,400), so it may
-   lower the self-trained model's scores when the tables overlap little, never raise them.
+   all candidates add up to the expected number of matches (linking: each left record's
+   scores count at most 1, one partner a record), downwards only and only past the count's
+   own error (two Poisson standard deviations): the count errs high where near-duplicates
+   abound, so it may lower the self-trained model's scores when the tables overlap little,
+   never raise them.
    ``_score`` is then a probability whose 0.5 means about the same at full overlap and at
    none.
 
