@@ -117,6 +117,33 @@ def test_no_overlap_links_almost_nothing_and_says_so(
     assert float(none.pairs["score"].mean()) < 0.01
 
 
+@pytest.mark.parametrize("seed", [0, 1])
+def test_small_tables_that_share_no_firm_link_almost_nothing(
+    seed: int, memo_minilm: Encoder
+) -> None:
+    # 500 x 500 firms, none shared; the right table's new firms include siblings of left
+    # firms (same address, a near name, another phone and founding year). Before the
+    # correlated columns came from each table's own records, and before those siblings
+    # stayed among the random pairs, this linked about 50 pairs (10% of the rows)
+    left, right, truth = make_demo(500, overlap=0.0, seed=seed)
+    assert truth.height == 0
+    res = lk.Linker(on=[*ON, "founded"], how="1:1", model=memo_minilm).link(left, right)
+    assert res.matches.height <= 5, res.matches.height
+    assert res.stats["estimated_matches"] <= 10
+
+
+def test_value_groups_join_an_address_and_keep_the_name_apart(
+    demo: tuple[pl.DataFrame, ...],
+) -> None:
+    from linker.scoring.fellegi_sunter import value_groups
+
+    left, right, _ = demo
+    tables = [[t[c].fill_null("").str.to_lowercase() for c in ON] for t in (left, right)]
+    groups = sorted(map(sorted, value_groups(tables, ON)))
+    assert ["name"] in groups and ["phone"] in groups
+    assert ["city", "state", "street", "zip"] in groups
+
+
 def test_scores_are_calibrated_over_the_candidates(
     demo: tuple[pl.DataFrame, ...], full: lk.LinkResult
 ) -> None:

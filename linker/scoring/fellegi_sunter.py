@@ -10,14 +10,20 @@ to none) and a set of pairs it can trust as matches to learn from. Both come fro
   column is no evidence either way).
 - **u, the non-match side, from random pairs** (Splink's ``estimate_u_using_random_sampling``):
   a uniform sample of left x right pairs is almost all non-matches, and shows how often
-  strangers agree on each column.
-- **Correlated columns modelled jointly.** City, state, zip and a phone's area code agree
+  strangers agree on each column. Linking two tables, no rule leaves any of them out: the pairs
+  that agree most among them are mostly the non-matches that look most alike (a sibling firm at
+  the same address), which are exactly what u must know about; only after a first fit do the
+  pairs that this model itself calls matches (the sample's few true matches) leave it.
+- **Correlated columns as one piece of evidence.** City, state, zip and a street address agree
   together: scored as independent they give strangers in one town about +21 bits (Splink on the
-  demo firms). Columns are grouped when, among the random pairs (the caller leaves out the
-  likely matches: :func:`~linker.scoring.zero_label.score_candidates` drops the mutual best
-  candidates), agreeing on one makes agreeing on the other more than 10x likelier; a
-  group's u is the joint level pattern, smoothed towards
-  the product of its columns' levels.
+  demo firms). Linking two tables, columns are grouped when, among the records of one table
+  (pairs that are not matches), sharing a value of one makes sharing the other's both likely
+  and far likelier than chance: :func:`value_groups` (a street address within a zip code
+  within a city). A group's u is the Fréchet upper bound, the smallest of its columns' u: a
+  pair agreeing on the street agrees on the zip too, so the zip adds nothing (a group's joint
+  level patterns are too many to count among random pairs: most are never seen there).
+  Without the tables (dedup, or a caller with levels only), :func:`_groups` tests the random
+  pairs.
 - **m, the match side, anchored.** Left free, EM at low overlap fits its "match" class on the
   best non-matches (on the demo at f = 0 it learned that an exact name is rare among matches).
   Here each column's m starts from a prior (a match agrees exactly or closely on most
@@ -37,10 +43,11 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 import numpy.typing as npt
+import polars as pl
 
 from linker.errors import NotFittedError
 
-__all__ = ["LEVEL_NAMES", "FellegiSunter", "comparison_levels"]
+__all__ = ["LEVEL_NAMES", "FellegiSunter", "comparison_levels", "value_groups"]
 
 logger = logging.getLogger(__name__)
 
@@ -49,6 +56,7 @@ _CUTS = np.array([0.999, 0.9, 0.75, 0.55])
 LEVEL_NAMES = ("exact", "close", "similar", "weak", "different", "missing")
 MISSING_LEVEL = 5
 _N = len(LEVEL_NAMES)
+_LIKELY = 0.5
 # A match's level on a column it has on both sides: mostly exact or close (typos, abbreviations
 # and formats move it down), sometimes different (a moved firm, a new phone number).
 _PRIOR_M = np.array([0.55, 0.2, 0.12, 0.08, 0.05])
@@ -118,11 +126,79 @@ def _groups(random: Levels, names: Sequence[str], *, lift: float = 10.0) -> list
     return list(groups.values())
 
 
-def _codes(levels: Levels, group: Sequence[str]) -> npt.NDArray[np.int64]:
-    code = np.zeros(len(levels[group[0]]), np.int64)
-    for c in group:
-        code = code * _N + levels[c].astype(np.int64)
-    return code
+def _shared_pairs(frame: pl.DataFrame, columns: list[str]) -> int:
+    """Row pairs of ``frame`` with equal values in all of ``columns``."""
+    counts = frame.group_by(columns).len()["len"].to_numpy().astype(np.int64)
+    return int((counts * (counts - 1) // 2).sum())
+
+
+def value_groups(
+    tables: Sequence[Sequence[pl.Series]],
+    names: Sequence[str],
+    *,
+    lift: float = 10.0,
+    share: float = 0.5,
+    max_rows: int = 200_000,
+    seed: int = 0,
+) -> list[list[str]]:
+    """Columns that vary together among the records of each table (not matches), joined.
+
+    Two columns are joined when, over the pairs of records of one table that both have a
+    value in both columns, sharing the value of one goes with sharing the other's: at least
+    ``share`` of the pairs sharing one share the other (a street address lies in one zip
+    code), and that is at least ``lift`` times more often than chance, on at least one pair per
+    hundred records (and 3): a few records that happen to share two values (two firms of one
+    name in one town) say nothing about the rest. Rows equal on every column count once (a
+    chain's stores are one record here). The tables' counts are added up; each table is
+    sampled to at most ``max_rows`` rows.
+
+    Args:
+        tables: Per table, one cleaned text Series per compared column (``""`` when empty),
+            in the order of ``names``.
+        names: The compared columns' short names.
+        lift: How much likelier than chance sharing both must be.
+        share: The share of pairs sharing one column's value that must share the other's.
+        max_rows: Rows sampled per table (seeded) when it has more.
+        seed: Seed of that sample.
+
+    Example:
+        >>> import polars as pl
+        >>> city = pl.Series([c for c in "abcdefgh" for _ in range(4)])
+        >>> zip_ = pl.Series([f"{c}{i % 2}" for c in "abcdefgh" for i in range(4)])
+        >>> name = pl.Series([f"firm {i}" for i in range(32)])
+        >>> value_groups([[name, city, zip_]], ["name", "city", "zip"])
+        [['name'], ['city', 'zip']]
+    """
+    k = len(names)
+    counts = {(i, j): np.zeros(5) for i in range(k) for j in range(i + 1, k)}
+    for columns in tables:
+        frame = pl.DataFrame({f"c{i}": col for i, col in enumerate(columns)}).unique()
+        if frame.height > max_rows:
+            frame = frame.sample(max_rows, seed=seed)
+        for (i, j), total in counts.items():
+            a, b = f"c{i}", f"c{j}"
+            both = frame.select(a, b).filter((pl.col(a) != "") & (pl.col(b) != ""))
+            n = both.height
+            total += [n, n * (n - 1) // 2, _shared_pairs(both, [a]), _shared_pairs(both, [b]),
+                      _shared_pairs(both, [a, b])]  # fmt: skip
+    parent = list(range(k))
+
+    def root(i: int) -> int:
+        while parent[i] != i:
+            i = parent[i]
+        return i
+
+    for (i, j), (rows, pairs, one, other, together) in counts.items():
+        if (
+            together >= max(3, rows / 100)
+            and together >= share * min(one, other)
+            and (together * pairs >= lift * one * other)
+        ):
+            parent[root(j)] = root(i)
+    groups: dict[int, list[str]] = {}
+    for i, c in enumerate(names):
+        groups.setdefault(root(i), []).append(c)
+    return list(groups.values())
 
 
 class FellegiSunter:
@@ -130,7 +206,8 @@ class FellegiSunter:
 
     Args:
         prior_weight: How many pairs the prior on m weighs (see the module docstring).
-        smoothing: Pseudo-count pulling a group's joint u towards the product of its columns'.
+        smoothing: Pseudo-count of pairs pulling each column's u towards strangers' usual
+            levels (decides only when the sample of random pairs is tiny).
         max_iter: EM iterations at most.
 
     Example:
@@ -150,35 +227,66 @@ class FellegiSunter:
         self.smoothing = smoothing
         self.max_iter = max_iter
 
-    def fit(self, candidates: Levels, random: Levels, *, n_pairs: float) -> FellegiSunter:
+    def fit(
+        self,
+        candidates: Levels,
+        random: Levels,
+        *,
+        n_pairs: float,
+        groups: Sequence[Sequence[str]] | None = None,
+    ) -> FellegiSunter:
         """Estimate u, m and the prior from the candidates' and random pairs' levels.
 
         Args:
             candidates: Levels of the candidate pairs, per column.
             random: Levels of a uniform sample of all pairs, per column.
             n_pairs: How many pairs there are in all (``n_left * n_right``).
+            groups: The correlated columns, when the caller knows them (linking two tables:
+                :func:`value_groups`); comparisons in no group stand alone. Then every random
+                pair counts towards u, and after a first fit the pairs that this model calls
+                matches leave it before the final fit. Without them, the random pairs that
+                agree on most of three or more columns are taken for matches and left out
+                (in dedup a cluster's pairs are many among them), and the groups come from
+                the rest (:func:`_groups`).
         """
         names = list(candidates)
-        # a random pair that agrees on most of three or more columns is one of the few true
-        # matches the sample holds (many in dedup, where a cluster's pairs are not all mutual
-        # best): it would make every column look correlated and agreement look common
-        agree = sum((random[c] <= 2).astype(np.int64) for c in names)
-        stranger = np.asarray(agree <= max(2, len(names) // 2))
-        random = {c: random[c][stranger] for c in names}
-        n_random = len(next(iter(random.values())))
+        given = groups is not None
+        if groups is None:
+            agree = sum((random[c] <= 2).astype(np.int64) for c in names)
+            stranger = np.asarray(agree <= max(2, len(names) // 2))
+            random = {c: random[c][stranger] for c in names}
+            groups = _groups(random, names)
+        grouped = {c for g in groups for c in g}
+        self.groups_ = [[c for c in g if c in candidates] for g in groups]
+        self.groups_ = [g for g in self.groups_ if g] + [[c] for c in names if c not in grouped]
         self.names_ = names
-        self.groups_ = _groups(random, names)
-        # each column's u: the random pairs' levels, pulled towards strangers' usual levels
-        # with the weight of `smoothing` pairs (decides only when the sample is tiny)
+        self.n_pairs_ = float(n_pairs)
+        self._estimate_u(random)
+        self._em(candidates)
+        if given:  # the sample's own likely matches, by this model, leave u; then refit
+            strangers = self.posterior(random) < _LIKELY
+            self._estimate_u({c: random[c][strangers] for c in names})
+            self._em(candidates)
+        logger.info(
+            "Fellegi-Sunter: groups %s, prior %.3g, %.1f expected matching pairs (%d iterations)",
+            self.groups_, self.prior_, self.expected_matches_, self.iterations_,
+        )  # fmt: skip
+        return self
+
+    def _estimate_u(self, random: Levels) -> None:
+        """Each column's u: the random pairs' levels, pulled towards strangers' usual levels
+        with the weight of ``smoothing`` pairs (decides only when the sample is tiny)."""
+        n_random = len(next(iter(random.values())))
         prior = self.smoothing * _PRIOR_U + 0.01
         marg = {c: (np.bincount(random[c], minlength=_N) + prior) / (n_random + prior.sum())
-                for c in names}  # fmt: skip
-        self.u_marginal_ = {c: marg[c].tolist() for c in names}
-        # per group: the level patterns seen among random pairs (sorted) and their counts
-        self.u_joint_ = [np.unique(_codes(random, g), return_counts=True) for g in self.groups_]
+                for c in self.names_}  # fmt: skip
+        self.u_marginal_ = {c: marg[c].tolist() for c in self.names_}
         self.n_random_ = n_random
-        self.n_pairs_ = float(n_pairs)
-        self.m_ = {c: _PRIOR_M.tolist() for c in names}
+
+    def _em(self, candidates: Levels) -> None:
+        """m (anchored) and the prior by EM over every pair, given u."""
+        n_pairs = self.n_pairs_
+        self.m_ = {c: _PRIOR_M.tolist() for c in self.names_}
         log_u = self._log_u(candidates)
         lam = min(0.5, 0.5 * np.sqrt(n_pairs) / n_pairs)
         post = np.zeros(len(log_u))
@@ -186,7 +294,7 @@ class FellegiSunter:
             lo = np.log(lam / (1 - lam)) + self._log_m(candidates) - log_u
             post = 1.0 / (1.0 + np.exp(-np.clip(lo, -50, 50)))
             new = min(max(float(post.sum()) / n_pairs, 1e-12), 0.5)
-            for c in names:
+            for c in self.names_:
                 lv = np.minimum(candidates[c], MISSING_LEVEL).astype(np.int64)
                 w = np.bincount(lv, weights=post, minlength=_N)[: _N - 1]
                 m = (w + self.prior_weight * _PRIOR_M) / (w.sum() + self.prior_weight)
@@ -198,28 +306,19 @@ class FellegiSunter:
         self.prior_ = lam
         self.expected_matches_ = float(post.sum())
         self.iterations_ = it + 1
-        logger.info(
-            "Fellegi-Sunter: groups %s, prior %.3g, %.1f expected matching pairs (%d iterations)",
-            self.groups_, lam, self.expected_matches_, self.iterations_,
-        )  # fmt: skip
-        return self
 
     def _check(self) -> None:
         if not hasattr(self, "m_"):
             raise NotFittedError("FellegiSunter used before fit: call fit first")
 
     def _log_u_group(self, levels: Levels, i: int) -> npt.NDArray[np.float64]:
-        """log u of group ``i``: its joint pattern's share, smoothed towards independence."""
-        group, (seen, counts) = self.groups_[i], self.u_joint_[i]
-        codes = _codes(levels, group)
-        count = np.zeros(len(codes))
-        if len(seen):
-            at = np.minimum(np.searchsorted(seen, codes), len(seen) - 1)
-            count = np.where(seen[at] == codes, counts[at], 0).astype(np.float64)
-        indep = np.ones(len(codes))
+        """log u of group ``i``: the smallest of its columns' u (the Fréchet upper bound)."""
+        group = self.groups_[i]
+        out = np.zeros(len(levels[group[0]]))
         for c in group:
-            indep *= np.asarray(self.u_marginal_[c])[levels[c].astype(np.int64)]
-        return np.log((count + self.smoothing * indep) / (self.n_random_ + self.smoothing))
+            u = np.asarray(self.u_marginal_[c])[levels[c].astype(np.int64)]
+            out = np.minimum(out, np.log(u))
+        return out
 
     def _log_m_column(self, levels: Levels, c: str) -> npt.NDArray[np.float64]:
         """log m of column ``c``; a missing value counts as u's missing share (no evidence)."""

@@ -17,10 +17,11 @@ What every ``lk.merge`` without a trained matcher runs. Three parts:
    to 0.795 but cut the demo firms' precision from 0.985 to 0.939: the count includes sibling
    firms.)
 3. **Calibration to the count**: the logistic's intercept is shifted so that the scores of
-   all candidates add up to the expected number of matches, downwards only: the count
-   errs high where near-duplicates abound (sibling firms at one address count as matches;
-   on the demo firms at full overlap it estimated 3,330 matching pairs for 2,400), so it may
-   lower the self-trained model's scores when the tables overlap little, never raise them.
+   all candidates add up to the expected number of matches (linking: each left record's
+   scores count at most 1, one partner a record), downwards only and only past the count's
+   own error (two Poisson standard deviations): the count errs high where near-duplicates
+   abound, so it may lower the self-trained model's scores when the tables overlap little,
+   never raise them.
    ``_score`` is then a probability whose 0.5 means about the same at full overlap and at
    none.
 
@@ -41,7 +42,7 @@ import numpy.typing as npt
 import polars as pl
 
 from linker.errors import NotFittedError
-from linker.scoring.fellegi_sunter import FellegiSunter, comparison_levels
+from linker.scoring.fellegi_sunter import FellegiSunter, comparison_levels, value_groups
 from linker.scoring.selftrained import FastMatcher, _best_two, mean_similarity, pseudo_labels
 
 __all__ = ["CONTEXT_FEATURES", "ZeroLabelScorer", "context_features", "score_candidates"]
@@ -81,14 +82,19 @@ def context_features(base: Vector, left_rows: Rows, right_rows: Rows) -> dict[st
     return out
 
 
-def _shift(z: npt.NDArray[np.float64], total: float) -> float:
-    """The intercept shift ``b`` with ``sum(sigmoid(z + b)) == total`` (bisection)."""
+def _shift(z: npt.NDArray[np.float64], total: float, rows: Rows | None = None) -> float:
+    """The intercept shift ``b`` with ``sum(sigmoid(z + b)) == total`` (bisection).
+
+    With ``rows`` (each pair's left record), each record's sum counts at most 1: the scores
+    then make ``total`` left records likely to have a partner, as in ``estimated_matches``.
+    """
     if total <= 0.0:
         return -60.0
     lo, hi = -60.0, 60.0
     for _ in range(80):
         mid = (lo + hi) / 2
-        s = float(np.sum(1.0 / (1.0 + np.exp(-np.clip(z + mid, -60, 60)))))
+        p = 1.0 / (1.0 + np.exp(-np.clip(z + mid, -60, 60)))
+        s = float(np.sum(p if rows is None else np.minimum(np.bincount(rows, weights=p), 1.0)))
         lo, hi = (mid, hi) if s < total else (lo, mid)
     return (lo + hi) / 2
 
@@ -141,6 +147,7 @@ class ZeroLabelScorer:
         n_pairs: float,
         names: list[str],
         mostly_matched: bool = True,
+        groups: list[list[str]] | None = None,
     ) -> ZeroLabelScorer:
         """Fit on the candidates' features and those of a uniform sample of all pairs.
 
@@ -154,6 +161,8 @@ class ZeroLabelScorer:
             names: The compared columns' short names, as in the feature names.
             mostly_matched: ``False`` for dedup (see
                 :func:`~linker.scoring.selftrained.pseudo_labels`).
+            groups: Correlated columns (see
+                :meth:`~linker.scoring.fellegi_sunter.FellegiSunter.fit`).
         """
         self.names_ = names
         self.feature_names_ = list(features.columns)
@@ -169,7 +178,9 @@ class ZeroLabelScorer:
             return self
         cand = comparison_levels({c: features[c].to_numpy() for c in features.columns}, names)
         rand = comparison_levels({c: random[c].to_numpy() for c in random.columns}, names)
-        fs = FellegiSunter(prior_weight=self.prior_weight).fit(cand, rand, n_pairs=n_pairs)
+        fs = FellegiSunter(prior_weight=self.prior_weight).fit(
+            cand, rand, n_pairs=n_pairs, groups=groups
+        )
         self.fs_, self.expected_, self.prior_ = fs, fs.expected_matches_, fs.prior_
         anchor = fs.posterior(cand) >= 0.5
         base = mean_similarity(features)
@@ -187,7 +198,10 @@ class ZeroLabelScorer:
                 known = np.sort(rng.choice(known, self.max_fit_pairs, replace=False))
             model = FastMatcher().fit(X[known], labels[known])
             z = model.decision_function(X).astype(np.float64)
-            self.model_, self.shift_ = model, min(0.0, _shift(z, self.expected_))
+            rows = left_rows if mostly_matched else None  # linking: one partner a record
+            # lowered only past the count's own error (Poisson: two standard deviations)
+            bound = self.expected_ + 2.0 * np.sqrt(self.expected_)
+            self.model_, self.shift_ = model, min(0.0, _shift(z, bound, rows))
             base = (1.0 / (1.0 + np.exp(-np.clip(z + self.shift_, -60, 60)))).astype(np.float32)
         if self.model_ is None:
             logger.info("no trusted matches: scoring by the Fellegi-Sunter posterior")
@@ -313,7 +327,9 @@ def score_candidates(
     """Fit a :class:`ZeroLabelScorer` on the candidates and score them (twins score 1).
 
     Random pairs (``n_random``, seeded, at most all pairs) give the non-match side; in
-    dedup a record is never paired with itself.
+    dedup a record is never paired with itself. Linking two tables, the correlated columns
+    come from each table's records
+    (:func:`~linker.scoring.fellegi_sunter.value_groups`).
 
     Returns:
         The probability of each candidate, and the fitted scorer (for explanations; ``None``
@@ -327,18 +343,24 @@ def score_candidates(
     size = int(min(n_random, max(n_pairs, 1)))
     rl = rng.integers(0, n_left, size)
     rr = rng.integers(0, n_right, size)
-    # Random pairs are almost all non-matches, but not quite: in small tables the sample is
-    # most of all pairs and holds the matches themselves. The mutual best candidates (the
-    # likely matches) are left out of it.
-    base = mean_similarity(features)
-    lb, _ = _best_two(left_rows, base)
-    rb, _ = _best_two(right_rows, base)
-    mutual = (base >= lb) & (base >= rb)
-    likely = np.unique(left_rows[mutual] * n_right + right_rows[mutual])
-    keep = ~np.isin(rl * n_right + rr, likely)
+    groups = None
     if self_join:
-        keep &= rl != rr
-    rl, rr = rl[keep], rr[keep]
+        # in dedup the random pairs hold the clusters' pairs, and many are not mutual best:
+        # the mutual best candidates (the likely duplicates) are left out, and so is a record
+        # paired with itself
+        base = mean_similarity(features)
+        lb, _ = _best_two(left_rows, base)
+        rb, _ = _best_two(right_rows, base)
+        mutual = (base >= lb) & (base >= rb)
+        likely = np.unique(left_rows[mutual] * n_right + right_rows[mutual])
+        keep = ~np.isin(rl * n_right + rr, likely) & (rl != rr)
+        rl, rr = rl[keep], rr[keep]
+    else:
+        # linking, no rule leaves random pairs out: the non-matches that look most alike
+        # (sibling firms at one address) are what u must know about, and the Fellegi-Sunter
+        # fit itself drops the few it calls matches; the correlated columns come from each
+        # table's own records, which are not matches
+        groups = value_groups([left_columns, right_columns], names, seed=seed)
     random = pl.DataFrame(
         column_features(left_columns, right_columns, rl, rr, names=names)
         | digit_features(left_columns, right_columns, rl, rr, names=names)
@@ -355,6 +377,7 @@ def score_candidates(
             n_pairs=n_pairs,
             names=names,
             mostly_matched=not self_join,
+            groups=groups,
         )
         proba = scorer.predict_proba(features, left_rows, right_rows)
     else:  # every candidate is a twin, or there is no pair at all: nothing to fit
