@@ -147,9 +147,10 @@ class RayBackend:
     """Embedding, search and pair features on a Ray cluster; same output as the local backend.
 
     Args:
-        address: A running cluster (``HOST:PORT`` of its head, ``ray://HOST:PORT`` or
-            ``"auto"``); ``None`` starts a local Ray on this machine (no dashboard, quiet
-            logs) unless this process is connected already.
+        address: A running cluster (``HOST:PORT`` of its head, ``"auto"``, or
+            ``ray://HOST:PORT``, which needs ``pip install 'ray[client]'``); ``None`` starts
+            a local Ray on this machine (no dashboard, quiet logs) unless this process is
+            connected already.
         num_workers: Parallel workers (Ray Data tasks, search shards): default every CPU of
             the cluster. Starting a local Ray, also its CPU count (default: this machine's).
         shards: Search shards when ``AnnParams.shards`` is not set (default
@@ -212,6 +213,8 @@ class RayBackend:
             except (ConnectionError, RuntimeError, ValueError) as e:
                 raise ConfigError(
                     f"could not connect to Ray at {self.address or 'a new local cluster'}: {e}"
+                    " (a cluster started with token authentication, the default once "
+                    "~/.ray/auth_token exists, needs RAY_AUTH_MODE=token for this process)"
                 ) from e
             self._owns = True
         self._ray = ray
