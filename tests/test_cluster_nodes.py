@@ -39,7 +39,6 @@ import linker as lk
 from linker.backend import get_backend
 from linker.data.demo import make_demo
 from linker.frames import read
-from linker.vectors.embed import Encoder
 
 try:
     import ray  # noqa: F401
@@ -176,14 +175,14 @@ def _run(cmd: list[str], cluster: TwoNodes) -> None:
 
 
 def test_link_on_two_nodes_equals_local(
-    two_nodes: TwoNodes, demo: tuple[pl.DataFrame, pl.DataFrame, Path], minilm: Encoder
+    two_nodes: TwoNodes, demo: tuple[pl.DataFrame, pl.DataFrame, Path]
 ) -> None:
     left, right, folder = demo
     _run([sys.executable, __file__, two_nodes.address, str(folder)], two_nodes)
     seen = json.loads((folder / "seen.json").read_text())
     assert len(seen["nodes"]) == 2 and seen["workers"] == 2, seen  # two nodes, a CPU each
 
-    local = lk.Linker(on=ON, model=minilm).link(left, right).frame
+    local = lk.Linker(on=ON).link(left, right).frame  # the default model, as the driver's
     assert (local["_merge"] == "both").sum() > 100  # a real linkage, not an empty one
     assert_frame_equal(pl.read_parquet(folder / "ray_frame.parquet"), local)
 
@@ -196,7 +195,7 @@ def test_link_on_two_nodes_equals_local(
 
 
 def test_cli_merge_on_two_nodes_equals_local(
-    two_nodes: TwoNodes, demo: tuple[pl.DataFrame, pl.DataFrame, Path], minilm: Encoder
+    two_nodes: TwoNodes, demo: tuple[pl.DataFrame, pl.DataFrame, Path]
 ) -> None:
     _, _, folder = demo
     a, b, out = folder / "a.csv", folder / "b.csv", folder / "cli_out.csv"
@@ -204,7 +203,7 @@ def test_cli_merge_on_two_nodes_equals_local(
     cmd += ["--backend", "ray", "--address", two_nodes.address, "-q", "-o", str(out)]
     _run(cmd, two_nodes)
     expected = folder / "expected.csv"
-    lk.merge(read(str(a)), read(str(b)), on=ON, model=minilm).write_csv(expected)
+    lk.merge(read(str(a)), read(str(b)), on=ON).write_csv(expected)  # the default model
     assert out.read_bytes() == expected.read_bytes()
 
 
