@@ -254,7 +254,7 @@ def test_a_task_error_reaches_the_caller(backend: RayBackend, tmp_path: Path) ->
 
 
 def test_cli_merge_on_the_cluster(
-    cluster: Cluster, demo: tuple[pl.DataFrame, pl.DataFrame], minilm: Encoder, tmp_path: Path
+    cluster: Cluster, demo: tuple[pl.DataFrame, pl.DataFrame], tmp_path: Path
 ) -> None:
     left, right = demo
     a, b = tmp_path / "a.csv", tmp_path / "b.csv"
@@ -267,7 +267,7 @@ def test_cli_merge_on_the_cluster(
     assert run.returncode == 0, run.stderr[-3000:]
     from linker.frames import read
 
-    want = lk.merge(read(str(a)), read(str(b)), on=ON, model=minilm)
+    want = lk.merge(read(str(a)), read(str(b)), on=ON)  # the CLI's default model too
     expected = tmp_path / "expected.csv"
     want.write_csv(expected)
     assert out.read_bytes() == expected.read_bytes()
