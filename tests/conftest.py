@@ -89,6 +89,23 @@ class MemoEncoder:
         return np.stack([self._memo[t] for t in texts]).astype(np.float32)
 
 
+@pytest.fixture(scope="module")
+def ray_two_nodes() -> Iterator[Any]:
+    """A real Ray cluster of a head and a second node, one CPU each (``ray.cluster_utils``),
+    for the modules that test the Ray backend; shut down after the module."""
+    import ray
+    from ray.cluster_utils import Cluster
+
+    c = Cluster(initialize_head=True, head_node_args={"num_cpus": 1, "include_dashboard": False})
+    try:
+        c.add_node(num_cpus=1)
+        c.wait_for_nodes()
+        yield c
+    finally:
+        ray.shutdown()  # the driver first: a node it is connected to cannot be removed
+        c.shutdown()
+
+
 @pytest.fixture(scope="session")
 def minilm() -> Encoder:
     """The packaged all-MiniLM-L6-v2 (int8 ONNX), loaded once for the whole session."""

@@ -46,21 +46,8 @@ ON = ["name", "street", "city", "state", "zip", "phone"]
 
 
 @pytest.fixture(scope="module")
-def cluster() -> Iterator[Cluster]:
-    """A head node and a second node, one CPU each: two Ray workers, two raylets."""
-    c = Cluster(initialize_head=True, head_node_args={"num_cpus": 1, "include_dashboard": False})
-    try:
-        c.add_node(num_cpus=1)
-        c.wait_for_nodes()
-        yield c
-    finally:
-        ray.shutdown()  # the driver first: a node it is connected to cannot be removed
-        c.shutdown()
-
-
-@pytest.fixture(scope="module")
-def backend(cluster: Cluster) -> Iterator[RayBackend]:
-    b = RayBackend(address=cluster.address)
+def backend(ray_two_nodes: Cluster) -> Iterator[RayBackend]:
+    b = RayBackend(address=ray_two_nodes.address)
     b.workers()  # connect now: the other backends of this module reuse this connection
     yield b
     b.close()
@@ -254,7 +241,7 @@ def test_a_task_error_reaches_the_caller(backend: RayBackend, tmp_path: Path) ->
 
 
 def test_cli_merge_on_the_cluster(
-    cluster: Cluster, demo: tuple[pl.DataFrame, pl.DataFrame], tmp_path: Path
+    ray_two_nodes: Cluster, demo: tuple[pl.DataFrame, pl.DataFrame], tmp_path: Path
 ) -> None:
     left, right = demo
     a, b = tmp_path / "a.csv", tmp_path / "b.csv"
@@ -262,7 +249,7 @@ def test_cli_merge_on_the_cluster(
     right.write_csv(b)
     out = tmp_path / "out.csv"
     cmd = [sys.executable, "-m", "linker", "merge", str(a), str(b), "--on", ",".join(ON)]
-    cmd += ["--backend", "ray", "--address", cluster.address, "-q", "-o", str(out)]
+    cmd += ["--backend", "ray", "--address", ray_two_nodes.address, "-q", "-o", str(out)]
     run = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
     assert run.returncode == 0, run.stderr[-3000:]
     from linker.frames import read

@@ -43,19 +43,12 @@ CLUSTERS: list[ClusterMethod] = list(get_args(ClusterMethod))
 
 
 @pytest.fixture(scope="module")
-def backend() -> Iterator[RayBackend]:
-    """A backend on a head node and a second node, one CPU each."""
-    c = Cluster(initialize_head=True, head_node_args={"num_cpus": 1, "include_dashboard": False})
-    try:
-        c.add_node(num_cpus=1)
-        c.wait_for_nodes()
-        b = RayBackend(address=c.address)
-        b.workers()
-        yield b
-        b.close()
-    finally:
-        ray.shutdown()
-        c.shutdown()
+def backend(ray_two_nodes: Cluster) -> Iterator[RayBackend]:
+    """A backend on conftest's two-node cluster."""
+    b = RayBackend(address=ray_two_nodes.address)
+    b.workers()
+    yield b
+    b.close()
 
 
 @pytest.fixture(scope="module")
