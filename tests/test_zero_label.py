@@ -132,6 +132,23 @@ def test_small_tables_that_share_no_firm_link_almost_nothing(
     assert res.stats["estimated_matches"] <= 10
 
 
+@pytest.mark.parametrize("seed", [0, 2])
+def test_small_tables_that_share_few_firms_link_few_strangers(seed: int) -> None:
+    # 500 x 500 firms, 25 shared (5%), library defaults: most left firms have no partner, and
+    # many have a sibling among the right's new firms. While the scores were lowered to the
+    # estimated count only past two Poisson standard deviations (10 links at a count of 25),
+    # this linked 10 (seed 0) and 16 (seed 2) strangers
+    left, right, truth = make_demo(500, overlap=0.05, seed=seed)
+    res = lk.Linker(on=[*ON, "founded"], how="1:1").link(left, right)
+    found = res.frame.filter(pl.col("_merge") == "both").select(
+        pl.col("id").alias("left_id"), pl.col("id_right").alias("right_id")
+    )
+    true_links = found.join(truth, on=["left_id", "right_id"], how="semi").height
+    assert found.height - true_links <= 5, (found.height, true_links)  # at most 1% of rows
+    assert true_links >= 18, true_links  # of 25
+    assert res.stats["estimated_matches"] <= 1.4 * truth.height
+
+
 def test_value_groups_join_an_address_and_keep_the_name_apart(
     demo: tuple[pl.DataFrame, ...],
 ) -> None:

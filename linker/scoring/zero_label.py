@@ -18,10 +18,16 @@ What every ``lk.merge`` without a trained matcher runs. Three parts:
    firms.)
 3. **Calibration to the count**: the logistic's intercept is shifted so that the scores of
    all candidates add up to the expected number of matches (linking: each left record's
-   scores count at most 1, one partner a record), downwards only and only past the count's
-   own error (two Poisson standard deviations): the count errs high where near-duplicates
-   abound, so it may lower the self-trained model's scores when the tables overlap little,
-   never raise them.
+   scores count at most 1, one partner a record), downwards only: the count errs high where
+   near-duplicates abound, so it may lower the self-trained model's scores when the tables
+   overlap little, never raise them. The shift goes all the way to the count: a tolerance
+   of two Poisson standard deviations let a 500 x 500 link at 5% overlap keep 40% more
+   links than the count (sibling firms at one address, their own partner absent), and a
+   small count is exactly where that matters. What protects recall at high overlap
+   instead is the count itself: the prior on the match side weighs at most half a pair per
+   left record (``prior_weight``), so in a small batch the data can move it (firms that
+   moved agree on the name only, and a prior held by 500 pairs against a batch of 150
+   records undercounted them).
    ``_score`` is then a probability whose 0.5 means about the same at full overlap and at
    none.
 
@@ -83,20 +89,42 @@ def context_features(base: Vector, left_rows: Rows, right_rows: Rows) -> dict[st
 
 
 def _shift(z: npt.NDArray[np.float64], total: float, rows: Rows | None = None) -> float:
-    """The intercept shift ``b`` with ``sum(sigmoid(z + b)) == total`` (bisection).
+    """The intercept shift ``b`` with ``sum(sigmoid(z + b)) == total``.
 
     With ``rows`` (each pair's left record), each record's sum counts at most 1: the scores
     then make ``total`` left records likely to have a partner, as in ``estimated_matches``.
+    The sum rises with ``b``, so Newton steps inside a shrinking bracket find it (a dozen
+    passes over the scores, where plain bisection took 80).
+
+    Example:
+        >>> z = np.array([2.0, 0.0, -2.0])
+        >>> b = _shift(z, 1.0)
+        >>> round(float(np.sum(1 / (1 + np.exp(-(z + b))))), 6)
+        1.0
     """
     if total <= 0.0:
         return -60.0
-    lo, hi = -60.0, 60.0
-    for _ in range(80):
-        mid = (lo + hi) / 2
-        p = 1.0 / (1.0 + np.exp(-np.clip(z + mid, -60, 60)))
-        s = float(np.sum(p if rows is None else np.minimum(np.bincount(rows, weights=p), 1.0)))
-        lo, hi = (mid, hi) if s < total else (lo, mid)
-    return (lo + hi) / 2
+    if total >= (len(z) if rows is None else len(np.unique(rows))):
+        return 60.0  # out of reach: as high as the scores go
+    lo, hi, b = -60.0, 60.0, 0.0
+    for _ in range(100):
+        p = 1.0 / (1.0 + np.exp(-np.clip(z + b, -60, 60)))
+        dp = p * (1.0 - p)
+        if rows is None:
+            s, slope = float(p.sum()), float(dp.sum())
+        else:
+            per = np.bincount(rows, weights=p)
+            open_ = per < 1.0  # records past 1 no longer move the count
+            s = float(np.minimum(per, 1.0).sum())
+            slope = float(np.bincount(rows, weights=dp)[open_].sum())
+        if abs(s - total) <= 1e-9 * max(total, 1.0):
+            return b
+        lo, hi = (b, hi) if s < total else (lo, b)
+        step = b + (total - s) / slope if slope > 0 else np.nan
+        b = step if lo < step < hi else (lo + hi) / 2
+        if hi - lo < 1e-12:
+            break
+    return b
 
 
 class ZeroLabelScorer:
@@ -106,7 +134,9 @@ class ZeroLabelScorer:
         rounds: Self-training rounds (the first learns from the anchored pairs).
         seed: Seed of the sample fitted on when there are many pairs.
         max_fit_pairs: At most this many pseudo-labelled pairs are fitted on per round.
-        prior_weight: Weight of the Fellegi-Sunter model's prior on the match side.
+        prior_weight: Weight of the Fellegi-Sunter model's prior on the match side, in
+            pairs; at most half a pair per left record is used (a batch of 150 records
+            could otherwise never outweigh it).
 
     Example:
         >>> import numpy as np, polars as pl
@@ -178,7 +208,8 @@ class ZeroLabelScorer:
             return self
         cand = comparison_levels({c: features[c].to_numpy() for c in features.columns}, names)
         rand = comparison_levels({c: random[c].to_numpy() for c in random.columns}, names)
-        fs = FellegiSunter(prior_weight=self.prior_weight).fit(
+        weight = min(self.prior_weight, 0.5 * len(np.unique(left_rows)))
+        fs = FellegiSunter(prior_weight=weight).fit(
             cand, rand, n_pairs=n_pairs, groups=groups
         )
         self.fs_, self.expected_, self.prior_ = fs, fs.expected_matches_, fs.prior_
@@ -199,9 +230,7 @@ class ZeroLabelScorer:
             model = FastMatcher().fit(X[known], labels[known])
             z = model.decision_function(X).astype(np.float64)
             rows = left_rows if mostly_matched else None  # linking: one partner a record
-            # lowered only past the count's own error (Poisson: two standard deviations)
-            bound = self.expected_ + 2.0 * np.sqrt(self.expected_)
-            self.model_, self.shift_ = model, min(0.0, _shift(z, bound, rows))
+            self.model_, self.shift_ = model, min(0.0, _shift(z, self.expected_, rows))
             base = (1.0 / (1.0 + np.exp(-np.clip(z + self.shift_, -60, 60)))).astype(np.float32)
         if self.model_ is None:
             logger.info("no trusted matches: scoring by the Fellegi-Sunter posterior")
