@@ -209,9 +209,7 @@ class ZeroLabelScorer:
         cand = comparison_levels({c: features[c].to_numpy() for c in features.columns}, names)
         rand = comparison_levels({c: random[c].to_numpy() for c in random.columns}, names)
         weight = min(self.prior_weight, 0.5 * len(np.unique(left_rows)))
-        fs = FellegiSunter(prior_weight=weight).fit(
-            cand, rand, n_pairs=n_pairs, groups=groups
-        )
+        fs = FellegiSunter(prior_weight=weight).fit(cand, rand, n_pairs=n_pairs, groups=groups)
         self.fs_, self.expected_, self.prior_ = fs, fs.expected_matches_, fs.prior_
         anchor = fs.posterior(cand) >= 0.5
         base = mean_similarity(features)
