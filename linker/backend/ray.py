@@ -21,8 +21,8 @@ cluster (an existing one at ``address``, or one it starts on this machine) and r
 - ``unit_runner``: assignment and clustering per connected component, each step a Ray task
   (:mod:`linker.backend.ray_decide`).
 - ``read_table`` and ``write_parts``: folders of Parquet or CSV files (local, or URIs such as
-  ``s3://...``) read by Ray Data and Ray tasks, and folders of Parquet parts written by Ray
-  tasks (:mod:`linker.backend.ray_io`).
+  ``s3://...``) read by Ray tasks, a file each, and folders of Parquet parts written by Ray
+  tasks, a part each (:mod:`linker.backend.ray_io`).
 
 Ray is imported only when a backend first connects (``pip install 'linker[ray]'``).
 """
@@ -432,7 +432,7 @@ class RayBackend:
         encoding: str | None = None,
     ) -> pl.DataFrame:
         """Read a table with Ray workers: a folder of Parquet or CSV files, or a URI
-        (``s3://bucket/left/``), read by Ray Data (:mod:`linker.backend.ray_io`); one local
+        (``s3://bucket/left/``), a Ray task per file (:mod:`linker.backend.ray_io`); one local
         file as :func:`linker.read` reads it. The frame is :func:`linker.read`'s.
 
         Raises:

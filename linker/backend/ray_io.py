@@ -1,14 +1,17 @@
 """Tables in and out on Ray: the reading and writing of :class:`~linker.backend.ray.RayBackend`.
 
 - **Reading** a folder or URI of files (:func:`linker.io.dataset.table_files` finds and checks
-  them in the calling process, from the Parquet footers alone): Parquet through Ray Data
-  ``read_parquet`` with the files' common schema (hive partition folders become text columns,
-  as :func:`~linker.io.dataset.read_dataset` makes them); delimited text as one Ray task per
-  file running linker's own parser (:func:`linker.io.dataset.read_file`), because Ray Data's
-  ``read_csv`` (pyarrow's CSV reader) re-types values (``"00123"`` becomes ``123``) where
-  linker keeps every value as written. The frame that comes back is the one
-  :func:`linker.read` gives. A single local file is read by the calling process, as
-  :func:`linker.read` reads it (its errors then name lines).
+  them in the calling process, from the Parquet footers alone): one Ray task per file reads it
+  with :func:`linker.io.dataset.read_file` (pyarrow's filesystems; linker's own parser for
+  text), and the calling process puts the files' frames together in file order
+  (:func:`linker.io.dataset.combine`). So the frame is the one :func:`linker.read` gives,
+  every value as written, hive partition folders as text columns. Not Ray Data's readers:
+  ``read_csv`` (pyarrow's CSV reader) re-types values (``"00123"`` becomes ``123``), and
+  ``read_parquet`` (Ray 2.60) lists paths in threads that race on importing fsspec's HTTP
+  filesystem where ``aiohttp`` is not installed (``linker[ray]`` does not install it): the
+  read fails with ``ImportError: cannot import name 'HTTPFileSystem'``. A single local file
+  is read by the calling process, as :func:`linker.read` reads it (its errors then name
+  lines).
 - **Writing** a folder of Parquet parts (:mod:`linker.io.parts`): each part is a Ray task that
   writes its slice into the temporary folder, which then replaces the target.
 
@@ -27,6 +30,7 @@ from typing import Any
 
 import polars as pl
 
+from linker.errors import LinkerError
 from linker.io.dataset import TableFiles, combine, is_dataset, read_file, table_files
 from linker.io.parts import atomic_parts, part_name, part_slices, write_part
 
@@ -34,15 +38,15 @@ __all__ = ["read_table", "write_parts"]
 
 logger = logging.getLogger(__name__)
 
-_NULL_PARTITION = "__HIVE_DEFAULT_PARTITION__"
 
-
-def _on_this_node(ray: Any, files: TableFiles | None = None) -> dict[str, Any]:
-    """Ray remote arguments that keep a task on this process's node, for local files."""
+def _local(files: TableFiles) -> bool:
     import pyarrow.fs as pafs
 
-    if files is not None and not isinstance(files.filesystem, pafs.LocalFileSystem):
-        return {}
+    return isinstance(files.filesystem, pafs.LocalFileSystem)
+
+
+def _on_this_node(ray: Any) -> dict[str, Any]:
+    """Ray task options that keep a task on this process's node (its local files)."""
     from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
     node = ray.get_runtime_context().get_node_id()
@@ -72,45 +76,21 @@ def read_table(
 
         return read(source, delimiter=delimiter, encoding=encoding)
     files = table_files(source)
-    if files.format == "text":
-        task = ray.remote(num_cpus=1)(read_file).options(**_on_this_node(ray, files))
-        ref = ray.put(files)
-        refs = [
-            task.remote(ref, i, delimiter=delimiter, encoding=encoding)
-            for i in range(len(files.paths))
-        ]
-        return combine(files, list(ray.get(refs)))
-    return _read_parquet(ray, files)
-
-
-def _read_parquet(ray: Any, files: TableFiles) -> pl.DataFrame:
-    """The Parquet files through Ray Data, in file order, partition columns as text."""
-    import pyarrow as pa
-    from ray.data.datasource.partitioning import Partitioning, PartitionStyle
-
-    schema = files.schema if files.schema is not None else pa.schema([])  # set for Parquet
-    keys = files.keys
-    ctx = ray.data.DataContext.get_current()
-    keep = ctx.execution_options.preserve_order
-    ctx.execution_options.preserve_order = True  # blocks in file order
+    task = ray.remote(num_cpus=1)(read_file)
+    task = task.options(**_on_this_node(ray)) if _local(files) else task
+    ref = ray.put(files)
+    refs = [
+        task.remote(ref, i, delimiter=delimiter, encoding=encoding) for i in range(len(files.paths))
+    ]
     try:
-        ds = ray.data.read_parquet(
-            list(files.paths),
-            filesystem=files.filesystem,
-            schema=schema,
-            partitioning=Partitioning(PartitionStyle.HIVE, base_dir=files.base) if keys else None,
-            file_extensions=None,  # the files are checked already (.pq too)
-            ray_remote_args=_on_this_node(ray, files),
-        )
-        tables = [t for t in ray.get(ds.to_arrow_refs()) if t.num_rows]
-    finally:
-        ctx.execution_options.preserve_order = keep
-    empty = pa.schema([*schema, *(pa.field(k, pa.string()) for k in keys)]).empty_table()
-    df = pl.DataFrame(pl.from_arrow(pa.concat_tables(tables) if tables else empty))
-    logger.debug("read %d rows of %s with Ray Data", df.height, files.source)
-    return df.with_columns(
-        pl.col(k).cast(pl.String).replace(_NULL_PARTITION, None) for k in keys
-    ).select([*schema.names, *keys])
+        frames = list(ray.get(refs))
+    except ray.exceptions.RayTaskError as e:  # a bad file: the task's own error, one line
+        if isinstance(e.cause, LinkerError):
+            raise e.cause from None
+        raise
+    df = combine(files, frames)
+    logger.debug("read %d rows of %s in %d Ray tasks", df.height, files.source, len(refs))
+    return df
 
 
 def write_parts(

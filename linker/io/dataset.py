@@ -14,8 +14,9 @@ them before any row is read: what :func:`read_dataset` (in this process) and the
   the files' own columns. Every file must sit under the same keys.
 - **One schema.** Every file has the same columns (in any order; the first file's order is
   kept) of the same types (a Parquet column that is all null in one file takes the others'
-  type); Parquet footers are checked before any row is read, text headers as files are read.
-  Text files are read as :func:`linker.io.text.read_text` reads one: every value as written.
+  type; text is text, whichever Arrow string type a writer chose); Parquet footers are
+  checked before any row is read, text headers as files are read. Text files are read as
+  :func:`linker.io.text.read_text` reads one: every value as written.
 - **Order.** Files are read in the order of their paths, rows in file order.
 """
 
@@ -340,9 +341,12 @@ def _parquet_schema(fs: pafs.FileSystem, paths: list[str], name: str) -> pa.Sche
 
     def read(path: str) -> pa.Schema:
         try:
-            return pq.read_schema(path, filesystem=fs).remove_metadata()
+            schema = pq.read_schema(path, filesystem=fs).remove_metadata()
         except Exception as e:  # ArrowInvalid on a file that is not Parquet, OSError, ...
             raise InputError(f"Cannot read Parquet file {path!r}: {e}") from e
+        # one text type and one bytes type: writers differ (pandas: string, polars: large)
+        wide = {pa.string(): pa.large_string(), pa.binary(): pa.large_binary()}
+        return pa.schema([f.with_type(wide.get(f.type, f.type)) for f in schema])
 
     schema = read(paths[0])
     for path in paths[1:]:
