@@ -65,7 +65,6 @@ class TableFiles:
         partitions: Each file's hive partition values, by key (the same keys for all).
         schema: The Parquet files' common schema, partition keys left out (``None`` for
             text files, whose headers are checked as they are read).
-        base: The folder the partition folders are under (on ``filesystem``).
     """
 
     source: str
@@ -74,7 +73,6 @@ class TableFiles:
     format: Format
     partitions: tuple[dict[str, str | None], ...]
     schema: pa.Schema | None
-    base: str
 
     @property
     def keys(self) -> list[str]:
@@ -142,7 +140,7 @@ def table_files(source: str | os.PathLike[str]) -> TableFiles:
             f"Table {name!r}: the partition key(s) {clash} of its folders are columns of its "
             "files too. Rename the folders or the columns."
         )
-    return TableFiles(name, fs, tuple(paths), fmt, partitions, schema, base_dir)
+    return TableFiles(name, fs, tuple(paths), fmt, partitions, schema)
 
 
 def read_dataset(
