@@ -20,7 +20,6 @@ from linker.cli.options import (
     read_input,
     show_progress,
 )
-from linker.io.parts import is_folder_output, write_parts
 
 __all__ = [
     "add_candidates",
@@ -46,6 +45,8 @@ def _backend_name(spec: Any) -> str:
 
 def _add_linker_options(p: argparse.ArgumentParser, *, two_tables: bool) -> None:
     """The options every linking verb takes (they become :class:`linker.Linker` settings)."""
+    from linker.io.parts import write_parts
+
     p.add_argument("--on", help="comma-separated columns to compare (default: shared columns)")
     if two_tables:
         p.add_argument("--left-on", help="left columns, when names differ (with --right-on)")
@@ -210,7 +211,7 @@ def _read(path: str, a: argparse.Namespace, linker: lk.Linker) -> Any:
 def _write(out: Any, a: argparse.Namespace, linker: lk.Linker) -> None:
     """Write the output: a folder of Parquet parts (by Ray tasks with the Ray backend), a file,
     or stdout."""
-    from linker.io.parts import PART_ROWS
+    from linker.io.parts import PART_ROWS, is_folder_output, write_parts
     from linker.io.write import write
 
     rows = a.part_rows or PART_ROWS
