@@ -147,6 +147,9 @@ def test_parts_are_bounded_and_read_back_whole(tmp_path: Path) -> None:
     assert [pl.read_parquet(p).height for p in paths] == [4, 4, 2]
     assert_frame_equal(pl.read_parquet(tmp_path / "out" / "*.parquet"), df)
     assert sorted(os.listdir(tmp_path)) == ["out"]  # no temporary folder left beside it
+    umask = os.umask(0)
+    os.umask(umask)
+    assert (tmp_path / "out").stat().st_mode & 0o777 == 0o777 & ~umask  # not made private
 
 
 def test_empty_table_is_one_empty_part_with_the_schema(tmp_path: Path) -> None:

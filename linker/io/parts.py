@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 import re
+import secrets
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -140,14 +141,13 @@ def atomic_parts(path: str | Path) -> Iterator[Path]:
     target = Path(path).absolute()
     check_folder(str(path))
     target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent))
+    tmp = _new_folder(target)
     old: Path | None = None
     try:
         yield tmp
         for p in tmp.iterdir():
             with open(p, "rb") as f:  # on disk before the rename: a crash never leaves it short
                 os.fsync(f.fileno())
-        os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp makes 0o700; a folder gets the usual mode
         if target.exists():  # set aside, and put back if the new folder cannot take its place
             old = Path(
                 tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".old", dir=target.parent)
@@ -166,10 +166,16 @@ def atomic_parts(path: str | Path) -> Iterator[Path]:
             shutil.rmtree(old, ignore_errors=True)
 
 
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
+def _new_folder(target: Path) -> Path:
+    """A new empty folder ``.<name>.<random>.part`` beside ``target``, with the mode a new
+    folder gets (``mkdtemp`` would make it private)."""
+    while True:
+        tmp = target.parent / f".{target.name}.{secrets.token_hex(4)}.part"
+        try:
+            tmp.mkdir()
+        except FileExistsError:
+            continue
+        return tmp
 
 
 def write_part(frame: Any, path: str) -> None:
