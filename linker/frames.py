@@ -64,19 +64,23 @@ def read(
     delimiter: str | None = None,
     encoding: str | None = None,
 ) -> pl.DataFrame:
-    """Read a CSV/TSV/TXT or Parquet file into a polars frame, every value as written.
+    """Read a CSV/TSV/TXT or Parquet file, or a folder of them, into a polars frame, every
+    value as written.
 
-    Parquet files (``.parquet``, ``.pq``) keep their types. Any other file is delimited text
-    (see :mod:`linker.io.text`): the delimiter is sniffed among ``, ; TAB | # % >`` unless
-    given, quoted fields may hold newlines, blank lines are not records, and every column is
-    read as text, unchanged: ids like ``"00123"`` keep their zeros and ``" Ann "`` its spaces.
-    Empty values are null. Header names are trimmed; a repeated or blank name is an error.
-    Text is UTF-8 (BOM or not), or UTF-16/32 with a BOM; other bytes are read as latin-1
-    (cp1252) with a warning. A file with a header but no rows gives an empty frame. Later
-    errors about the frame's rows (null or repeated ids) name the file and its lines.
+    A folder (its subfolders too, hive partitions ``state=NY/`` becoming columns) or a URI
+    (``s3://bucket/left/``, ``file://...``; any filesystem pyarrow knows) is read as one
+    table of many files (see :mod:`linker.io.dataset`). Parquet files (``.parquet``, ``.pq``)
+    keep their types. Any other file is delimited text (see :mod:`linker.io.text`): the
+    delimiter is sniffed among ``, ; TAB | # % >`` unless given, quoted fields may hold
+    newlines, blank lines are not records, and every column is read as text, unchanged:
+    ids like ``"00123"`` keep their zeros and ``" Ann "`` its spaces. Empty values are null.
+    Header names are trimmed; a repeated or blank name is an error. Text is UTF-8 (BOM or
+    not), or UTF-16/32 with a BOM; other bytes are read as latin-1 (cp1252) with a warning. A
+    file with a header but no rows gives an empty frame. Later errors about the frame's rows
+    (null or repeated ids) name the file and its lines (of a single file).
 
     Args:
-        source: Path of the file.
+        source: Path of the file or folder, or a URI.
         delimiter: Field delimiter of a text file; sniffed when None.
         encoding: Python codec of a text file; found from the BOM, else UTF-8 with a latin-1
             fallback, when None.
@@ -86,7 +90,9 @@ def read(
 
     Raises:
         InputError: The file is missing, empty, cannot be decoded or cannot be parsed, or
-            its header repeats or leaves out a name, or a row is wider than the header.
+            its header repeats or leaves out a name, or a row is wider than the header; a
+            folder holds no table file, another kind of file, or files that differ in format
+            or columns.
         ConfigError: ``encoding`` is unknown or ``delimiter`` is not one ASCII character.
 
     Example:
@@ -96,10 +102,15 @@ def read(
         >>> read(path).row(0)
         ('00123', ' Ann ')
     """
+    from linker.io.dataset import is_dataset, read_dataset
+
+    if is_dataset(source):
+        return read_dataset(source, delimiter=delimiter, encoding=encoding)
     path = Path(source)
     if not path.is_file():
-        what = "is a directory, not a file" if path.is_dir() else "does not exist"
-        raise InputError(f"File {str(path)!r} {what}. Check the path (working dir: {Path.cwd()}).")
+        raise InputError(
+            f"File {str(path)!r} does not exist. Check the path (working dir: {Path.cwd()})."
+        )
     if path.suffix.lower() in _PARQUET_SUFFIXES:
         try:
             return pl.read_parquet(path)

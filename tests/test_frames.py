@@ -194,9 +194,11 @@ def test_read_missing_file_names_path(tmp_path: Path) -> None:
     assert str(path) in str(info.value)
 
 
-def test_read_directory_is_input_error(tmp_path: Path) -> None:
-    with pytest.raises(InputError, match="directory"):
+def test_read_empty_directory_is_input_error(tmp_path: Path) -> None:
+    # a folder is read as a table of many files (tests/test_partitioned_io.py); an empty one
+    with pytest.raises(InputError, match="holds no file") as info:
         read(tmp_path)
+    assert str(tmp_path) in str(info.value)
 
 
 def test_read_ragged_row_names_file_and_line(tmp_path: Path) -> None:

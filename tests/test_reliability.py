@@ -117,9 +117,13 @@ def test_unknown_output_format_fails_before_the_work(
 def test_unwritable_output_fails_before_the_work(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    (tmp_path / "dir.csv").mkdir()
+    (tmp_path / "dir.csv").mkdir()  # an existing folder takes Parquet parts, unless it holds
+    (tmp_path / "dir.csv" / "notes.txt").write_text("x")  # other files: never deleted
     (tmp_path / "file").write_text("x")
-    for target, why in ((tmp_path / "dir.csv", "directory"), (tmp_path / "file" / "o.csv", "file")):
+    for target, why in (
+        (tmp_path / "dir.csv", "other files"),
+        (tmp_path / "file" / "o.csv", "file"),
+    ):
         code, err = run(["merge", "no.csv", "such.csv", "-o", str(target)], capsys)
         assert code == 2
         line = one_error_line(err)

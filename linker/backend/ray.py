@@ -20,6 +20,9 @@ cluster (an existing one at ``address``, or one it starts on this machine) and r
   to the object store once, and each task reads them from there.
 - ``unit_runner``: assignment and clustering per connected component, each step a Ray task
   (:mod:`linker.backend.ray_decide`).
+- ``read_table`` and ``write_parts``: folders of Parquet or CSV files (local, or URIs such as
+  ``s3://...``) read by Ray tasks, a file each, and folders of Parquet parts written by Ray
+  tasks, a part each (:mod:`linker.backend.ray_io`).
 
 Ray is imported only when a backend first connects (``pip install 'linker[ray]'``).
 """
@@ -28,9 +31,11 @@ from __future__ import annotations
 
 import copy
 import logging
+import os
 import socket
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -39,6 +44,7 @@ import scipy.sparse as sp
 
 from linker._progress import want_progress
 from linker.errors import ConfigError, ModelError
+from linker.io.parts import PART_ROWS
 
 if TYPE_CHECKING:
     from linker.backend import Ids, Matrix, Vectors
@@ -416,6 +422,38 @@ class RayBackend:
                 if key != _POS:
                     out.setdefault(key, np.empty(n, np.float32))[b[_POS]] = values
         return out
+
+    # -- files ----------------------------------------------------------------------------
+    def read_table(
+        self,
+        source: str | os.PathLike[str],
+        *,
+        delimiter: str | None = None,
+        encoding: str | None = None,
+    ) -> pl.DataFrame:
+        """Read a table with Ray workers: a folder of Parquet or CSV files, or a URI
+        (``s3://bucket/left/``), a Ray task per file (:mod:`linker.backend.ray_io`); one local
+        file as :func:`linker.read` reads it. The frame is :func:`linker.read`'s.
+
+        Raises:
+            InputError: see :func:`linker.read`.
+        """
+        from linker.backend.ray_io import read_table
+
+        return read_table(self._connect(), source, delimiter=delimiter, encoding=encoding)
+
+    def write_parts(
+        self, frame: pl.DataFrame, path: str | Path, *, rows_per_part: int = PART_ROWS
+    ) -> list[Path]:
+        """Write ``frame`` as a folder of Parquet parts, each written by a Ray task
+        (:mod:`linker.io.parts`: atomic, ``part-00000.parquet``, ...); returns their paths.
+
+        Raises:
+            ConfigError: see :func:`linker.io.parts.check_folder`.
+        """
+        from linker.backend.ray_io import write_parts
+
+        return write_parts(self._connect(), frame, path, rows_per_part=rows_per_part)
 
     def unit_runner(self) -> UnitRunner:
         """Decisions per component as Ray tasks (:mod:`linker.backend.ray_decide`)."""

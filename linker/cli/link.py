@@ -45,6 +45,8 @@ def _backend_name(spec: Any) -> str:
 
 def _add_linker_options(p: argparse.ArgumentParser, *, two_tables: bool) -> None:
     """The options every linking verb takes (they become :class:`linker.Linker` settings)."""
+    from linker.io.parts import write_parts
+
     p.add_argument("--on", help="comma-separated columns to compare (default: shared columns)")
     if two_tables:
         p.add_argument("--left-on", help="left columns, when names differ (with --right-on)")
@@ -56,6 +58,10 @@ def _add_linker_options(p: argparse.ArgumentParser, *, two_tables: bool) -> None
     p.add_argument("--block-on", help="comma-separated columns that must agree exactly")
     p.add_argument("--id", help="id column (checked unique and non-null)")
     add_io(p)
+    library_option(
+        p, "--part-rows", type=int, owner=write_parts, param="rows_per_part",
+        help="most rows per Parquet part when -o is a folder (ends in /)",
+    )  # fmt: skip
     library_option(
         p, "--backend", choices=["local", "ray"], owner=lk.Linker, shown=_backend_name,
         help="where embedding, search and pair features run; ray needs linker[ray]",
@@ -173,6 +179,10 @@ def make_linker(a: argparse.Namespace) -> lk.Linker:
     Settings are checked here, before any input is read; ``--save-config`` writes them.
     """
     settings = linker_settings(a)
+    if getattr(a, "part_rows", None) is not None and a.part_rows < 1:
+        from linker.errors import ConfigError
+
+        raise ConfigError(f"--part-rows must be at least 1, not {a.part_rows}")
     config = getattr(a, "config", None)
     linker = lk.Linker.from_config(config, **settings) if config else lk.Linker(**settings)
     linker.check()
@@ -181,15 +191,45 @@ def make_linker(a: argparse.Namespace) -> lk.Linker:
     return linker
 
 
-def run_merge(a: argparse.Namespace) -> str:
-    """Link two tables, write every row of both; returns the summary line."""
+def _ray_backend(linker: lk.Linker) -> Any:
+    """The linker's Ray backend (made now, once, so that the reading, the link and the writing
+    share its connection), or ``None`` on another backend."""
+    from linker.backend import get_backend
+    from linker.backend.ray import RayBackend
+
+    if linker.backend == "ray":
+        linker.backend = get_backend("ray")
+    return linker.backend if isinstance(linker.backend, RayBackend) else None
+
+
+def _read(path: str, a: argparse.Namespace, linker: lk.Linker) -> Any:
+    """An input table; with the Ray backend, folders and URIs are read by Ray workers."""
+    ray = _ray_backend(linker)
+    return read_input(path, a, reader=None if ray is None else ray.read_table)
+
+
+def _write(out: Any, a: argparse.Namespace, linker: lk.Linker) -> None:
+    """Write the output: a folder of Parquet parts (by Ray tasks with the Ray backend), a file,
+    or stdout."""
+    from linker.io.parts import PART_ROWS, is_folder_output, write_parts
     from linker.io.write import write
 
+    rows = a.part_rows or PART_ROWS
+    if a.output == "-" or not is_folder_output(a.output):
+        write(out, a.output)
+    elif (ray := _ray_backend(linker)) is not None:
+        ray.write_parts(out, a.output, rows_per_part=rows)
+    else:
+        write_parts(out, a.output, rows_per_part=rows)
+
+
+def run_merge(a: argparse.Namespace) -> str:
+    """Link two tables, write every row of both; returns the summary line."""
     linker = make_linker(a)  # a bad option fails before the reading
-    left, right = read_input(a.left, a), read_input(a.right, a)
+    left, right = _read(a.left, a, linker), _read(a.right, a, linker)
     result = linker.link(left, right)
     out = result.frame
-    write(out, a.output)
+    _write(out, a, linker)
     counts = dict(out.group_by("_merge").len().iter_rows())
     return (
         f"{left.height} left rows, {right.height} right rows: {counts.get('both', 0)} matched, "
@@ -210,25 +250,21 @@ def _estimate(stats: dict[str, float], n_left: int) -> str:
 
 def run_candidates(a: argparse.Namespace) -> str:
     """Write the scored candidate pairs; returns the summary line."""
-    from linker.io.write import write
-
     linker = make_linker(a)
-    left, right = read_input(a.left, a), read_input(a.right, a)
+    left, right = _read(a.left, a, linker), _read(a.right, a, linker)
     out = linker.candidates(left, right)
-    write(out, a.output)
+    _write(out, a, linker)
     compared, _ = linker.columns(left, right)
     return f"{out.height} candidate pairs; compared {', '.join(compared)}"
 
 
 def run_dedup(a: argparse.Namespace) -> str:
     """Cluster the duplicate rows of one table; returns the summary line."""
-    from linker.io.write import write
-
     linker = make_linker(a)
-    data = read_input(a.data, a)
+    data = _read(a.data, a, linker)
     result = linker.dedup(data)
     out = result.frame
-    write(out, a.output)
+    _write(out, a, linker)
     sizes = out["_cluster"].value_counts()["count"]
     estimate = ""
     if "estimated_matches" in result.stats:

@@ -27,7 +27,9 @@ __all__ = [
     "show_progress",
 ]
 
-TABLE_OUTPUT = "output .csv or .parquet (default: stdout)"
+TABLE_OUTPUT = (
+    "output .csv or .parquet, or a folder ending in / for Parquet parts (default: stdout)"
+)
 
 
 def library_default(owner: Callable[..., Any], name: str) -> Any:
@@ -155,8 +157,11 @@ def add_rerank(p: argparse.ArgumentParser, *, owner: Callable[..., Any], what: s
     library_option(p, "--rerank-top", type=int, owner=owner, help=f"{what} the LLM sees")
 
 
-def read_input(path: str, a: argparse.Namespace) -> Any:
-    """Read an input table with the verb's ``--delimiter`` and ``--encoding``."""
+def read_input(path: str, a: argparse.Namespace, *, reader: Any = None) -> Any:
+    """Read an input table (a file, a folder of files or a URI) with the verb's
+    ``--delimiter`` and ``--encoding``; through ``reader`` (a backend's ``read_table``) when
+    given, else :func:`linker.read`."""
     import linker as lk
 
-    return lk.read(path, delimiter=getattr(a, "delimiter", None), encoding=a.encoding)
+    read = lk.read if reader is None else reader
+    return read(path, delimiter=getattr(a, "delimiter", None), encoding=a.encoding)

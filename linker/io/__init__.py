@@ -1,5 +1,7 @@
 """Files in and out: :mod:`~linker.io.text` reads delimited text exactly as written,
-:mod:`~linker.io.write` writes tables atomically (temporary file, then rename)."""
+:mod:`~linker.io.dataset` reads a table stored as a folder (or URI) of files,
+:mod:`~linker.io.write` writes tables atomically (temporary file, then rename) and
+:mod:`~linker.io.parts` writes a table as a folder of Parquet parts."""
 
 from __future__ import annotations
 

@@ -35,7 +35,7 @@ import polars as pl
 
 from linker.errors import ConfigError, InputError
 
-__all__ = ["read_text"]
+__all__ = ["check_delimiter", "parse_text", "read_text"]
 
 logger = logging.getLogger(__name__)
 
@@ -80,54 +80,78 @@ def read_text(
         >>> df.row(0), lines
         (('00123', ' Ann '), [3])
     """
+    check_delimiter(delimiter)
+    try:
+        raw = path.read_bytes()
+    except OSError as e:
+        raise InputError(f"Cannot open {str(path)!r}: {e}") from e
+    return parse_text(raw, name=str(path), delimiter=delimiter, encoding=encoding)
+
+
+def check_delimiter(delimiter: str | None) -> None:
+    """Raise :class:`~linker.errors.ConfigError` unless ``delimiter`` is one ASCII character
+    (or ``None``, sniffed).
+
+    Example:
+        >>> check_delimiter(";")
+    """
     if delimiter is not None and (len(delimiter) != 1 or not delimiter.isascii()):
         raise ConfigError(
             f"delimiter must be a single ASCII character (e.g. ',', ';' or a tab); "
             f"got {delimiter!r}."
         )
-    try:
-        raw = path.read_bytes()
-    except OSError as e:
-        raise InputError(f"Cannot open {str(path)!r}: {e}") from e
-    data = _to_utf8(raw, path=path, encoding=encoding)
+
+
+def parse_text(
+    raw: bytes, *, name: str, delimiter: str | None, encoding: str | None
+) -> tuple[pl.DataFrame, list[int] | None]:
+    """:func:`read_text` of a file's bytes (read from any filesystem); ``name`` is the file's
+    path or URI, which messages name.
+
+    Example:
+        >>> parse_text(b"id,name\\n7,Ann\\n", name="a.csv", delimiter=None, encoding=None)[0].row(0)
+        ('7', 'Ann')
+    """
+    check_delimiter(delimiter)
+    data = _to_utf8(raw, path=name, encoding=encoding)
     buf = np.frombuffer(data, dtype=np.uint8)
     records = _records(buf)
     keep = np.flatnonzero(~records.blank)
     if not len(keep):
-        raise InputError(f"File {str(path)!r} is empty: it needs a header line.")
+        raise InputError(f"File {name!r} is empty: it needs a header line.")
     sample = data[:_SNIFF_BYTES].decode("utf-8", errors="ignore")
     sep = delimiter or _sniff_delimiter(sample, truncated=len(data) > _SNIFF_BYTES)
     head = keep[0]
     header_text = data[records.starts[head] : records.ends[head]].decode("utf-8")
-    names = _header(header_text, sep, path=path, line=int(records.lines[head]))
+    names = _header(header_text, sep, path=name, line=int(records.lines[head]))
     rows = keep[1:]
-    _check_widths(buf, records, rows, sep=sep, width=len(names), path=path)
+    _check_widths(buf, records, rows, sep=sep, width=len(names), path=name)
     if records.blank.any():  # give polars the file without its blank lines
         data = b"\n".join(data[records.starts[i] : records.ends[i]] for i in keep)
-    logger.debug("reading %s with delimiter %r", path, sep)
+    logger.debug("reading %s with delimiter %r", name, sep)
     try:
         df = pl.read_csv(data, separator=sep, infer_schema=False, raise_if_empty=False)
     except Exception as e:  # polars raises ComputeError, NoDataError, ... on bad text
         reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise InputError(
-            f"Cannot parse {str(path)!r} with delimiter {sep!r}: {reason}. Check the quotes "
+            f"Cannot parse {name!r} with delimiter {sep!r}: {reason}. Check the quotes "
             "in the file, or pass the right delimiter (--delimiter) and encoding (--encoding)."
         ) from e
     df = df.rename(dict(zip(df.columns, names, strict=True)))
     lines = records.lines[rows].tolist()
     if df.height != len(lines):
-        logger.debug("%s: %d rows but %d records; no line numbers", path, df.height, len(lines))
+        logger.debug("%s: %d rows but %d records; no line numbers", name, df.height, len(lines))
         return df, None
     return df, lines
 
 
-def _to_utf8(raw: bytes, *, path: Path, encoding: str | None) -> bytes:
+def _to_utf8(raw: bytes, *, path: str, encoding: str | None) -> bytes:
     """Return the file as UTF-8 bytes without a BOM."""
     if encoding is None:
         encoding = next((codec for bom, codec in _BOMS if raw.startswith(bom)), None)
         if encoding is None and b"\x00" in raw[:_SNIFF_BYTES]:
             raise InputError(
-                f"File {str(path)!r} holds NUL bytes: it is probably UTF-16 or UTF-32 without "
+                f"File {path!r} holds NUL bytes: it is probably UTF-16 or UTF-32 without "
                 "a byte-order mark. Pass its encoding (--encoding utf-16-le, or encoding=...)."
             )
         if encoding is None and _is_utf8(raw):
@@ -150,7 +174,7 @@ def _to_utf8(raw: bytes, *, path: Path, encoding: str | None) -> bytes:
         except UnicodeDecodeError as e:
             line = raw[: e.start].count(b"\n") + 1
             raise InputError(
-                f"Cannot decode {str(path)!r} as {encoding!r} at line {line}: {e.reason}. "
+                f"Cannot decode {path!r} as {encoding!r} at line {line}: {e.reason}. "
                 "Pass the file's real encoding (--encoding, or encoding=...)."
             ) from e
     return text.removeprefix("\ufeff").encode("utf-8")
@@ -184,31 +208,31 @@ def _records(buf: npt.NDArray[np.uint8]) -> _Records:
     return _Records(starts, ends, lines.astype(np.int64), ends == starts)
 
 
-def _header(text: str, sep: str, *, path: Path, line: int) -> list[str]:
+def _header(text: str, sep: str, *, path: str, line: int) -> list[str]:
     """The header's names, trimmed; repeated or blank names are an error naming them."""
     try:
         fields = next(csv.reader(io.StringIO(text, newline=""), delimiter=sep), [])
     except csv.Error as e:  # e.g. a lone carriage return: text in the wrong encoding
         raise InputError(
-            f"File {str(path)!r}, line {line} (the header) cannot be parsed: {e}. Check the "
+            f"File {path!r}, line {line} (the header) cannot be parsed: {e}. Check the "
             "file's encoding (--encoding) and delimiter (--delimiter)."
         ) from e
     names = [f.strip() for f in fields]
     if not any(names):
         raise InputError(
-            f"File {str(path)!r}, line {line}: the header is blank. The first line must name "
+            f"File {path!r}, line {line}: the header is blank. The first line must name "
             "the columns."
         )
     blank = [str(i + 1) for i, n in enumerate(names) if not n]
     if blank:
         raise InputError(
-            f"File {str(path)!r}, line {line} (the header): column(s) {', '.join(blank)} "
+            f"File {path!r}, line {line} (the header): column(s) {', '.join(blank)} "
             f"have no name. Name every column (or remove a trailing {sep!r})."
         )
     repeated = sorted({n for n in names if names.count(n) > 1})
     if repeated:
         raise InputError(
-            f"File {str(path)!r}, line {line} (the header) repeats column name(s) "
+            f"File {path!r}, line {line} (the header) repeats column name(s) "
             f"{', '.join(map(repr, repeated))}. Give every column a distinct name."
         )
     return names
@@ -221,7 +245,7 @@ def _check_widths(
     *,
     sep: str,
     width: int,
-    path: Path,
+    path: str,
 ) -> None:
     """A row with more fields than the header is an error naming its line(s)."""
     if not len(rows):
@@ -239,7 +263,7 @@ def _check_widths(
     lines = ", ".join(str(int(records.lines[rows[i]])) for i in wide[:_SHOW])
     more = f" and {len(wide) - _SHOW} more" if len(wide) > _SHOW else ""
     raise InputError(
-        f"File {str(path)!r}, line {int(records.lines[first])}: {int(fields[wide[0]])} fields "
+        f"File {path!r}, line {int(records.lines[first])}: {int(fields[wide[0]])} fields "
         f"but the header has {width} (line(s) {lines}{more}). Quote values that contain "
         f"{sep!r}, or pass the right delimiter (--delimiter)."
     )

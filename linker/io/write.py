@@ -4,9 +4,9 @@ is whole.
 :func:`atomic_write` is the one way linker writes a file: into a temporary file beside the
 target, then a rename over it. :func:`atomic_folder` does the same for a folder of files (a
 saved model). :func:`write` writes a table with it, and :func:`check_output` runs before a CLI
-verb reads its inputs, so an output the run could never write (an unknown format, a directory,
-a path under a file, a folder without write access) fails at once with one line, not after
-the whole merge.
+verb reads its inputs, so an output the run could never write (an unknown format, a folder of
+other files, a path under a file, a folder without write access) fails at once with one line,
+not after the whole merge.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from linker.errors import ConfigError
+from linker.io.parts import check_folder, is_folder_output, write_parts
 
 __all__ = ["FORMATS", "atomic_folder", "atomic_write", "check_output", "write"]
 
@@ -134,7 +135,8 @@ def atomic_folder(path: str | Path, *, marker: str) -> Iterator[Path]:
 
 def write(frame: Any, path: str) -> None:
     """Write a polars ``frame`` to ``path`` (.csv or .parquet; ``-``: CSV on stdout) with
-    :func:`atomic_write`.
+    :func:`atomic_write`, or to a folder of Parquet parts (a path ending in ``/`` or an
+    existing folder; :func:`linker.io.parts.write_parts`).
 
     Raises:
         ConfigError: see :func:`check_output`.
@@ -143,6 +145,9 @@ def write(frame: Any, path: str) -> None:
         frame.write_csv(sys.stdout)
         return
     check_output(path)
+    if is_folder_output(path):
+        write_parts(frame, path)
+        return
     with atomic_write(path) as tmp:
         if FORMATS[Path(path).suffix.lower()] == "parquet":
             frame.write_parquet(tmp)
@@ -151,29 +156,33 @@ def write(frame: Any, path: str) -> None:
 
 
 def check_output(path: str) -> None:
-    """Check that ``path`` (``-`` is stdout) can take a table, before the work starts.
+    """Check that ``path`` (``-`` is stdout; a folder of parts when it ends in ``/`` or is a
+    folder) can take a table, before the work starts.
 
     Raises:
-        ConfigError: the suffix is not one of :data:`FORMATS`, or the path is a directory,
-            lies under a file, or its folder cannot be written.
+        ConfigError: the suffix is not one of :data:`FORMATS`, or the path lies under a file,
+            or its folder cannot be written; a folder holds other files than parts (see
+            :func:`linker.io.parts.check_folder`).
 
     Example:
         >>> check_output("out.xlsx")
         Traceback (most recent call last):
         ...
-        linker.errors.ConfigError: cannot write 'out.xlsx': unknown output format '.xlsx'; use .csv, .parquet or .pq (or - for stdout)
+        linker.errors.ConfigError: cannot write 'out.xlsx': unknown output format '.xlsx'; use .csv, .parquet or .pq, a folder ending in / (Parquet parts), or - for stdout
     """  # noqa: E501
     if path == "-":
+        return
+    if is_folder_output(path):
+        check_folder(path)
         return
     target = Path(path)
     suffix = target.suffix.lower()
     if suffix not in FORMATS:
         what = f"unknown output format {suffix!r}" if suffix else "no file extension"
         raise ConfigError(
-            f"cannot write {path!r}: {what}; use .csv, .parquet or .pq (or - for stdout)"
+            f"cannot write {path!r}: {what}; use .csv, .parquet or .pq, a folder ending in / "
+            "(Parquet parts), or - for stdout"
         )
-    if target.is_dir():
-        raise ConfigError(f"cannot write {path!r}: it is a directory; give a file name in it")
     folder = target.parent
     while not folder.exists():  # the folders write() will create
         folder = folder.parent
