@@ -352,3 +352,15 @@ def test_sparse_pair_dots_sum_repeated_entries() -> None:
     b = sp.csr_matrix(np.array([[1.0, 5.0, 10.0]], np.float32))
     assert linker.vectors.ann.pair_dots(a, b, np.array([0]), np.array([0])).tolist() == [42.0]
     assert a.nnz == 3  # the caller's matrix is left as it was
+
+
+@pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64])
+def test_dense_pair_dots_within_one_rounding_of_the_exact_dot(dtype: type) -> None:
+    rng = np.random.default_rng(7)
+    a, b = unit(rng, 500, 256).astype(dtype), unit(rng, 400, 256).astype(dtype)
+    ai, bj = rng.integers(0, 500, 4000), rng.integers(0, 400, 4000)
+    exact = np.einsum("ij,ij->i", a[ai].astype(np.float64), b[bj].astype(np.float64))
+    got = linker.vectors.ann.pair_dots(a, b, ai, bj)
+    assert got.dtype == np.float32 and got.shape == (4000,)
+    np.testing.assert_allclose(got, exact, rtol=0, atol=1e-7)
+    assert linker.vectors.ann.pair_dots(a, b, ai[:0], bj[:0]).shape == (0,)
