@@ -179,7 +179,15 @@ def _chunk_keys(
         parts.append(
             words.select("row", pl.concat_str(tag, "w", pl.lit(" "), nxt).alias("k")).drop_nulls()
         )
-    plain = pl.concat(parts).select(pl.col("k").hash().alias("key"), pl.col("row").cast(pl.UInt32))
+    # a row repeats a word key when its text repeats a word; every other key of a row is
+    # distinct by construction (band keys are seeded per band, context keys per column,
+    # conjoined keys are distinct base keys XOR one value), so only these are made unique:
+    # the whole list is three times longer with its context keys
+    plain = (
+        pl.concat(parts)
+        .select(pl.col("k").hash().alias("key"), pl.col("row").cast(pl.UInt32))
+        .unique()
+    )
     base = pl.concat([plain, *(_band_keys(columns[i], offset, i) for i in fuzzy)])
     out = [base]
     for j in contexts:
@@ -192,7 +200,7 @@ def _chunk_keys(
             (pl.col("key") ^ pl.col("c")).hash(_CONJOIN_SEED).alias("key"), "row"
         )
         out.append(conjoined)
-    return pl.concat(out).unique()
+    return pl.concat(out)
 
 
 def _usable_keys(rkeys: pl.DataFrame, max_df: int) -> pl.DataFrame:
