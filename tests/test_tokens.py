@@ -113,3 +113,15 @@ def test_band_keys_find_names_with_a_typo_in_every_word() -> None:
     assert (token_neighbours(left, right, 1, fuzzy_columns=0) == -1).all()
     found = token_neighbours(left, right, 1)[:, 0] == np.arange(200)
     assert found.mean() >= 0.85  # about 0.97 expected for names this close (module docstring)
+
+
+def test_each_row_holds_each_key_once() -> None:
+    # repeated words (and a long number cut to the last digits of another) make one key, also
+    # when conjoined with a context value: a repeat would count the key's holders twice
+    from linker.blocking.rare_tokens import _keys
+
+    names = pl.Series(["acme acme tools acme tools", "beta 12345678 2345678", None])
+    towns = pl.Series(["springfield", "springfield", "austin"])
+    keys = _keys([names, towns], contexts=[1], fuzzy=[0])
+    assert keys.height == keys.unique().height
+    assert set(keys["row"].to_list()) == {0, 1, 2}
