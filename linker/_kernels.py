@@ -13,7 +13,7 @@ import numba
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["csr_pair_dots", "dense_pair_dots", "group_best_two", "tree_sums"]
+__all__ = ["csr_pair_dots", "dense_pair_dots", "group_best_two", "rarest_within", "tree_sums"]
 
 # numba's default threading layer (workqueue) aborts the process when two threads launch
 # parallel kernels at once; callers on other threads (a web app, a thread pool) queue here.
@@ -159,6 +159,61 @@ def dense_pair_dots(
             )
             _dense_pair_dots(a, b, a_rows, b_rows, out)
     return out
+
+
+@numba.njit(parallel=True, cache=True, nogil=True)
+def _rarest_within(
+    order: Any, start: Any, count: Any, key: Any, budget: int, picked: Any, kept: Any
+) -> None:
+    for g in numba.prange(len(start) - 1):
+        lo, hi = start[g], start[g + 1]
+        entries = order[lo:hi]
+        entries = entries[np.argsort(key[entries], kind="mergesort")]
+        entries = entries[np.argsort(count[entries], kind="mergesort")]
+        spent = 0
+        for u in range(len(entries)):
+            spent += count[entries[u]]
+            if spent > budget and u > 0:
+                break
+            picked[lo + u] = entries[u]
+            kept[g] += 1
+
+
+def rarest_within(
+    groups: npt.NDArray[np.int64],
+    count: npt.NDArray[np.int64],
+    key: npt.NDArray[np.uint64],
+    n_groups: int,
+    budget: int,
+) -> npt.NDArray[np.int64]:
+    """Each group's entries by ``(count, key)``, as many as keep the running sum of ``count``
+    within ``budget`` (always the first): their positions, by group, then ``(count, key)``.
+
+    The order and the cut of a sort of all entries by ``(group, count, key)`` followed by a
+    running sum per group, with one short sort per group instead of one long one.
+    ``groups`` are ``0 .. n_groups - 1``; ``count`` is at least 1.
+
+    Example:
+        >>> g = np.array([1, 0, 0, 0, 1]); c = np.array([5, 2, 1, 9, 50])
+        >>> k = np.array([7, 3, 4, 1, 2], dtype=np.uint64)
+        >>> rarest_within(g, c, k, 2, 4).tolist()
+        [2, 1, 0]
+    """
+    groups = np.ascontiguousarray(groups, dtype=np.int64)
+    start = np.zeros(n_groups + 1, np.int64)
+    np.cumsum(np.bincount(groups, minlength=n_groups), out=start[1:])
+    picked = np.empty(len(groups), np.int64)
+    kept = np.zeros(n_groups, np.int64)
+    if len(groups):
+        order = _group_order(groups, n_groups)
+        count = np.ascontiguousarray(count, dtype=np.int64)
+        key = np.ascontiguousarray(key, dtype=np.uint64)
+        with _LAUNCH:
+            _rarest_within(order, start, count, key, budget, picked, kept)
+    taken = np.arange(len(groups)) - np.repeat(start[:-1], np.diff(start)) < np.repeat(
+        kept, np.diff(start)
+    )
+    return picked[taken]
 
 
 @numba.njit(cache=True, nogil=True)

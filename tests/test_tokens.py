@@ -125,3 +125,25 @@ def test_each_row_holds_each_key_once() -> None:
     keys = _keys([names, towns], contexts=[1], fuzzy=[0])
     assert keys.height == keys.unique().height
     assert set(keys["row"].to_list()) == {0, 1, 2}
+
+
+def test_rarest_within_cuts_as_a_sort_and_running_sum_do() -> None:
+    from linker._kernels import rarest_within
+
+    rng = np.random.default_rng(2)
+    n = 5000
+    frame = pl.DataFrame(
+        {
+            "row": rng.integers(0, 300, n),
+            "df_r": rng.integers(1, 40, n),
+            "key": rng.choice(np.arange(10**6, dtype=np.uint64), n, replace=False),
+        }
+    ).with_row_index("at")
+    first = pl.col("row") != pl.col("row").shift(1, fill_value=-1)
+    total = pl.col("df_r").cum_sum()
+    spent = total - pl.when(first).then(total - pl.col("df_r")).forward_fill()
+    want = frame.sort(["row", "df_r", "key"]).filter((spent <= 60) | first)["at"].to_list()
+    got = rarest_within(
+        frame["row"].to_numpy(), frame["df_r"].to_numpy(), frame["key"].to_numpy(), 300, 60
+    )
+    assert got.tolist() == want

@@ -45,6 +45,7 @@ import numpy as np
 import numpy.typing as npt
 import polars as pl
 
+from linker._kernels import rarest_within
 from linker.vectors.ngrams import join_digit_gaps
 
 __all__ = ["PairScore", "context_columns", "token_neighbours"]
@@ -234,22 +235,18 @@ def _chosen_keys(
     ``rdf`` holds the usable keys (``key``, ``df_r``). Made ``_KEY_CHUNK`` left rows at a
     time, so that all of the left keys never exist at once (nor twice over while sorted).
     """
-    # rows sorted by (row, df_r): a row's running sum is the running sum of the whole column
-    # less its value where the row starts (window expressions over 8 million keys per chunk
-    # took about 1.5 GB more)
-    first = pl.col("row") != pl.col("row").shift(1, fill_value=-1)
-    total = pl.col("df_r").cum_sum()
-    spent = total - pl.when(first).then(total - pl.col("df_r")).forward_fill()
     weight = (1.0 + n_right / pl.col("df_r").cast(pl.Float32)).log().cast(pl.Float32)
     parts = []
     for start in range(0, len(left[0]), _KEY_CHUNK):
-        keys = _chunk_keys([c.slice(start, _KEY_CHUNK) for c in left], start, contexts, fuzzy)
-        chosen = (
-            keys.join(rdf, on="key")
-            .with_columns(pl.col("df_r").cast(pl.Int64))
-            .sort(["row", "df_r", "key"])
-            .filter((spent <= pairs_per_left) | first)
-        )
+        rows = min(_KEY_CHUNK, len(left[0]) - start)
+        keys = _chunk_keys([c.slice(start, rows) for c in left], start, contexts, fuzzy)
+        met = keys.join(rdf, on="key")
+        # by row, then rarest first (ties by key), within the budget: one short sort per row
+        at = rarest_within(
+            met["row"].to_numpy().astype(np.int64) - start, met["df_r"].to_numpy(),
+            met["key"].to_numpy(), rows, pairs_per_left,
+        )  # fmt: skip
+        chosen = met[at]
         parts.append(chosen.select("key", pl.col("row").alias("left_row"), weight.alias("idf")))
     return pl.concat(parts)
 
