@@ -13,7 +13,14 @@ import numba
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["csr_pair_dots", "dense_pair_dots", "group_best_two", "rarest_within", "tree_sums"]
+__all__ = [
+    "best_per_group",
+    "csr_pair_dots",
+    "dense_pair_dots",
+    "group_best_two",
+    "rarest_within",
+    "tree_sums",
+]
 
 # numba's default threading layer (workqueue) aborts the process when two threads launch
 # parallel kernels at once; callers on other threads (a web app, a thread pool) queue here.
@@ -214,6 +221,54 @@ def rarest_within(
         kept, np.diff(start)
     )
     return picked[taken]
+
+
+@numba.njit(parallel=True, cache=True, nogil=True)
+def _best_per_group(order: Any, start: Any, item: Any, score: Any, weight: Any, out: Any) -> None:
+    for g in numba.prange(len(start) - 1):
+        entries = order[start[g] : start[g + 1]]
+        entries = entries[np.argsort(item[entries], kind="mergesort")]
+        entries = entries[np.argsort(-weight[entries], kind="mergesort")]
+        entries = entries[np.argsort(-score[entries], kind="mergesort")]
+        for u in range(min(len(entries), out.shape[1])):
+            out[g, u] = item[entries[u]]
+
+
+def best_per_group(
+    groups: npt.NDArray[np.int64],
+    item: npt.NDArray[np.int64],
+    score: npt.NDArray[np.float32],
+    weight: npt.NDArray[np.float32],
+    n_groups: int,
+    k: int,
+) -> npt.NDArray[np.int64]:
+    """Each group's ``k`` best items by ``score``, ties by ``weight`` (both higher first), then
+    by the lower item: ``(n_groups, k)``, ``-1`` where a group has fewer.
+
+    What a sort of all entries by ``(group, -score, -weight, item)`` and a rank within each
+    group give, with one short sort per group instead of one long one. ``groups`` are
+    ``0 .. n_groups - 1``; no score or weight is NaN.
+
+    Example:
+        >>> g = np.array([0, 0, 1, 0]); item = np.array([5, 3, 8, 4])
+        >>> s = np.array([0.5, 0.9, 0.1, 0.5], dtype=np.float32)
+        >>> w = np.array([1.0, 1.0, 1.0, 2.0], dtype=np.float32)
+        >>> best_per_group(g, item, s, w, 2, 2).tolist()
+        [[3, 4], [8, -1]]
+    """
+    out = np.full((n_groups, k), -1, np.int64)
+    if len(groups):
+        groups = np.ascontiguousarray(groups, dtype=np.int64)
+        start = np.zeros(n_groups + 1, np.int64)
+        np.cumsum(np.bincount(groups, minlength=n_groups), out=start[1:])
+        with _LAUNCH:
+            _best_per_group(
+                _group_order(groups, n_groups), start,
+                np.ascontiguousarray(item, dtype=np.int64),
+                np.ascontiguousarray(score, dtype=np.float32),
+                np.ascontiguousarray(weight, dtype=np.float32), out,
+            )  # fmt: skip
+    return out
 
 
 @numba.njit(cache=True, nogil=True)

@@ -147,3 +147,32 @@ def test_rarest_within_cuts_as_a_sort_and_running_sum_do() -> None:
         frame["row"].to_numpy(), frame["df_r"].to_numpy(), frame["key"].to_numpy(), 300, 60
     )
     assert got.tolist() == want
+
+
+def test_best_per_group_ranks_as_the_sort_does() -> None:
+    from linker._kernels import best_per_group
+
+    rng = np.random.default_rng(4)
+    n, groups, k = 6000, 200, 7
+    frame = pl.DataFrame(
+        {
+            "g": rng.integers(0, groups, n),
+            "item": rng.permutation(n),
+            # few distinct values: many ties on the score, and on the weight too
+            "score": rng.integers(0, 4, n).astype(np.float32) / 4,
+            "weight": rng.integers(0, 3, n).astype(np.float32),
+        }
+    )
+    ranked = (
+        frame.sort(["g", "score", "weight", "item"], descending=[False, True, True, False])
+        .with_columns(rank=pl.int_range(pl.len()).over("g"))
+        .filter(pl.col("rank") < k)
+    )
+    want = np.full((groups, k), -1)
+    want[ranked["g"].to_numpy(), ranked["rank"].to_numpy()] = ranked["item"].to_numpy()
+    got = best_per_group(
+        frame["g"].to_numpy(), frame["item"].to_numpy(), frame["score"].to_numpy(),
+        frame["weight"].to_numpy(), groups + 1, k,
+    )  # fmt: skip
+    np.testing.assert_array_equal(got[:groups], want)
+    assert (got[groups] == -1).all()  # a group without entries

@@ -45,7 +45,7 @@ import numpy as np
 import numpy.typing as npt
 import polars as pl
 
-from linker._kernels import rarest_within
+from linker._kernels import best_per_group, rarest_within
 from linker.vectors.ngrams import join_digit_gaps
 
 __all__ = ["PairScore", "context_columns", "token_neighbours"]
@@ -305,7 +305,7 @@ def token_neighbours(
     for start in range(0, n_left, _LEFT_CHUNK):
         part = lpost.filter(pl.col("left_row").is_between(start, start + _LEFT_CHUNK - 1))
         joined = part.join(rpost, on="key")
-        # one int64 code per pair: a one-column group-by and sort (two columns cost far more)
+        # one int64 code per pair: a one-column group-by (two columns cost far more)
         code = joined["left_row"].cast(pl.Int64) * n_right + joined["right_row"].cast(pl.Int64)
         met = (
             pl.DataFrame({"code": code, "idf": joined["idf"]})
@@ -318,19 +318,10 @@ def token_neighbours(
             )
         )
         del joined, code
-        rank_by = ["idf"]
-        if score is not None:
-            li, ri = met["left_row"].to_numpy(), met["right_row"].to_numpy()
-            met = met.with_columns(score=pl.Series(np.asarray(score(li, ri), np.float32)))
-            rank_by = ["score", "idf"]
-        best = (
-            met.sort(
-                ["left_row", *rank_by, "right_row"],
-                descending=[False, *[True] * len(rank_by), False],
-            )
-            .with_columns(rank=pl.int_range(pl.len()).over("left_row"))
-            .filter(pl.col("rank") < k)
-        )
-        rows = best["left_row"].to_numpy()
-        out[rows, best["rank"].to_numpy()] = best["right_row"].to_numpy()
+        li, ri = met["left_row"].to_numpy(), met["right_row"].to_numpy()
+        # ranked by score, ties by summed IDF (the only rank without a score), then lower row
+        ranked = np.zeros(len(li), np.float32) if score is None else score(li, ri)
+        rows = min(_LEFT_CHUNK, n_left - start)
+        idf = met["idf"].to_numpy()
+        out[start : start + rows] = best_per_group(li - start, ri, ranked, idf, rows, k)
     return out
