@@ -217,10 +217,9 @@ def rarest_within(
         key = np.ascontiguousarray(key, dtype=np.uint64)
         with _LAUNCH:
             _rarest_within(order, start, count, key, budget, picked, kept)
-    taken = np.arange(len(groups)) - np.repeat(start[:-1], np.diff(start)) < np.repeat(
-        kept, np.diff(start)
-    )
-    return picked[taken]
+    sizes = np.diff(start)
+    slot = np.arange(len(groups)) - np.repeat(start[:-1], sizes)  # place within its group
+    return picked[slot < np.repeat(kept, sizes)]
 
 
 @numba.njit(parallel=True, cache=True, nogil=True)

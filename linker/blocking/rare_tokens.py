@@ -233,7 +233,7 @@ def _chosen_keys(
     """``(key, left_row, idf)``: each left row's rarest keys within its budget of matches.
 
     ``rdf`` holds the usable keys (``key``, ``df_r``). Made ``_KEY_CHUNK`` left rows at a
-    time, so that all of the left keys never exist at once (nor twice over while sorted).
+    time, so that all of the left keys never exist at once.
     """
     weight = (1.0 + n_right / pl.col("df_r").cast(pl.Float32)).log().cast(pl.Float32)
     parts = []
