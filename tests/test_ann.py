@@ -312,3 +312,55 @@ def test_one_graph_unless_shards_are_asked_for() -> None:
 def test_zero_threads_or_shards_is_a_config_error(field: str) -> None:
     with pytest.raises(ConfigError, match=field):
         AnnParams(**{field: 0})  # type: ignore[arg-type]
+
+
+def _merged_dots(a: sp.csr_matrix, b: sp.csr_matrix, ai: np.ndarray, bj: np.ndarray) -> np.ndarray:
+    """The rows' dots as a merge of their sorted column lists adds them: float32 products,
+    a float64 sum in column order (what csr_pair_dots must give to the bit)."""
+    out = np.empty(len(ai), np.float32)
+    for t, (i, j) in enumerate(zip(ai, bj, strict=True)):
+        ra, rb = a[int(i)], b[int(j)]
+        common, pa, pb = np.intersect1d(ra.indices, rb.indices, return_indices=True)
+        s = 0.0
+        for p, q in zip(pa, pb, strict=True):
+            s += float(np.float32(ra.data[p]) * np.float32(rb.data[q]))
+        out[t] = s
+    return out
+
+
+@pytest.mark.parametrize("grouped", [True, False])
+def test_sparse_pair_dots_equal_a_merge_to_the_bit(grouped: bool) -> None:
+    rng = np.random.default_rng(5)
+    a = sp.random(120, 400, density=0.08, format="csr", random_state=3, dtype=np.float32)
+    b = sp.random(90, 400, density=0.08, format="csr", random_state=4, dtype=np.float32)
+    keep = np.ones((120, 1), np.float32)
+    keep[7] = 0.0  # a row with no entries
+    a = sp.csr_matrix(a.multiply(keep))
+    ai, bj = rng.integers(0, 120, 3000), rng.integers(0, 90, 3000)
+    if grouped:  # sorted by the left row (the pipeline's order), else in any order
+        order = np.argsort(ai, kind="stable")
+        ai, bj = ai[order], bj[order]
+    got = linker.vectors.ann.pair_dots(a, b, ai, bj)
+    np.testing.assert_array_equal(got, _merged_dots(a, b, ai, bj))
+
+
+def test_sparse_pair_dots_sum_repeated_entries() -> None:
+    # a hand-built CSR may hold a column twice in a row: its entries count as their sum
+    a = sp.csr_matrix(
+        (np.array([1.0, 2.0, 3.0], np.float32), np.array([2, 0, 2]), np.array([0, 3])), (1, 3)
+    )
+    b = sp.csr_matrix(np.array([[1.0, 5.0, 10.0]], np.float32))
+    assert linker.vectors.ann.pair_dots(a, b, np.array([0]), np.array([0])).tolist() == [42.0]
+    assert a.nnz == 3  # the caller's matrix is left as it was
+
+
+@pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64])
+def test_dense_pair_dots_within_one_rounding_of_the_exact_dot(dtype: type) -> None:
+    rng = np.random.default_rng(7)
+    a, b = unit(rng, 500, 256).astype(dtype), unit(rng, 400, 256).astype(dtype)
+    ai, bj = rng.integers(0, 500, 4000), rng.integers(0, 400, 4000)
+    exact = np.einsum("ij,ij->i", a[ai].astype(np.float64), b[bj].astype(np.float64))
+    got = linker.vectors.ann.pair_dots(a, b, ai, bj)
+    assert got.dtype == np.float32 and got.shape == (4000,)
+    np.testing.assert_allclose(got, exact, rtol=0, atol=1e-7)
+    assert linker.vectors.ann.pair_dots(a, b, ai[:0], bj[:0]).shape == (0,)

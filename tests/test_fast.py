@@ -171,3 +171,20 @@ def test_best_two_matches_a_sort_over_random_groups_with_ties() -> None:
         mine = np.sort(score[groups == g])[::-1]
         assert (best[groups == g] == mine[0]).all()
         assert (second[groups == g] == (mine[1] if len(mine) > 1 else 0.0)).all()
+
+
+def test_fit_is_balanced_l2_logistic_regression_and_restores_blas_threads() -> None:
+    # all the best weights are positive here, so the bounds do not bind and the fit is
+    # scikit-learn's (same objective up to the factor C; the intercept is not penalised)
+    from sklearn.linear_model import LogisticRegression
+    from threadpoolctl import threadpool_info
+
+    feats, _, _, true = grid(40, seed=3)
+    before = [p["num_threads"] for p in threadpool_info() if p["user_api"] == "blas"]
+    m = FastMatcher(C=0.5).fit(feats, true.astype(int))
+    assert [p["num_threads"] for p in threadpool_info() if p["user_api"] == "blas"] == before
+    ref = LogisticRegression(C=0.5, class_weight="balanced", tol=1e-10, max_iter=10_000)
+    ref.fit(feats.to_numpy().astype(np.float64), true.astype(int))
+    assert min(ref.coef_[0]) > 0
+    np.testing.assert_allclose(m.coef_, ref.coef_[0], rtol=1e-3)
+    np.testing.assert_allclose(m.intercept_, ref.intercept_[0], rtol=1e-3)

@@ -113,3 +113,66 @@ def test_band_keys_find_names_with_a_typo_in_every_word() -> None:
     assert (token_neighbours(left, right, 1, fuzzy_columns=0) == -1).all()
     found = token_neighbours(left, right, 1)[:, 0] == np.arange(200)
     assert found.mean() >= 0.85  # about 0.97 expected for names this close (module docstring)
+
+
+def test_each_row_holds_each_key_once() -> None:
+    # repeated words (and a long number cut to the last digits of another) make one key, also
+    # when conjoined with a context value: a repeat would count the key's holders twice
+    from linker.blocking.rare_tokens import _keys
+
+    names = pl.Series(["acme acme tools acme tools", "beta 12345678 2345678", None])
+    towns = pl.Series(["springfield", "springfield", "austin"])
+    keys = _keys([names, towns], contexts=[1], fuzzy=[0])
+    assert keys.height == keys.unique().height
+    assert set(keys["row"].to_list()) == {0, 1, 2}
+
+
+def test_rarest_within_cuts_as_a_sort_and_running_sum_do() -> None:
+    from linker._kernels import rarest_within
+
+    rng = np.random.default_rng(2)
+    n = 5000
+    frame = pl.DataFrame(
+        {
+            "row": rng.integers(0, 300, n),
+            "df_r": rng.integers(1, 40, n),
+            "key": rng.choice(np.arange(10**6, dtype=np.uint64), n, replace=False),
+        }
+    ).with_row_index("at")
+    first = pl.col("row") != pl.col("row").shift(1, fill_value=-1)
+    total = pl.col("df_r").cum_sum()
+    spent = total - pl.when(first).then(total - pl.col("df_r")).forward_fill()
+    want = frame.sort(["row", "df_r", "key"]).filter((spent <= 60) | first)["at"].to_list()
+    got = rarest_within(
+        frame["row"].to_numpy(), frame["df_r"].to_numpy(), frame["key"].to_numpy(), 300, 60
+    )
+    assert got.tolist() == want
+
+
+def test_best_per_group_ranks_as_the_sort_does() -> None:
+    from linker._kernels import best_per_group
+
+    rng = np.random.default_rng(4)
+    n, groups, k = 6000, 200, 7
+    frame = pl.DataFrame(
+        {
+            "g": rng.integers(0, groups, n),
+            "item": rng.permutation(n),
+            # few distinct values: many ties on the score, and on the weight too
+            "score": rng.integers(0, 4, n).astype(np.float32) / 4,
+            "weight": rng.integers(0, 3, n).astype(np.float32),
+        }
+    )
+    ranked = (
+        frame.sort(["g", "score", "weight", "item"], descending=[False, True, True, False])
+        .with_columns(rank=pl.int_range(pl.len()).over("g"))
+        .filter(pl.col("rank") < k)
+    )
+    want = np.full((groups, k), -1)
+    want[ranked["g"].to_numpy(), ranked["rank"].to_numpy()] = ranked["item"].to_numpy()
+    got = best_per_group(
+        frame["g"].to_numpy(), frame["item"].to_numpy(), frame["score"].to_numpy(),
+        frame["weight"].to_numpy(), groups + 1, k,
+    )  # fmt: skip
+    np.testing.assert_array_equal(got[:groups], want)
+    assert (got[groups] == -1).all()  # a group without entries

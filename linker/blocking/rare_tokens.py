@@ -45,6 +45,7 @@ import numpy as np
 import numpy.typing as npt
 import polars as pl
 
+from linker._kernels import best_per_group, rarest_within
 from linker.vectors.ngrams import join_digit_gaps
 
 __all__ = ["PairScore", "context_columns", "token_neighbours"]
@@ -179,7 +180,15 @@ def _chunk_keys(
         parts.append(
             words.select("row", pl.concat_str(tag, "w", pl.lit(" "), nxt).alias("k")).drop_nulls()
         )
-    plain = pl.concat(parts).select(pl.col("k").hash().alias("key"), pl.col("row").cast(pl.UInt32))
+    # a row repeats a word key when its text repeats a word; every other key of a row is
+    # distinct by construction (band keys are seeded per band, context keys per column,
+    # conjoined keys are distinct base keys XOR one value), so only these are made unique:
+    # the whole list is three times longer with its context keys
+    plain = (
+        pl.concat(parts)
+        .select(pl.col("k").hash().alias("key"), pl.col("row").cast(pl.UInt32))
+        .unique()
+    )
     base = pl.concat([plain, *(_band_keys(columns[i], offset, i) for i in fuzzy)])
     out = [base]
     for j in contexts:
@@ -192,7 +201,7 @@ def _chunk_keys(
             (pl.col("key") ^ pl.col("c")).hash(_CONJOIN_SEED).alias("key"), "row"
         )
         out.append(conjoined)
-    return pl.concat(out).unique()
+    return pl.concat(out)
 
 
 def _usable_keys(rkeys: pl.DataFrame, max_df: int) -> pl.DataFrame:
@@ -224,24 +233,20 @@ def _chosen_keys(
     """``(key, left_row, idf)``: each left row's rarest keys within its budget of matches.
 
     ``rdf`` holds the usable keys (``key``, ``df_r``). Made ``_KEY_CHUNK`` left rows at a
-    time, so that all of the left keys never exist at once (nor twice over while sorted).
+    time, so that all of the left keys never exist at once.
     """
-    # rows sorted by (row, df_r): a row's running sum is the running sum of the whole column
-    # less its value where the row starts (window expressions over 8 million keys per chunk
-    # took about 1.5 GB more)
-    first = pl.col("row") != pl.col("row").shift(1, fill_value=-1)
-    total = pl.col("df_r").cum_sum()
-    spent = total - pl.when(first).then(total - pl.col("df_r")).forward_fill()
     weight = (1.0 + n_right / pl.col("df_r").cast(pl.Float32)).log().cast(pl.Float32)
     parts = []
     for start in range(0, len(left[0]), _KEY_CHUNK):
-        keys = _chunk_keys([c.slice(start, _KEY_CHUNK) for c in left], start, contexts, fuzzy)
-        chosen = (
-            keys.join(rdf, on="key")
-            .with_columns(pl.col("df_r").cast(pl.Int64))
-            .sort(["row", "df_r", "key"])
-            .filter((spent <= pairs_per_left) | first)
-        )
+        rows = min(_KEY_CHUNK, len(left[0]) - start)
+        keys = _chunk_keys([c.slice(start, rows) for c in left], start, contexts, fuzzy)
+        met = keys.join(rdf, on="key")
+        # by row, then rarest first (ties by key), within the budget: one short sort per row
+        at = rarest_within(
+            met["row"].to_numpy().astype(np.int64) - start, met["df_r"].to_numpy(),
+            met["key"].to_numpy(), rows, pairs_per_left,
+        )  # fmt: skip
+        chosen = met[at]
         parts.append(chosen.select("key", pl.col("row").alias("left_row"), weight.alias("idf")))
     return pl.concat(parts)
 
@@ -300,7 +305,7 @@ def token_neighbours(
     for start in range(0, n_left, _LEFT_CHUNK):
         part = lpost.filter(pl.col("left_row").is_between(start, start + _LEFT_CHUNK - 1))
         joined = part.join(rpost, on="key")
-        # one int64 code per pair: a one-column group-by and sort (two columns cost far more)
+        # one int64 code per pair: a one-column group-by (two columns cost far more)
         code = joined["left_row"].cast(pl.Int64) * n_right + joined["right_row"].cast(pl.Int64)
         met = (
             pl.DataFrame({"code": code, "idf": joined["idf"]})
@@ -313,19 +318,10 @@ def token_neighbours(
             )
         )
         del joined, code
-        rank_by = ["idf"]
-        if score is not None:
-            li, ri = met["left_row"].to_numpy(), met["right_row"].to_numpy()
-            met = met.with_columns(score=pl.Series(np.asarray(score(li, ri), np.float32)))
-            rank_by = ["score", "idf"]
-        best = (
-            met.sort(
-                ["left_row", *rank_by, "right_row"],
-                descending=[False, *[True] * len(rank_by), False],
-            )
-            .with_columns(rank=pl.int_range(pl.len()).over("left_row"))
-            .filter(pl.col("rank") < k)
-        )
-        rows = best["left_row"].to_numpy()
-        out[rows, best["rank"].to_numpy()] = best["right_row"].to_numpy()
+        li, ri = met["left_row"].to_numpy(), met["right_row"].to_numpy()
+        # ranked by score, ties by summed IDF (the only rank without a score), then lower row
+        ranked = np.zeros(len(li), np.float32) if score is None else score(li, ri)
+        rows = min(_LEFT_CHUNK, n_left - start)
+        idf = met["idf"].to_numpy()
+        out[start : start + rows] = best_per_group(li - start, ri, ranked, idf, rows, k)
     return out

@@ -60,7 +60,6 @@ logger = logging.getLogger(__name__)
 SearchMethod = Literal["auto", "exact", "hnsw"]
 Ids = npt.NDArray[np.int64]
 Sims = npt.NDArray[np.float32]
-_PAIR_CHUNK = 200_000  # pairs per chunk of a dense pair_dots (bounds the gathered rows)
 _ANN_CHUNK = 100_000  # vectors added to / searched in an hnswlib graph per call
 _CHUNK_CELLS = 16_000_000  # dense cells per chunk of an exact search (64 MB of float32)
 _PROBES, _SPILL = 4, 2  # AnnParams.probes and spill by default
@@ -269,8 +268,8 @@ def pair_dots(
 ) -> Sims:
     """Inner product of ``a[a_rows[i]]`` and ``b[b_rows[i]]`` for each ``i``, dense or sparse.
 
-    Dense rows are gathered in chunks of pairs, so the copies never exceed a chunk; sparse
-    (CSR) rows are merged in place by :func:`linker._kernels.csr_pair_dots`.
+    Rows are read in place, dense ones by :func:`linker._kernels.dense_pair_dots`, sparse
+    (CSR) ones by :func:`linker._kernels.csr_pair_dots`.
 
     Example:
         >>> v = np.eye(2, dtype=np.float32)
@@ -285,11 +284,9 @@ def pair_dots(
         a_csr = a if isinstance(a, sp.csr_matrix) else sp.csr_matrix(a)
         b_csr = b if isinstance(b, sp.csr_matrix) else sp.csr_matrix(b)
         return csr_pair_dots(a_csr, b_csr, a_rows, b_rows)
-    out = np.empty(len(a_rows), np.float32)
-    for start in range(0, len(a_rows), _PAIR_CHUNK):
-        i, j = a_rows[start : start + _PAIR_CHUNK], b_rows[start : start + _PAIR_CHUNK]
-        out[start : start + len(i)] = np.einsum("ij,ij->i", a[i], b[j], dtype=np.float32)
-    return out
+    from linker._kernels import dense_pair_dots
+
+    return dense_pair_dots(np.asarray(a), np.asarray(b), a_rows, b_rows)
 
 
 def _sketched(
