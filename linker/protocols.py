@@ -193,6 +193,9 @@ class Backend(Protocol):
 
     Implemented by :class:`~linker.backend.LocalBackend` (this process) and
     :class:`~linker.backend.ray.RayBackend` (a Ray cluster); both give the same output.
+    A backend may offer more, found by duck typing: ``unit_runner()`` runs assignment and
+    clustering per connected component (:class:`~linker.decide.runner.RunsUnits`), and the
+    Ray backend's ``read_table`` / ``write_parts`` read and write folders of files in tasks.
     """
 
     name: str
