@@ -203,20 +203,6 @@ def test_small_tables_that_share_few_firms_link_few_strangers(seed: int) -> None
     assert res.stats["estimated_matches"] <= 1.4 * truth.height
 
 
-def test_a_column_of_digits_in_one_table_only_still_links() -> None:
-    # `ref` is digits on the left (a digit comparison there) and words on the right: the
-    # left's own pairs then have features the cross pairs lack; they are left out of u given
-    # an agreeing group instead of failing to stack (found by test_properties)
-    n = 80
-    left = pl.DataFrame({"name": [f"firm {i // 2} co" for i in range(n)],
-                         "ref": [f"{1000 + i // 4}" for i in range(n)]})  # fmt: skip
-    right = pl.DataFrame({"name": [f"firm {i // 2} company" for i in range(n)],
-                          "ref": [f"ref {chr(97 + i % 20)}" for i in range(n)]})  # fmt: skip
-    res = lk.Linker(on=["name", "ref"], how="1:1").link(left, right)
-    assert res.frame.height == 2 * n - res.matches.height  # every row, once
-    assert res.scorer is not None and res.scorer.fs_ is not None  # the count was fitted
-
-
 def test_value_groups_join_an_address_and_keep_the_name_apart(
     demo: tuple[pl.DataFrame, ...],
 ) -> None:

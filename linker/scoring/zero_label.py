@@ -413,20 +413,14 @@ def score_candidates(
         # fit itself drops the few it calls matches; the correlated columns come from each
         # table's own records, which are not matches
         groups = value_groups([left_columns, right_columns], names, seed=seed)
-    random = pair_features(left_columns, right_columns, rl, rr)
-    for group in groups or []:  # linking only (dedup has no groups here)
-        # what non-matches that agree on a group look like, from each table's own records;
-        # a table whose columns read differently on their own (digits, model codes found
-        # in one table only) gives other features, and is left out
-        index = [names.index(c) for c in group]
-        parts = []
-        for table in (left_columns, right_columns):
-            a, b = agreeing_pairs([table[i] for i in index], seed=seed)
-            part = pair_features(table, table, a, b)
-            if set(part.columns) == set(random.columns):
-                parts.append(part.select(random.columns))
-        if parts:
+        for group in groups:  # what non-matches that agree on a group look like elsewhere
+            index = [names.index(c) for c in group]
+            parts = []
+            for table in (left_columns, right_columns):
+                a, b = agreeing_pairs([table[i] for i in index], seed=seed)
+                parts.append(pair_features(table, table, a, b))
             agreeing[tuple(group)] = pl.concat(parts)
+    random = pair_features(left_columns, right_columns, rl, rr)
     fit_rows = np.flatnonzero(~twin) if twin is not None else np.arange(features.height)
     scorer = ZeroLabelScorer(seed=seed)
     if len(fit_rows):
