@@ -56,60 +56,6 @@ def test_correlated_columns_are_one_group_and_not_double_counted() -> None:
     assert fs.posterior(same_town)[0] < 0.01
 
 
-def test_siblings_at_one_address_are_not_counted_as_matches() -> None:
-    # 40 true pairs (name exact, street exact, phone exact) and 300 sibling pairs among the
-    # candidates: same street, a close name, another phone. Random pairs rarely share a street
-    # or a near name, so as independent evidence a sibling looks like a match; the table's
-    # own pairs at one street (600, near names in half of them) say a near name is common there
-    rng = np.random.default_rng(2)
-    n = 50_000
-    random = {"name": _levels(rng, n, 0.001), "street": _levels(rng, n, 0.0001),
-              "phone": _levels(rng, n, 0.0001)}  # fmt: skip
-    cand = {
-        "name": np.concatenate([np.zeros(40), np.ones(300), _levels(rng, 2000, 0.01)]),
-        "street": np.concatenate([np.zeros(340), _levels(rng, 2000, 0.001)]),
-        "phone": np.concatenate([np.zeros(40), np.full(300, 4), _levels(rng, 2000, 0.001)]),
-    }
-    cand = {c: v.astype(np.int8) for c, v in cand.items()}
-    groups = [["name"], ["street"], ["phone"]]
-    plain = FellegiSunter().fit(cand, random, n_pairs=3000 * 3000, groups=groups)
-    at_street = {
-        ("street",): {
-            "street": np.zeros(600, np.int8),
-            "name": np.where(np.arange(600) % 2 == 0, 1, 4).astype(np.int8),
-            "phone": np.full(600, 4, np.int8),
-        }
-    }
-    fs = FellegiSunter().fit(cand, random, n_pairs=3000 * 3000, groups=groups, agreeing=at_street)
-    sibling = {"name": np.array([1], np.int8), "street": np.array([0], np.int8),
-               "phone": np.array([4], np.int8)}  # fmt: skip
-    twin = {c: np.array([0], np.int8) for c in ("name", "street", "phone")}
-    assert plain.posterior(sibling)[0] > 0.5  # independence: a sibling is a match
-    assert fs.posterior(sibling)[0] < 0.1
-    assert fs.posterior(twin)[0] > 0.99
-    assert abs(fs.expected_matches_ - 40) <= 8, fs.expected_matches_
-    assert plain.expected_matches_ > 100
-    # a group that many records share (u of agreeing above MAX_GIVEN_U) is not used
-    common = FellegiSunter().fit(
-        cand, {**random, "street": _levels(rng, n, 0.05)}, n_pairs=3000 * 3000,
-        groups=groups, agreeing=at_street,
-    )  # fmt: skip
-    assert common.u_given_ == {}
-
-
-def test_agreeing_pairs_sample_uniformly_when_there_are_many() -> None:
-    from linker.scoring.fellegi_sunter import agreeing_pairs
-
-    street = pl.Series(["a"] * 100 + ["b"] * 10 + ["c", ""])
-    a, b = agreeing_pairs([street], size=2000, seed=0)
-    assert len(a) == 2000 and bool(np.all(a != b))
-    assert set(street[a].to_list()) == {"a", "b"} and bool((street[a] == street[b]).all())
-    share_b = float((street[a] == "b").mean())  # 45 of the 4,995 pairs
-    assert 0.0 < share_b < 0.03
-    a, b = agreeing_pairs([street], size=10_000)
-    assert len(a) == 4950 + 45  # every pair, once
-
-
 def test_comparison_levels_read_missing_values() -> None:
     f = {"a_ratio": np.array([0.5, 0.5]), "a_token_set_ratio": np.array([0.5, 0.6])}
     assert comparison_levels(f, ["a"])["a"].tolist() == [5, 3]
@@ -198,7 +144,7 @@ def test_small_tables_that_share_few_firms_link_few_strangers(seed: int) -> None
         pl.col("id").alias("left_id"), pl.col("id_right").alias("right_id")
     )
     true_links = found.join(truth, on=["left_id", "right_id"], how="semi").height
-    assert found.height - true_links <= 3, (found.height, true_links)  # at most 0.6% of rows
+    assert found.height - true_links <= 5, (found.height, true_links)  # at most 1% of rows
     assert true_links >= 18, true_links  # of 25
     assert res.stats["estimated_matches"] <= 1.4 * truth.height
 

@@ -24,19 +24,6 @@ to none) and a set of pairs it can trust as matches to learn from. Both come fro
   level patterns are too many to count among random pairs: most are never seen there).
   Without the tables (dedup, or a caller with levels only), :func:`_groups` tests the random
   pairs.
-- **u given an agreeing group, from each table's own records.** Independence fails beyond
-  the grouped columns too: at one street address, firms with near names (siblings, branches)
-  are far commoner than the random pairs' u of a near name says, and a pair agreeing on the
-  address and nearly on the name was counted as a match whether or not its partner was in
-  the other table (at 5% overlap, 40% more matches than there were). Pairs of records of one
-  table that agree exactly on a group (:func:`agreeing_pairs`) are not matches, yet alike
-  where it counts: a candidate that agrees on that group takes the other columns' u from
-  them. Only groups whose agreement is rare (u of exact at most ``MAX_GIVEN_U``: an address,
-  a title, not a city or a year, which many unrelated records share), only once
-  ``MIN_AGREEING`` such pairs exist, pulled towards the plain u with the weight of
-  ``_GIVEN_WEIGHT`` pairs and never below it (one table's records share formats the other's
-  do not). With a lighter pull (20 pairs) the demo firms lost recall at 80% overlap (a
-  small table: 0.95 -> 0.91) for no precision.
 - **m, the match side, anchored.** Left free, EM at low overlap fits its "match" class on the
   best non-matches (on the demo at f = 0 it learned that an exact name is rare among matches).
   Here each column's m starts from a prior (a match agrees exactly or closely on most
@@ -60,7 +47,7 @@ import polars as pl
 
 from linker.errors import NotFittedError
 
-__all__ = ["LEVEL_NAMES", "FellegiSunter", "agreeing_pairs", "comparison_levels", "value_groups"]
+__all__ = ["LEVEL_NAMES", "FellegiSunter", "comparison_levels", "value_groups"]
 
 logger = logging.getLogger(__name__)
 
@@ -70,9 +57,6 @@ LEVEL_NAMES = ("exact", "close", "similar", "weak", "different", "missing")
 MISSING_LEVEL = 5
 _N = len(LEVEL_NAMES)
 _LIKELY = 0.5
-MIN_AGREEING = 20  # pairs of one table agreeing on a group, before u given it is used
-MAX_GIVEN_U = 1e-3  # ... and only for groups this rare to agree on among random pairs
-_GIVEN_WEIGHT = 300.0  # pairs' worth of pull towards the plain u
 # A match's level on a column it has on both sides: mostly exact or close (typos, abbreviations
 # and formats move it down), sometimes different (a moved firm, a new phone number).
 _PRIOR_M = np.array([0.55, 0.2, 0.12, 0.08, 0.05])
@@ -217,47 +201,6 @@ def value_groups(
     return list(groups.values())
 
 
-def agreeing_pairs(
-    columns: Sequence[pl.Series], *, size: int = 20_000, seed: int = 0
-) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
-    """Pairs of one table's records with the same value in every one of ``columns``.
-
-    Rows equal on all of ``columns`` form a key; every pair within a key is returned when
-    there are at most ``size`` of them, else ``size`` pairs drawn uniformly (seeded). Rows
-    empty (``""``) in any of the columns take no part.
-
-    Example:
-        >>> import polars as pl
-        >>> street = pl.Series(["1 main st", "1 main st", "2 oak rd", "1 main st", ""])
-        >>> i, j = agreeing_pairs([street])
-        >>> sorted(zip(i.tolist(), j.tolist()))
-        [(0, 1), (0, 3), (1, 3)]
-    """
-    cols = [f"c{i}" for i in range(len(columns))]
-    frame = pl.DataFrame(dict(zip(cols, columns, strict=True))).with_row_index("row")
-    frame = frame.filter(pl.all_horizontal(pl.col(c) != "" for c in cols))
-    keys = frame.group_by(cols).agg(pl.col("row")).filter(pl.col("row").list.len() > 1)
-    empty = np.zeros(0, np.int64)
-    if keys.height == 0:
-        return empty, empty
-    members = keys["row"].to_list()
-    sizes = np.array([len(m) for m in members], dtype=np.int64)
-    pairs = sizes * (sizes - 1) // 2
-    if pairs.sum() <= size:
-        parts = [np.triu_indices(len(m), 1) for m in members]
-        i = np.concatenate([np.asarray(m)[a] for m, (a, _) in zip(members, parts, strict=True)])
-        j = np.concatenate([np.asarray(m)[b] for m, (_, b) in zip(members, parts, strict=True)])
-        return i.astype(np.int64), j.astype(np.int64)
-    rng = np.random.default_rng(seed)
-    flat = np.concatenate([np.asarray(m, dtype=np.int64) for m in members])
-    start = np.concatenate([[0], np.cumsum(sizes)[:-1]])
-    key = rng.choice(len(sizes), size, p=pairs / pairs.sum())
-    a = rng.integers(0, sizes[key])
-    b = rng.integers(0, sizes[key] - 1)
-    b = b + (b >= a)
-    return flat[start[key] + a], flat[start[key] + b]
-
-
 class FellegiSunter:
     """Unsupervised Fellegi-Sunter model: u from random pairs, anchored m, prior by EM.
 
@@ -291,7 +234,6 @@ class FellegiSunter:
         *,
         n_pairs: float,
         groups: Sequence[Sequence[str]] | None = None,
-        agreeing: Mapping[tuple[str, ...], Levels] | None = None,
     ) -> FellegiSunter:
         """Estimate u, m and the prior from the candidates' and random pairs' levels.
 
@@ -306,13 +248,6 @@ class FellegiSunter:
                 agree on most of three or more columns are taken for matches and left out
                 (in dedup a cluster's pairs are many among them), and the groups come from
                 the rest (:func:`_groups`).
-            agreeing: Per group (its columns as a tuple), the levels of pairs of records of
-                one table that agree exactly on that group (:func:`agreeing_pairs`): not
-                matches, yet alike where it counts. Among the candidates, a pair that agrees
-                on such a group takes the other columns' u from these pairs: a near name at
-                the same address is common among sibling firms, far more than the random
-                pairs' u of a near name says. Groups with fewer than ``MIN_AGREEING`` such
-                pairs keep the plain u.
         """
         names = list(candidates)
         given = groups is not None
@@ -327,12 +262,10 @@ class FellegiSunter:
         self.names_ = names
         self.n_pairs_ = float(n_pairs)
         self._estimate_u(random)
-        self._estimate_given(agreeing or {})
         self._em(candidates)
         if given:  # the sample's own likely matches, by this model, leave u; then refit
             strangers = self.posterior(random) < _LIKELY
             self._estimate_u({c: random[c][strangers] for c in names})
-            self._estimate_given(agreeing or {})
             self._em(candidates)
         logger.info(
             "Fellegi-Sunter: groups %s, prior %.3g, %.1f expected matching pairs (%d iterations)",
@@ -349,48 +282,6 @@ class FellegiSunter:
                 for c in self.names_}  # fmt: skip
         self.u_marginal_ = {c: marg[c].tolist() for c in self.names_}
         self.n_random_ = n_random
-
-    def _estimate_given(self, agreeing: Mapping[tuple[str, ...], Levels]) -> None:
-        """u of each column given that a pair agrees on a group (see :meth:`fit`)."""
-        self.u_given_: dict[int, dict[str, list[float]]] = {}
-        for i, group in enumerate(self.groups_):
-            levels = agreeing.get(tuple(group))
-            if levels is None or len(levels[group[0]]) < MIN_AGREEING:
-                continue
-            if min(self.u_marginal_[c][0] for c in group) > MAX_GIVEN_U:
-                continue  # a value many records share (a city, a year) marks no relation
-            table: dict[str, list[float]] = {}
-            for c in self.names_:
-                if c in group or c not in levels:
-                    continue
-                # the levels a pair has on both sides, pulled towards the plain u; a missing
-                # value stays no evidence (its u is the plain one, as its m is)
-                marg = np.asarray(self.u_marginal_[c])
-                seen = np.bincount(levels[c], minlength=_N)[:MISSING_LEVEL]
-                plain = marg[:MISSING_LEVEL] / marg[:MISSING_LEVEL].sum()
-                share = (seen + _GIVEN_WEIGHT * plain) / (seen.sum() + _GIVEN_WEIGHT)
-                # only ever above the plain u: one table's records share formats that the
-                # other's do not, so a level rare among them is no rarer across tables
-                given = np.maximum(share * (1.0 - marg[MISSING_LEVEL]), marg[:MISSING_LEVEL])
-                table[c] = [*given, float(marg[MISSING_LEVEL])]
-            self.u_given_[i] = table
-
-    def _given(self, levels: Levels) -> npt.NDArray[np.int64]:
-        """Per pair, the group whose conditional u applies (-1: none): of the groups with a
-        conditional u that the pair agrees on (every column of the group present on both
-        sides, exact or close, as in the pairs that u was counted on), the one whose
-        agreement is rarest among random pairs."""
-        n = len(levels[self.names_[0]])
-        given = np.full(n, -1, dtype=np.int64)
-        best = np.zeros(n)
-        for i in self.u_given_:
-            group = self.groups_[i]
-            lv = np.stack([levels[c] for c in group])
-            agree = np.all(lv <= 1, axis=0)
-            log_u = self._log_u_group(levels, i, np.full(n, -1, dtype=np.int64))
-            take = agree & (log_u < best)
-            given[take], best[take] = i, log_u[take]
-        return given
 
     def _em(self, candidates: Levels) -> None:
         """m (anchored) and the prior by EM over every pair, given u."""
@@ -420,20 +311,12 @@ class FellegiSunter:
         if not hasattr(self, "m_"):
             raise NotFittedError("FellegiSunter used before fit: call fit first")
 
-    def _log_u_group(
-        self, levels: Levels, i: int, given: npt.NDArray[np.int64] | None = None
-    ) -> npt.NDArray[np.float64]:
-        """log u of group ``i``: the smallest of its columns' u (the Fréchet upper bound),
-        each column's u given the pair's agreeing group where it has one (:meth:`_given`)."""
+    def _log_u_group(self, levels: Levels, i: int) -> npt.NDArray[np.float64]:
+        """log u of group ``i``: the smallest of its columns' u (the Fréchet upper bound)."""
         group = self.groups_[i]
-        given = self._given(levels) if given is None else given
         out = np.zeros(len(levels[group[0]]))
         for c in group:
-            lv = levels[c].astype(np.int64)
-            u = np.asarray(self.u_marginal_[c])[lv]
-            for k, table in self.u_given_.items():
-                if c in table:
-                    u = np.where(given == k, np.asarray(table[c])[lv], u)
+            u = np.asarray(self.u_marginal_[c])[levels[c].astype(np.int64)]
             out = np.minimum(out, np.log(u))
         return out
 
@@ -456,17 +339,15 @@ class FellegiSunter:
 
     def _log_u(self, levels: Levels) -> npt.NDArray[np.float64]:
         out = np.zeros(len(levels[self.names_[0]]))
-        given = self._given(levels)
         for i in range(len(self.groups_)):
-            out += self._log_u_group(levels, i, given)
+            out += self._log_u_group(levels, i)
         return out
 
     def group_log_ratios(self, levels: Levels) -> dict[str, npt.NDArray[np.float64]]:
         """Each column group's log(m/u) per pair, named ``a+b`` for a group of a and b."""
         self._check()
-        given = self._given(levels)
         return {
-            "+".join(g): self._log_m(levels, g) - self._log_u_group(levels, i, given)
+            "+".join(g): self._log_m(levels, g) - self._log_u_group(levels, i)
             for i, g in enumerate(self.groups_)
         }
 

@@ -48,12 +48,7 @@ import numpy.typing as npt
 import polars as pl
 
 from linker.errors import NotFittedError
-from linker.scoring.fellegi_sunter import (
-    FellegiSunter,
-    agreeing_pairs,
-    comparison_levels,
-    value_groups,
-)
+from linker.scoring.fellegi_sunter import FellegiSunter, comparison_levels, value_groups
 from linker.scoring.selftrained import FastMatcher, _best_two, mean_similarity, pseudo_labels
 
 __all__ = ["CONTEXT_FEATURES", "ZeroLabelScorer", "context_features", "score_candidates"]
@@ -183,7 +178,6 @@ class ZeroLabelScorer:
         names: list[str],
         mostly_matched: bool = True,
         groups: list[list[str]] | None = None,
-        agreeing: dict[tuple[str, ...], pl.DataFrame] | None = None,
     ) -> ZeroLabelScorer:
         """Fit on the candidates' features and those of a uniform sample of all pairs.
 
@@ -199,8 +193,6 @@ class ZeroLabelScorer:
                 :func:`~linker.scoring.selftrained.pseudo_labels`).
             groups: Correlated columns (see
                 :meth:`~linker.scoring.fellegi_sunter.FellegiSunter.fit`).
-            agreeing: Per group, the similarities (as in ``random``) of pairs of one table's
-                records that agree on the group (see ``FellegiSunter.fit``).
         """
         self.names_ = names
         self.feature_names_ = list(features.columns)
@@ -217,13 +209,7 @@ class ZeroLabelScorer:
         cand = comparison_levels({c: features[c].to_numpy() for c in features.columns}, names)
         rand = comparison_levels({c: random[c].to_numpy() for c in random.columns}, names)
         weight = min(self.prior_weight, 0.5 * len(np.unique(left_rows)))
-        given = {
-            g: comparison_levels({c: f[c].to_numpy() for c in f.columns}, names)
-            for g, f in (agreeing or {}).items()
-        }
-        fs = FellegiSunter(prior_weight=weight).fit(
-            cand, rand, n_pairs=n_pairs, groups=groups, agreeing=given
-        )
+        fs = FellegiSunter(prior_weight=weight).fit(cand, rand, n_pairs=n_pairs, groups=groups)
         self.fs_, self.expected_, self.prior_ = fs, fs.expected_matches_, fs.prior_
         anchor = fs.posterior(cand) >= 0.5
         base = mean_similarity(features)
@@ -385,17 +371,6 @@ def score_candidates(
     rl = rng.integers(0, n_left, size)
     rr = rng.integers(0, n_right, size)
     groups = None
-    agreeing: dict[tuple[str, ...], pl.DataFrame] = {}
-
-    def pair_features(
-        left_cols: list[pl.Series], right_cols: list[pl.Series], a: Rows, b: Rows
-    ) -> pl.DataFrame:
-        return pl.DataFrame(
-            column_features(left_cols, right_cols, a, b, names=names)
-            | digit_features(left_cols, right_cols, a, b, names=names)
-            | code_features(left_cols, right_cols, a, b, names=names)
-        )
-
     if self_join:
         # in dedup the random pairs hold the clusters' pairs, and many are not mutual best:
         # the mutual best candidates (the likely duplicates) are left out, and so is a record
@@ -413,14 +388,11 @@ def score_candidates(
         # fit itself drops the few it calls matches; the correlated columns come from each
         # table's own records, which are not matches
         groups = value_groups([left_columns, right_columns], names, seed=seed)
-        for group in groups:  # what non-matches that agree on a group look like elsewhere
-            index = [names.index(c) for c in group]
-            parts = []
-            for table in (left_columns, right_columns):
-                a, b = agreeing_pairs([table[i] for i in index], seed=seed)
-                parts.append(pair_features(table, table, a, b))
-            agreeing[tuple(group)] = pl.concat(parts)
-    random = pair_features(left_columns, right_columns, rl, rr)
+    random = pl.DataFrame(
+        column_features(left_columns, right_columns, rl, rr, names=names)
+        | digit_features(left_columns, right_columns, rl, rr, names=names)
+        | code_features(left_columns, right_columns, rl, rr, names=names)
+    )
     fit_rows = np.flatnonzero(~twin) if twin is not None else np.arange(features.height)
     scorer = ZeroLabelScorer(seed=seed)
     if len(fit_rows):
@@ -433,7 +405,6 @@ def score_candidates(
             names=names,
             mostly_matched=not self_join,
             groups=groups,
-            agreeing=agreeing,
         )
         proba = scorer.predict_proba(features, left_rows, right_rows)
     else:  # every candidate is a twin, or there is no pair at all: nothing to fit
