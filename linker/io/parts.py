@@ -102,16 +102,31 @@ def check_folder(path: str) -> None:
                 f"cannot write parts into {path!r}: it holds other files ({shown}); give a "
                 "new or empty folder (linker replaces only a folder of its own parts)"
             )
-    parent = target.absolute().parent
-    while not parent.exists():  # the folders atomic_parts() will create
-        parent = parent.parent
+    check_writable(path, target, what="parts into ")
+
+
+def check_writable(path: str, target: Path, *, what: str = "") -> None:
+    """Raise a :class:`ConfigError` unless ``target`` can be created where it is asked for.
+
+    The nearest existing folder above ``target`` (the ones between will be created) must be a
+    folder and take a new file; ``what`` goes into the message after "cannot write".
+
+    Example:
+        >>> import tempfile
+        >>> check_writable("x.csv", Path(tempfile.mkdtemp()) / "sub" / "x.csv")
+    """
+    folder = target.absolute().parent
+    while not folder.exists():
+        folder = folder.parent
+    if not folder.is_dir():
+        raise ConfigError(f"cannot write {what}{path!r}: {str(folder)!r} is a file, not a folder")
     try:  # os.access says yes to root on a read-only mount: try a real file
-        fd, probe = tempfile.mkstemp(prefix=".linker-probe.", dir=parent)
+        fd, probe = tempfile.mkstemp(prefix=".linker-probe.", dir=folder)
         os.close(fd)
         os.unlink(probe)
     except OSError as e:
         raise ConfigError(
-            f"cannot write parts into {path!r}: the folder {str(parent)!r} is not writable "
+            f"cannot write {what}{path!r}: the folder {str(folder)!r} is not writable "
             f"({e.strerror}); pick another output path"
         ) from e
 

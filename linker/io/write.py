@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from linker.errors import ConfigError
-from linker.io.parts import check_folder, is_folder_output, write_parts
+from linker.io.parts import check_folder, check_writable, is_folder_output, write_parts
 
 __all__ = ["FORMATS", "atomic_folder", "atomic_write", "check_output", "write"]
 
@@ -183,17 +183,4 @@ def check_output(path: str) -> None:
             f"cannot write {path!r}: {what}; use .csv, .parquet or .pq, a folder ending in / "
             "(Parquet parts), or - for stdout"
         )
-    folder = target.parent
-    while not folder.exists():  # the folders write() will create
-        folder = folder.parent
-    if not folder.is_dir():
-        raise ConfigError(f"cannot write {path!r}: {str(folder)!r} is a file, not a folder")
-    try:  # os.access says yes to root on a read-only mount: try a real file
-        fd, probe = tempfile.mkstemp(prefix=".linker-probe.", dir=folder)
-        os.close(fd)
-        os.unlink(probe)
-    except OSError as e:
-        raise ConfigError(
-            f"cannot write {path!r}: the folder {str(folder)!r} is not writable ({e.strerror}); "
-            "pick another output path"
-        ) from e
+    check_writable(path, target)
