@@ -201,6 +201,29 @@ def value_groups(
     return list(groups.values())
 
 
+def _patterns(levels: Levels, names: Sequence[str]) -> tuple[Levels, npt.NDArray[np.float64]]:
+    """The distinct level patterns of ``levels`` (one per pair) and how many pairs show each.
+
+    Example:
+        >>> lv = {"a": np.array([0, 0, 4], np.int8), "b": np.array([1, 1, 1], np.int8)}
+        >>> pat, count = _patterns(lv, ["a", "b"])
+        >>> pat["a"].tolist(), pat["b"].tolist(), count.tolist()
+        ([0, 4], [1, 1], [2.0, 1.0])
+    """
+    n = len(levels[names[0]])
+    if n == 0:
+        return {c: levels[c][:0] for c in names}, np.zeros(0)
+    if len(names) <= 24:  # 6**24 < 2**63: one integer key per pattern
+        key = np.zeros(n, np.int64)
+        for c in names:
+            key = key * _N + levels[c].astype(np.int64)
+        _, first, count = np.unique(key, return_index=True, return_counts=True)
+    else:
+        stacked = np.stack([levels[c] for c in names], axis=1)
+        _, first, count = np.unique(stacked, axis=0, return_index=True, return_counts=True)
+    return {c: levels[c][first] for c in names}, count.astype(np.float64)
+
+
 class FellegiSunter:
     """Unsupervised Fellegi-Sunter model: u from random pairs, anchored m, prior by EM.
 
@@ -284,18 +307,24 @@ class FellegiSunter:
         self.n_random_ = n_random
 
     def _em(self, candidates: Levels) -> None:
-        """m (anchored) and the prior by EM over every pair, given u."""
+        """m (anchored) and the prior by EM over every pair, given u.
+
+        Pairs with the same levels on every column have the same posterior, so the EM runs
+        over the distinct level patterns (a few thousand, where there may be millions of
+        pairs), each weighted by how many pairs show it: the same sums, far fewer terms.
+        """
         n_pairs = self.n_pairs_
+        patterns, count = _patterns(candidates, self.names_)
         self.m_ = {c: _PRIOR_M.tolist() for c in self.names_}
-        log_u = self._log_u(candidates)
+        log_u = self._log_u(patterns)
         lam = min(0.5, 0.5 * np.sqrt(n_pairs) / n_pairs)
         post = np.zeros(len(log_u))
         for it in range(self.max_iter):  # noqa: B007 - reported after the loop
-            lo = np.log(lam / (1 - lam)) + self._log_m(candidates) - log_u
-            post = 1.0 / (1.0 + np.exp(-np.clip(lo, -50, 50)))
+            lo = np.log(lam / (1 - lam)) + self._log_m(patterns) - log_u
+            post = count / (1.0 + np.exp(-np.clip(lo, -50, 50)))  # expected matches per pattern
             new = min(max(float(post.sum()) / n_pairs, 1e-12), 0.5)
             for c in self.names_:
-                lv = np.minimum(candidates[c], MISSING_LEVEL).astype(np.int64)
+                lv = np.minimum(patterns[c], MISSING_LEVEL).astype(np.int64)
                 w = np.bincount(lv, weights=post, minlength=_N)[: _N - 1]
                 m = (w + self.prior_weight * _PRIOR_M) / (w.sum() + self.prior_weight)
                 self.m_[c] = m.tolist()
