@@ -133,7 +133,9 @@ class ZeroLabelScorer:
     Args:
         rounds: Self-training rounds (the first learns from the anchored pairs).
         seed: Seed of the sample fitted on when there are many pairs.
-        max_fit_pairs: At most this many pseudo-labelled pairs are fitted on per round.
+        max_fit_pairs: At most this many pseudo-labelled pairs are fitted on per round (a
+            seeded sample: the labels and the scores still cover every candidate). The model
+            has a few dozen weights; past about 150,000 pairs more of them only cost time.
         prior_weight: Weight of the Fellegi-Sunter model's prior on the match side, in
             pairs; at most half a pair per left record is used (a batch of 150 records
             could otherwise never outweigh it).
@@ -159,7 +161,7 @@ class ZeroLabelScorer:
         *,
         rounds: int = 3,
         seed: int = 0,
-        max_fit_pairs: int = 500_000,
+        max_fit_pairs: int = 150_000,
         prior_weight: float = 500.0,
     ):
         self.rounds = rounds
