@@ -106,8 +106,12 @@ def pseudo_labels(
     if not mostly_matched:
         cut = max(cut, split_point(margin[mutual]))
     pos = mutual & (margin >= cut)
-    pos_left, pos_right = np.unique(left_rows[pos]), np.unique(right_rows[pos])
-    neg = (np.isin(left_rows, pos_left) | np.isin(right_rows, pos_right)) & ~pos
+    # the other candidates of a positive's records (a mask per side: no sort of millions)
+    has_left = np.zeros(int(left_rows.max()) + 1, dtype=bool)
+    has_left[left_rows[pos]] = True
+    has_right = np.zeros(int(right_rows.max()) + 1, dtype=bool)
+    has_right[right_rows[pos]] = True
+    neg = (has_left[left_rows] | has_right[right_rows]) & ~pos
     labels[neg] = 0
     labels[pos] = 1
     return labels

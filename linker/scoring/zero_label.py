@@ -104,7 +104,7 @@ def _shift(z: npt.NDArray[np.float64], total: float, rows: Rows | None = None) -
     """
     if total <= 0.0:
         return -60.0
-    if total >= (len(z) if rows is None else len(np.unique(rows))):
+    if total >= (len(z) if rows is None else np.count_nonzero(np.bincount(rows))):
         return 60.0  # out of reach: as high as the scores go
     lo, hi, b = -60.0, 60.0, 0.0
     for _ in range(100):
