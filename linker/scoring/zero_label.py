@@ -395,13 +395,15 @@ def score_candidates(
         | digit_features(left_columns, right_columns, rl, rr, names=names)
         | code_features(left_columns, right_columns, rl, rr, names=names)
     )
-    fit_rows = np.flatnonzero(~twin) if twin is not None else np.arange(features.height)
     scorer = ZeroLabelScorer(seed=seed)
-    if len(fit_rows):
+    if twin is not None and twin.any():  # twins are scored 1 below, and not fitted on
+        fit_rows = np.flatnonzero(~twin)
+        fit = (features[fit_rows], left_rows[fit_rows], right_rows[fit_rows])
+    else:  # no copy of what may be millions of pairs
+        fit = (features, left_rows, right_rows)
+    if fit[0].height:
         scorer.fit(
-            features[fit_rows],
-            left_rows[fit_rows],
-            right_rows[fit_rows],
+            *fit,
             random=random,
             n_pairs=n_pairs,
             names=names,
