@@ -1,10 +1,9 @@
 """Candidate generation: ranked lists of right records per left record, unioned, within key blocks.
 
 For every left record the blocker keeps its ``k`` best right records from each list: below
-50,000 right records its ``k`` nearest by embedding cosine and its ``k`` nearest by n-gram
-TF-IDF cosine; from 50,000 (see :class:`Blockers`) the n-gram list and the ``k`` right records that
-share its rarest words and numbers (:mod:`linker.blocking.rare_tokens`), and from 100,000 the
-latter alone.
+20,000 right records its ``k`` nearest by embedding cosine and its ``k`` nearest by n-gram
+TF-IDF cosine; from 20,000 (see :class:`Blockers`) the ``2k`` right records that share its
+rarest words and numbers (:mod:`linker.blocking.rare_tokens`), ranked by n-gram cosine.
 Where lists overlap, the free places of the budget (``k`` per list; ``2k`` for the rare-token
 list alone) go to the next-best of each list in turn. Records identical on every compared column
 (exact twins) always meet, whatever ``k``, through one more list (:mod:`linker.blocking.twins`), and
@@ -56,12 +55,14 @@ class Representations:
 class Blockers:
     """Which candidate lists blocking unions, by the number of right records of a block.
 
-    Below 50,000 right records: the embedding list and the n-gram list (an exact search).
+    Below 20,000 right records: the embedding list and the n-gram list (exact searches).
     From there the rare-token list (:mod:`linker.blocking.rare_tokens`, its candidates ranked by
-    n-gram cosine) takes the place of the embedding list, the weakest of the lists at that size;
-    from 100,000 it is alone, because the approximate n-gram search over the whole table then
-    costs as much as the rest of the link and adds little. The measurements behind these
-    sizes are in ``benchmarks/results/scale_notes.md``.
+    n-gram cosine) alone: the exact searches grow with the square of the table, and on the
+    demo firms at 30,000 and 60,000 rows and on pyJedAI's D10 (23,182 right rows) the
+    rare-token list alone found as many true pairs at a third to a tenth of the CPU, with F1
+    within 0.2 points or better. Below 20,000 the two searches cost little and on small
+    product tables (Abt-Buy, pyJedAI D2) the rare-token list alone lost 0.5-0.9 points of F1.
+    The measurements behind these sizes are in ``benchmarks/results/scale_notes.md``.
 
     Args:
         dense_below: The embedding list is used below this many right records (``None``:
@@ -79,15 +80,15 @@ class Blockers:
         >>> b = Blockers()
         >>> b.lists(10_000, dense=True, sparse=True, columns=True)
         ['dense', 'ngram']
-        >>> b.lists(60_000, dense=True, sparse=True, columns=True)
-        ['ngram', 'tokens']
-        >>> b.lists(100_000, dense=True, sparse=True, columns=True)
+        >>> b.lists(20_000, dense=True, sparse=True, columns=True)
         ['tokens']
+        >>> Blockers(ngram_below=None).lists(20_000, dense=True, sparse=True, columns=True)
+        ['ngram', 'tokens']
     """
 
-    dense_below: int | None = 50_000
-    tokens_from: int | None = 50_000
-    ngram_below: int | None = 100_000
+    dense_below: int | None = 20_000
+    tokens_from: int | None = 20_000
+    ngram_below: int | None = 20_000
     token_max_df: int = 1000
     token_pairs_per_left: int = 100
 
