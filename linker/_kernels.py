@@ -17,6 +17,7 @@ __all__ = [
     "best_per_group",
     "csr_pair_dots",
     "dense_pair_dots",
+    "first_seen",
     "group_best_two",
     "rarest_within",
     "tree_sums",
@@ -367,3 +368,42 @@ def tree_sums(
                 nan_left, value, np.asarray(roots, dtype=np.int64), out,
             )  # fmt: skip
     return out
+
+
+@numba.njit(cache=True, nogil=True)
+def _first_seen(keys: Any, slots: Any, ids: Any, first: Any) -> int:
+    mask = np.uint64(len(slots) - 1)
+    n = 0
+    for i in range(len(keys)):
+        key = keys[i]
+        h = (np.uint64(key) * np.uint64(0x9E3779B97F4A7C15)) >> np.uint64(32)
+        at = h & mask
+        while slots[at] >= 0 and keys[first[slots[at]]] != key:  # linear probing
+            at = (at + np.uint64(1)) & mask
+        if slots[at] < 0:
+            slots[at] = n
+            first[n] = i
+            n += 1
+        ids[i] = slots[at]
+    return n
+
+
+def first_seen(
+    keys: npt.NDArray[np.int64],
+) -> tuple[npt.NDArray[np.integer[Any]], npt.NDArray[np.integer[Any]]]:
+    """Number the distinct ``keys`` in order of first appearance: each key's number, and the
+    position of each number's first appearance (one pass over a hash table, where
+    ``np.unique(..., return_inverse=True)`` sorts).
+
+    Example:
+        >>> ids, first = first_seen(np.array([7, 3, 7, 9, 3]))
+        >>> ids.tolist(), first.tolist()
+        ([0, 1, 0, 2, 1], [0, 1, 3])
+    """
+    keys = np.ascontiguousarray(keys, dtype=np.int64)
+    index = np.int32 if len(keys) < 2**31 else np.int64
+    slots = np.full(1 << (2 * len(keys)).bit_length(), -1, index)  # at most half full
+    ids: npt.NDArray[np.integer[Any]] = np.empty(len(keys), index)
+    first: npt.NDArray[np.integer[Any]] = np.empty(len(keys), index)
+    n = _first_seen(keys, slots, ids, first)
+    return ids, first[:n].copy()

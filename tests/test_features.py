@@ -1,0 +1,47 @@
+"""Pair features: each distinct value pair compared once gives what comparing every pair gives."""
+
+from __future__ import annotations
+
+import numpy as np
+import polars as pl
+from rapidfuzz import fuzz
+
+from linker._kernels import first_seen
+from linker.data.demo import make_demo
+from linker.scoring.features import MISSING, column_features
+
+
+def test_each_pair_gets_the_similarity_of_its_own_values() -> None:
+    left, right, _ = make_demo(500, seed=3)
+    cols = ["name", "city", "state", "zip"]
+    lcols = [left[c] for c in cols]
+    rcols = [right[c].fill_null("") if c != "zip" else right[c] for c in cols]  # nulls too
+    rng = np.random.default_rng(0)
+    li = rng.integers(0, left.height, 3000)
+    ri = rng.integers(0, right.height, 3000)
+    got = column_features(lcols, rcols, li, ri, names=cols, chunk_size=97)
+    for name, lc, rc in zip(cols, lcols, rcols, strict=True):
+        a, b = lc.gather(li).to_list(), rc.gather(ri).to_list()
+        for scorer in ("ratio", "token_set_ratio"):
+            want = np.array(
+                [
+                    MISSING if not x or not y else np.float32(getattr(fuzz, scorer)(x, y)) / 100
+                    for x, y in zip(a, b, strict=True)
+                ],
+                dtype=np.float32,
+            )
+            np.testing.assert_array_equal(got[f"{name}_{scorer}"], want, err_msg=name)
+
+
+def test_no_pairs_give_empty_features() -> None:
+    none = np.zeros(0, np.int64)
+    got = column_features([pl.Series(["a"])], [pl.Series(["b"])], none, none, names=["n"])
+    assert {k: len(v) for k, v in got.items()} == {"n_ratio": 0, "n_token_set_ratio": 0}
+
+
+def test_first_seen_numbers_keys_as_unique_does() -> None:
+    keys = np.random.default_rng(1).integers(-50, 50, 10_000) * 1_000_003
+    ids, first = first_seen(keys)
+    assert np.array_equal(keys[first][ids], keys)
+    assert np.array_equal(first, np.sort(np.unique(keys, return_index=True)[1]))
+    assert np.all(np.diff(first) > 0)  # numbered in order of first appearance
