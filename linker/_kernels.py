@@ -19,6 +19,7 @@ __all__ = [
     "dense_pair_dots",
     "first_seen",
     "group_best_two",
+    "radix_sort",
     "rarest_within",
     "tree_sums",
 ]
@@ -407,3 +408,58 @@ def first_seen(
     first: npt.NDArray[np.integer[Any]] = np.empty(len(keys), index)
     n = _first_seen(keys, slots, ids, first)
     return ids, first[:n].copy()
+
+
+_DIGIT = 8  # bits sorted per pass: 256 buckets, whose counts and write heads stay in L1
+
+
+@numba.njit(cache=True, nogil=True)
+def _radix_sort(keys: Any, buffer: Any) -> Any:
+    n = len(keys)
+    size = 1 << _DIGIT
+    mask = np.uint64(size - 1)
+    used = np.uint64(0)
+    for i in range(n):
+        used |= keys[i]
+    passes = 0
+    while passes * _DIGIT < 64 and (used >> np.uint64(passes * _DIGIT)) != 0:
+        passes += 1
+    counts = np.zeros((passes, size), np.int64)
+    for i in range(n):
+        k = keys[i]
+        for p in range(passes):
+            counts[p, (k >> np.uint64(p * _DIGIT)) & mask] += 1
+    src, dst = keys, buffer
+    for p in range(passes):
+        if counts[p].max() == n:  # one bucket holds every key: the pass moves nothing
+            continue
+        head = np.empty(size, np.int64)
+        total = 0
+        for b in range(size):
+            head[b] = total
+            total += counts[p, b]
+        shift = np.uint64(p * _DIGIT)
+        for i in range(n):
+            k = src[i]
+            b = (k >> shift) & mask
+            dst[head[b]] = k
+            head[b] += 1
+        src, dst = dst, src
+    return src
+
+
+def radix_sort(keys: npt.NDArray[np.uint64]) -> npt.NDArray[np.uint64]:
+    """``keys`` sorted: a least-significant-digit radix sort, 8 bits a pass over the bits in
+    use, passes where every key has the same digit skipped. Several times faster than
+    ``np.sort`` on the 40-bit keys of the n-gram vectorizer; takes a second array of the
+    same size, and may sort ``keys`` in place or return that second array.
+
+    Example:
+        >>> radix_sort(np.array([300, 2, 70000, 2, 1], dtype=np.uint64)).tolist()
+        [1, 2, 2, 300, 70000]
+    """
+    keys = np.ascontiguousarray(keys, dtype=np.uint64)
+    if len(keys) < 2:
+        return keys
+    out: npt.NDArray[np.uint64] = _radix_sort(keys, np.empty_like(keys))
+    return out

@@ -6,7 +6,7 @@ import numpy as np
 import polars as pl
 from rapidfuzz import fuzz
 
-from linker._kernels import first_seen
+from linker._kernels import first_seen, radix_sort
 from linker.data.demo import make_demo
 from linker.scoring.features import MISSING, column_features
 
@@ -45,3 +45,12 @@ def test_first_seen_numbers_keys_as_unique_does() -> None:
     assert np.array_equal(keys[first][ids], keys)
     assert np.array_equal(first, np.sort(np.unique(keys, return_index=True)[1]))
     assert np.all(np.diff(first) > 0)  # numbered in order of first appearance
+
+
+def test_radix_sort_sorts_as_numpy_does() -> None:
+    rng = np.random.default_rng(2)
+    for bits in (1, 9, 40, 64):
+        keys = rng.integers(0, 2**63, 5000, dtype=np.uint64) >> np.uint64(64 - bits)
+        keys[::7] = keys[0]  # repeats
+        assert np.array_equal(radix_sort(keys.copy()), np.sort(keys))
+    assert radix_sort(np.zeros(0, np.uint64)).tolist() == []

@@ -18,8 +18,9 @@ Texts go in chunks of 65,536, so the working memory is bounded; per chunk:
    ``_char_wb_ngrams`` yields becomes one number: its ids as digits in base ``alphabet + 2``,
    first character highest, shorter n-grams padded with 0. Numeric order of these codes is the
    string order sklearn sorts its vocabulary by, so columns come out in sklearn's order;
-4. ``code << 16 | text`` goes into one ``uint64``; sorting those keys and counting runs gives
-   the count of every (n-gram, text) pair, i.e. the CSR entries.
+4. ``code << 16 | text`` goes into one ``uint64``; sorting those keys (a radix sort,
+   :func:`linker._kernels.radix_sort`) and counting runs gives the count of every
+   (n-gram, text) pair, i.e. the CSR entries.
 
 Keys must fit in 64 bits: with more than ~11,500 distinct characters for 4-grams (fewer for longer
 n-grams) the vectorizer falls back to sklearn itself, which gives the same matrix, slowly.
@@ -324,10 +325,12 @@ class NgramVectorizer:
 
     def _pairs(self, texts: Sequence[str | None], table: Codes) -> tuple[Codes, Int32s, Ints]:
         """Distinct (n-gram code, text) pairs of ``texts`` in that order, and their counts."""
+        from linker._kernels import radix_sort  # numba: imported when first needed
+
         bits = _text_bits(len(self.alphabet_), self.ngram_range[1])
         cps, lengths = _codepoints(texts)
         keys = _char_wb(cps, lengths, table, ngram_range=self.ngram_range, text_bits=bits)
-        keys.sort()
+        keys = radix_sort(keys)
         first, count = _runs(keys)
         keys = keys[first]
         return keys >> np.uint64(bits), (keys & np.uint64((1 << bits) - 1)).astype(np.int32), count
