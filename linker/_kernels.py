@@ -19,6 +19,8 @@ __all__ = [
     "dense_pair_dots",
     "first_seen",
     "group_best_two",
+    "near_best",
+    "positions",
     "radix_sort",
     "rarest_within",
     "tree_sums",
@@ -462,4 +464,77 @@ def radix_sort(keys: npt.NDArray[np.uint64]) -> npt.NDArray[np.uint64]:
     if len(keys) < 2:
         return keys
     out: npt.NDArray[np.uint64] = _radix_sort(keys, np.empty_like(keys))
+    return out
+
+
+@numba.njit(parallel=True, cache=True, nogil=True)
+def _near_best(order: Any, start: Any, score: Any, k: int, keep: Any) -> None:
+    for g in numba.prange(len(start) - 1):
+        entries = order[start[g] : start[g + 1]]
+        if len(entries) > k:
+            kth = np.sort(score[entries])[len(entries) - k]
+            for e in entries:
+                keep[e] = score[e] >= kth
+        else:
+            for e in entries:
+                keep[e] = True
+
+
+def near_best(
+    groups: npt.NDArray[np.int64], score: npt.NDArray[np.float32], n_groups: int, k: int
+) -> npt.NDArray[np.bool_]:
+    """Which entries score at least the ``k``-th best score of their group (all of a group
+    of ``k`` or fewer): every entry that a top ``k`` of the group can hold, whatever breaks
+    the ties. ``groups`` are ``0 .. n_groups - 1``; no score is NaN.
+
+    Example:
+        >>> g = np.array([0, 0, 0, 1]); s = np.array([0.2, 0.9, 0.2, 0.1], dtype=np.float32)
+        >>> near_best(g, s, 2, 2).tolist()
+        [True, True, True, True]
+        >>> near_best(g, s, 2, 1).tolist()
+        [False, True, False, True]
+    """
+    keep = np.zeros(len(groups), bool)
+    if len(groups):
+        groups = np.ascontiguousarray(groups, dtype=np.int64)
+        start = np.zeros(n_groups + 1, np.int64)
+        np.cumsum(np.bincount(groups, minlength=n_groups), out=start[1:])
+        with _LAUNCH:
+            _near_best(
+                _group_order(groups, n_groups), start,
+                np.ascontiguousarray(score, dtype=np.float32), k, keep,
+            )  # fmt: skip
+    return keep
+
+
+@numba.njit(cache=True, nogil=True)
+def _positions(keys: Any, queries: Any, slots: Any, out: Any) -> None:
+    mask = np.uint64(len(slots) - 1)
+    multiplier = np.uint64(0x9E3779B97F4A7C15)
+    for i in range(len(keys)):
+        at = ((np.uint64(keys[i]) * multiplier) >> np.uint64(32)) & mask
+        while slots[at] >= 0 and keys[slots[at]] != keys[i]:  # linear probing
+            at = (at + np.uint64(1)) & mask
+        if slots[at] < 0:
+            slots[at] = i
+    for j in range(len(queries)):
+        at = ((np.uint64(queries[j]) * multiplier) >> np.uint64(32)) & mask
+        while slots[at] >= 0 and keys[slots[at]] != queries[j]:
+            at = (at + np.uint64(1)) & mask
+        out[j] = slots[at]
+
+
+def positions(keys: npt.NDArray[np.int64], queries: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+    """Where each of ``queries`` first is in ``keys`` (``-1``: nowhere), through a hash table
+    of ``keys``: no sort of either.
+
+    Example:
+        >>> positions(np.array([7, 3, 9, 3]), np.array([3, 5, 9])).tolist()
+        [1, -1, 2]
+    """
+    keys = np.ascontiguousarray(keys, dtype=np.int64)
+    queries = np.ascontiguousarray(queries, dtype=np.int64)
+    slots = np.full(1 << (2 * len(keys)).bit_length(), -1, np.int64)  # at most half full
+    out = np.empty(len(queries), np.int64)
+    _positions(keys, queries, slots, out)
     return out
