@@ -24,6 +24,7 @@ __all__ = [
     "radix_sort",
     "rarest_within",
     "tree_sums",
+    "unique_codes",
 ]
 
 # numba's default threading layer (workqueue) aborts the process when two threads launch
@@ -538,3 +539,21 @@ def positions(keys: npt.NDArray[np.int64], queries: npt.NDArray[np.int64]) -> np
     out = np.empty(len(queries), np.int64)
     _positions(keys, queries, slots, out)
     return out
+
+
+def unique_codes(codes: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+    """The distinct values of non-negative ``codes``, sorted: what ``np.unique(codes)``
+    gives, through :func:`radix_sort` (numpy 2.4's ``np.unique`` hashes first, and takes
+    about ten times as long as a sort on 10^6 distinct values).
+
+    Example:
+        >>> unique_codes(np.array([5, 0, 5, 2])).tolist()
+        [0, 2, 5]
+    """
+    codes = np.asarray(codes, dtype=np.int64)
+    if len(codes) and codes.min() < 0:
+        raise ValueError("unique_codes takes non-negative codes")
+    ordered = radix_sort(codes.astype(np.uint64))  # a copy: the caller's codes stay as they are
+    keep = np.ones(len(ordered), bool)
+    np.not_equal(ordered[1:], ordered[:-1], out=keep[1:])
+    return ordered[keep].view(np.int64)

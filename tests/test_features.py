@@ -6,7 +6,7 @@ import numpy as np
 import polars as pl
 from rapidfuzz import fuzz
 
-from linker._kernels import first_seen, radix_sort
+from linker._kernels import first_seen, radix_sort, unique_codes
 from linker.data.demo import make_demo
 from linker.scoring.features import MISSING, column_features
 
@@ -54,3 +54,12 @@ def test_radix_sort_sorts_as_numpy_does() -> None:
         keys[::7] = keys[0]  # repeats
         assert np.array_equal(radix_sort(keys.copy()), np.sort(keys))
     assert radix_sort(np.zeros(0, np.uint64)).tolist() == []
+
+
+def test_unique_codes_is_np_unique_and_leaves_its_input() -> None:
+    codes = np.random.default_rng(3).integers(0, 10**12, 20_000)
+    codes[::3] = codes[1]
+    before = codes.copy()
+    assert np.array_equal(unique_codes(codes), np.unique(codes))
+    assert np.array_equal(codes, before)
+    assert unique_codes(np.zeros(0, np.int64)).tolist() == []

@@ -26,7 +26,7 @@ import numpy.typing as npt
 import polars as pl
 import scipy.sparse as sp
 
-from linker._kernels import near_best, positions
+from linker._kernels import near_best, positions, unique_codes
 from linker._progress import progress, want_progress
 from linker.blocking.rare_tokens import PairScore, token_neighbours
 from linker.blocking.twins import find_twins, twin_flags, twin_pairs
@@ -426,7 +426,7 @@ def block(
             rights.append(tr)
     li = np.concatenate(lefts) if lefts else np.zeros(0, np.int64)
     ri = np.concatenate(rights) if rights else np.zeros(0, np.int64)
-    codes = np.unique(li * max(n_right, 1) + ri)  # one int64 per pair: sorts fast at 10^7
+    codes = unique_codes(li * max(n_right, 1) + ri)  # one int64 per pair: a radix sort
     li, ri = codes // max(n_right, 1), codes % max(n_right, 1)
     sims = _rowwise_sims(left, right, li, ri, reused)
     del reused
