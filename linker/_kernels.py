@@ -15,6 +15,7 @@ import numpy.typing as npt
 
 __all__ = [
     "best_per_group",
+    "char_wb_keys",
     "csr_pair_dots",
     "dense_pair_dots",
     "first_seen",
@@ -557,3 +558,107 @@ def unique_codes(codes: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
     keep = np.ones(len(ordered), bool)
     np.not_equal(ordered[1:], ordered[:-1], out=keep[1:])
     return ordered[keep].view(np.int64)
+
+
+@numba.njit(cache=True, nogil=True)
+def _word_ngrams(
+    cps: Any, start: Any, end: Any, white: Any, min_n: int, max_n: int, out: Any
+) -> None:
+    for t in range(len(start)):
+        count = 0
+        i = start[t]
+        while i < end[t]:
+            if white[cps[i]]:
+                i += 1
+                continue
+            j = i
+            while j < end[t] and not white[cps[j]]:
+                j += 1
+            padded = j - i + 2
+            for n in range(min_n, max_n + 1):
+                if n >= padded:  # the whole word, once, and no longer n-gram
+                    count += 1
+                    break
+                count += padded - n + 1
+            i = j
+        out[t] = count
+
+
+@numba.njit(parallel=True, cache=True, nogil=True)
+def _char_wb_keys(
+    cps: Any, start: Any, end: Any, white: Any, table: Any, scale: Any, space: Any,
+    min_n: int, at: Any, keys: Any,
+) -> None:  # fmt: skip
+    max_n = len(scale)
+    for t in numba.prange(len(start)):
+        put = at[t]
+        ids = np.empty(end[t] - start[t] + 2, np.uint64)
+        text = np.uint64(t)
+        i = start[t]
+        while i < end[t]:
+            if white[cps[i]]:
+                i += 1
+                continue
+            j = i
+            while j < end[t] and not white[cps[j]]:
+                j += 1
+            padded = j - i + 2
+            ids[0] = space
+            for q in range(i, j):
+                ids[q - i + 1] = table[cps[q]]
+            ids[padded - 1] = space
+            for n in range(min_n, max_n + 1):
+                whole = n >= padded
+                for p in range(1 if whole else padded - n + 1):
+                    code = text
+                    for q in range(min(n, padded)):
+                        code += ids[p + q] * scale[q]
+                    keys[put] = code
+                    put += 1
+                if whole:
+                    break
+            i = j
+
+
+def char_wb_keys(
+    cps: npt.NDArray[np.uint32],
+    lengths: npt.NDArray[np.int64],
+    table: npt.NDArray[np.uint64],
+    white: npt.NDArray[np.bool_],
+    *,
+    ngram_range: tuple[int, int],
+    text_bits: int,
+) -> npt.NDArray[np.uint64]:
+    """``code << text_bits | text`` for every n-gram scikit-learn's ``_char_wb_ngrams`` yields
+    from the texts laid back to back in ``cps`` (code points, ``lengths`` of each text).
+
+    Words are the runs of code points that ``white`` does not mark, each padded with a space
+    on both sides; ``code`` holds the ids of an n-gram's characters (``table``: code point to
+    id, the space's id for the padding) in base ``table.max() + 1``, first character in the
+    highest of ``ngram_range[1]`` digits, missing ones as 0. A padded word no longer than
+    ``n`` gives itself once, and no longer n-gram. The keys come text by text (on every core;
+    the same keys whatever the threads).
+
+    Example:
+        >>> table = np.zeros(128, np.uint64); table[[32, 97, 98]] = [1, 2, 3]  # " ", "a", "b"
+        >>> white = table == 1
+        >>> keys = char_wb_keys(np.array([97, 98], dtype=np.uint32), np.array([2]), table, white,
+        ...                     ngram_range=(2, 2), text_bits=0)
+        >>> [(int(k) // 4, int(k) % 4) for k in keys]  # the ids of " a", "ab", "b "
+        [(1, 2), (2, 3), (3, 1)]
+    """
+    min_n, max_n = ngram_range
+    radix = int(table.max()) + 1
+    end = np.cumsum(lengths).astype(np.int64)
+    start = end - lengths
+    counts = np.empty(len(lengths), np.int64)
+    _word_ngrams(cps, start, end, white, min_n, max_n, counts)
+    at = np.zeros(len(lengths) + 1, np.int64)
+    np.cumsum(counts, out=at[1:])
+    keys = np.empty(int(at[-1]), np.uint64)
+    scale = np.array([radix ** (max_n - 1 - q) << text_bits for q in range(max_n)], np.uint64)
+    with _LAUNCH:
+        _char_wb_keys(
+            cps, start, end, white, table, scale, table[0x20], min_n, at, keys,
+        )  # fmt: skip
+    return keys

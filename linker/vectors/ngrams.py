@@ -428,37 +428,13 @@ def _char_wb(
     ``code`` packs the character ids (``table`` maps code points to ids) in base
     ``table.max() + 1``, first character in the highest digit, missing ones as 0.
     """
-    min_n, max_n = ngram_range
-    radix = int(table.max()) + 1
+    from linker._kernels import char_wb_keys  # numba: imported when first needed
+
     white = np.zeros(len(table), bool)
     white[list(_WHITESPACE)] = True
-    white_at = white[cps]
-    starts = np.ones(len(cps), bool)
-    starts[1:] = white_at[:-1]
-    offsets = np.cumsum(lengths) - lengths
-    starts[offsets[lengths > 0]] = True
-    chars = np.flatnonzero(~white_at)
-    word_start = chars[starts[chars]]
-    word = np.cumsum(starts[chars]) - 1
-    word_text = np.searchsorted(offsets, word_start, side="right").astype(np.uint64) - 1
-    length = np.bincount(word, minlength=len(word_text)) + 2  # padded with a space each side
-    end = np.cumsum(length)
-    total = int(end[-1]) if len(end) else 0
-    stream = np.zeros(total + max_n, np.uint64)
-    stream[:total] = table[_SPACE]
-    stream[np.arange(len(chars)) + 2 * word + 1] = table[cps[chars]]
-    room = np.repeat(end, length) - np.arange(total)  # characters left in the word
-    key = np.repeat(word_text, length)
-    digit = np.empty(total, np.uint64)
-    keys = []
-    for n in range(1, max_n + 1):
-        scale = np.uint64(radix ** (max_n - n) << text_bits)
-        key += np.multiply(stream[n - 1 : n - 1 + total], scale, out=digit)
-        if n < min_n:  # sklearn yields a padded word shorter than min_n once, whole
-            keys.append(key[(end - length)[length == n]])
-        else:
-            keys.append(key[room >= n])
-    return np.concatenate(keys)
+    return char_wb_keys(
+        cps, lengths, table, white, ngram_range=ngram_range, text_bits=text_bits
+    )  # fmt: skip
 
 
 def _stack(blocks: list[sp.csr_matrix], n_cols: int) -> sp.csr_matrix:
