@@ -26,6 +26,7 @@ __all__ = [
     "rarest_within",
     "tree_sums",
     "unique_codes",
+    "unit_rows",
 ]
 
 # numba's default threading layer (workqueue) aborts the process when two threads launch
@@ -718,3 +719,53 @@ def char_wb_keys(
             cps, start, end, white, table, scale, table[0x20], min_n, at, keys,
         )  # fmt: skip
     return keys
+
+
+@numba.njit(cache=True, nogil=True)
+def _unit_rows(row: Any, col: Any, value: Any, indptr: Any, indices: Any, data: Any) -> None:
+    for e in range(len(row)):
+        indptr[row[e] + 1] += 1
+    for r in range(len(indptr) - 1):
+        indptr[r + 1] += indptr[r]
+    head = indptr[:-1].copy()
+    for e in range(len(row)):  # a stable counting sort by row: each row keeps the entries' order
+        at = head[row[e]]
+        indices[at] = col[e]
+        data[at] = value[e]
+        head[row[e]] += 1
+    for r in range(len(indptr) - 1):
+        s = 0.0
+        for p in range(indptr[r], indptr[r + 1]):
+            s += data[p] * data[p]  # float32 squares, added in float64
+        norm = np.sqrt(s) if s > 0 else 1.0
+        for p in range(indptr[r], indptr[r + 1]):
+            data[p] = data[p] / norm
+
+
+def unit_rows(
+    row: npt.NDArray[np.integer[Any]],
+    col: npt.NDArray[np.int32],
+    value: npt.NDArray[np.float32],
+    n_rows: int,
+) -> tuple[npt.NDArray[np.int32], npt.NDArray[np.int32], npt.NDArray[np.float32]]:
+    """CSR ``(indptr, indices, data)`` of the entries ``(row, col, value)`` with every row
+    divided by its L2 norm, as scikit-learn's ``normalize`` does it (float32 squares summed
+    in float64, each value divided in float64 and rounded to float32 once).
+
+    The entries keep their order within a row (a stable counting sort by row), so entries
+    in column order give canonical rows; what ``scipy.sparse.csr_matrix((value, (row,
+    col)))`` and a normalisation give, in one pass over the entries instead of several.
+
+    Example:
+        >>> indptr, indices, data = unit_rows(np.array([1, 0, 1]), np.array([0, 2, 1], np.int32),
+        ...                                   np.array([3, 5, 4], np.float32), 3)
+        >>> indptr.tolist(), indices.tolist(), data.tolist()
+        ([0, 1, 3, 3], [2, 0, 1], [1.0, 0.6000000238418579, 0.800000011920929])
+    """
+    indptr: npt.NDArray[np.int32] = np.zeros(n_rows + 1, np.int32)  # a chunk: < 2**31 entries
+    indices = np.empty(len(row), np.int32)
+    data = np.empty(len(row), np.float32)
+    if len(row) >= 2**31:
+        raise ValueError("unit_rows takes fewer than 2**31 entries (int32 row pointers)")
+    _unit_rows(np.ascontiguousarray(row), col, value, indptr, indices, data)
+    return indptr, indices, data

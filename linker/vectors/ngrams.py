@@ -317,8 +317,11 @@ class NgramVectorizer:
         if self.sublinear_tf:
             np.log(tf, out=tf)
             tf += np.float32(1)
-        m = sp.csr_matrix((tf * self.idf_[col], (doc, col)), shape=(n_texts, len(self.codes_)))
-        return _normalize(m)
+        from linker._kernels import unit_rows  # numba: imported when first needed
+
+        # entries in n-gram order, so each row's columns come out sorted
+        rows = unit_rows(doc, col, tf * self.idf_[col], n_texts)
+        return sp.csr_matrix(rows[::-1], shape=(n_texts, len(self.codes_)))
 
     def _chunks(self, texts: Sequence[str | None]) -> Iterator[Sequence[str | None]]:
         return _chunks(texts, 1 << _text_bits(len(self.alphabet_), self.ngram_range[1]))
@@ -452,14 +455,3 @@ def _stack(blocks: list[sp.csr_matrix], n_cols: int) -> sp.csr_matrix:
         indptr[row + 1 : row + 1 + b.shape[0]] = b.indptr[1:] + at
         at, row = at + b.nnz, row + b.shape[0]
     return sp.csr_matrix((data, indices, indptr), shape=(n_rows, n_cols))
-
-
-def _normalize(m: sp.csr_matrix) -> sp.csr_matrix:
-    """Divide each row by its L2 norm, as sklearn's ``normalize``: float32 squares summed in
-    float64."""
-    rows = np.diff(m.indptr)
-    sums = np.bincount(np.repeat(np.arange(len(rows)), rows), np.square(m.data), len(rows))
-    norms = np.sqrt(sums)
-    norms[norms == 0] = 1.0
-    m.data = (m.data / np.repeat(norms, rows)).astype(np.float32)
-    return m
