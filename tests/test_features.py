@@ -6,9 +6,10 @@ import numpy as np
 import polars as pl
 from rapidfuzz import fuzz
 
-from linker._kernels import first_seen, radix_sort, unique_codes
+from linker._kernels import first_seen
 from linker.data.demo import make_demo
 from linker.scoring.features import MISSING, column_features
+from linker.vectors._keys import radix_sort, unique_codes
 
 
 def test_each_pair_gets_the_similarity_of_its_own_values() -> None:

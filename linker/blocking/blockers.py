@@ -26,11 +26,12 @@ import numpy.typing as npt
 import polars as pl
 import scipy.sparse as sp
 
-from linker._kernels import near_best, positions, unique_codes
+from linker._kernels import near_best, positions
 from linker._progress import progress, want_progress
 from linker.blocking.rare_tokens import PairScore, token_neighbours
 from linker.blocking.twins import find_twins, twin_flags, twin_pairs
 from linker.errors import ConfigError
+from linker.vectors._keys import unique_codes
 from linker.vectors.ann import AnnParams, SearchMethod, pair_dots, search
 
 if TYPE_CHECKING:

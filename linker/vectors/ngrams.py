@@ -19,7 +19,7 @@ Texts go in chunks of 65,536, so the working memory is bounded; per chunk:
    first character highest, shorter n-grams padded with 0. Numeric order of these codes is the
    string order sklearn sorts its vocabulary by, so columns come out in sklearn's order;
 4. ``code << 16 | text`` goes into one ``uint64``; sorting those keys (a radix sort,
-   :func:`linker._kernels.radix_sort`) and counting runs gives the count of every
+   :func:`linker.vectors._keys.radix_sort`) and counting runs gives the count of every
    (n-gram, text) pair, i.e. the CSR entries.
 
 Keys must fit in 64 bits: with more than ~11,500 distinct characters for 4-grams (fewer for longer
@@ -317,7 +317,7 @@ class NgramVectorizer:
         if self.sublinear_tf:
             np.log(tf, out=tf)
             tf += np.float32(1)
-        from linker._kernels import unit_rows  # numba: imported when first needed
+        from linker.vectors._keys import unit_rows  # numba: imported when first needed
 
         # entries in n-gram order, so each row's columns come out sorted
         rows = unit_rows(doc, col, tf * self.idf_[col], n_texts)
@@ -328,7 +328,7 @@ class NgramVectorizer:
 
     def _pairs(self, texts: Sequence[str | None], table: Codes) -> tuple[Codes, Int32s, Ints]:
         """Distinct (n-gram code, text) pairs of ``texts`` in that order, and their counts."""
-        from linker._kernels import radix_sort  # numba: imported when first needed
+        from linker.vectors._keys import radix_sort  # numba: imported when first needed
 
         bits = _text_bits(len(self.alphabet_), self.ngram_range[1])
         cps, lengths = _codepoints(texts)
@@ -431,7 +431,7 @@ def _char_wb(
     ``code`` packs the character ids (``table`` maps code points to ids) in base
     ``table.max() + 1``, first character in the highest digit, missing ones as 0.
     """
-    from linker._kernels import char_wb_keys  # numba: imported when first needed
+    from linker.vectors._keys import char_wb_keys  # numba: imported when first needed
 
     white = np.zeros(len(table), bool)
     white[list(_WHITESPACE)] = True
