@@ -65,8 +65,11 @@ def column_features(
     out: dict[str, npt.NDArray[np.float32]] = {}
     for name, lc, rc in zip(names, left_cols, right_cols, strict=True):
         lid, rid = _value_ids(lc), _value_ids(rc)
-        width = np.int64(rid.max() + 1 if len(rid) else 1)
-        where, first = first_seen(lid[left_rows] * width + rid[right_rows])
+        pair = lid[left_rows]  # then the pair's value pair as one int64, built in place
+        pair *= np.int64(rid.max() + 1 if len(rid) else 1)
+        pair += rid[right_rows]
+        where, first = first_seen(pair)
+        del pair
         sims = _similarities(lc, rc, left_rows[first], right_rows[first], chunk_size)
         for scorer, values in zip(_SCORERS, sims, strict=True):
             out[f"{name}_{scorer}"] = values[where]
