@@ -17,7 +17,10 @@ __all__ = [
     "best_per_group",
     "csr_pair_dots",
     "dense_pair_dots",
+    "first_seen",
     "group_best_two",
+    "near_best",
+    "positions",
     "rarest_within",
     "tree_sums",
 ]
@@ -42,6 +45,14 @@ def _group_order(rows: Any, n_groups: int) -> Any:
     return order
 
 
+@numba.njit(cache=True, nogil=True, inline="always")
+def _row_dot(row: Any, b_idx: Any, b_val: Any, start: int, end: int, s: float) -> float:
+    """``s`` plus the products of ``b``'s entries ``start .. end`` with the spread row."""
+    for q in range(start, end):  # in column order
+        s += row[b_idx[q]] * b_val[q]
+    return s
+
+
 @numba.njit(parallel=True, cache=True, nogil=True)
 def _csr_pair_dots(
     a_ptr: Any, a_idx: Any, a_val: Any, b_ptr: Any, b_idx: Any, b_val: Any,
@@ -51,7 +62,8 @@ def _csr_pair_dots(
     for part in numba.prange(n_slices):
         row = np.zeros(n_cols, a_val.dtype)  # the current a row, spread out
         current = -1
-        for u in range(part * n // n_slices, (part + 1) * n // n_slices):
+        u, stop = part * n // n_slices, (part + 1) * n // n_slices
+        while u < stop:
             t = order[u]
             r = a_rows[t]
             if r != current:
@@ -61,10 +73,29 @@ def _csr_pair_dots(
                 for p in range(a_ptr[r], a_ptr[r + 1]):
                     row[a_idx[p]] = a_val[p]
                 current = r
-            s = 0.0
-            for q in range(b_ptr[b_rows[t]], b_ptr[b_rows[t] + 1]):  # in column order
-                s += row[b_idx[q]] * b_val[q]
-            out[t] = s
+            if u + 3 < stop and a_rows[order[u + 3]] == r:  # four pairs of this a row
+                # four b rows read side by side: four chains of additions in flight instead
+                # of one (each dot still adds its own products in its own order)
+                t1, t2, t3 = order[u + 1], order[u + 2], order[u + 3]
+                q0, e0 = b_ptr[b_rows[t]], b_ptr[b_rows[t] + 1]
+                q1, e1 = b_ptr[b_rows[t1]], b_ptr[b_rows[t1] + 1]
+                q2, e2 = b_ptr[b_rows[t2]], b_ptr[b_rows[t2] + 1]
+                q3, e3 = b_ptr[b_rows[t3]], b_ptr[b_rows[t3] + 1]
+                s0 = s1 = s2 = s3 = 0.0
+                m = min(e0 - q0, e1 - q1, e2 - q2, e3 - q3)
+                for j in range(m):
+                    s0 += row[b_idx[q0 + j]] * b_val[q0 + j]
+                    s1 += row[b_idx[q1 + j]] * b_val[q1 + j]
+                    s2 += row[b_idx[q2 + j]] * b_val[q2 + j]
+                    s3 += row[b_idx[q3 + j]] * b_val[q3 + j]
+                out[t] = _row_dot(row, b_idx, b_val, q0 + m, e0, s0)
+                out[t1] = _row_dot(row, b_idx, b_val, q1 + m, e1, s1)
+                out[t2] = _row_dot(row, b_idx, b_val, q2 + m, e2, s2)
+                out[t3] = _row_dot(row, b_idx, b_val, q3 + m, e3, s3)
+                u += 4
+            else:
+                out[t] = _row_dot(row, b_idx, b_val, b_ptr[b_rows[t]], b_ptr[b_rows[t] + 1], 0.0)
+                u += 1
 
 
 def csr_pair_dots(
@@ -77,8 +108,9 @@ def csr_pair_dots(
     their ``a`` row (a counting sort, unless ``a_rows`` is sorted already), on every core;
     each ``a`` row is spread into a dense vector once per group, and each ``b`` row reads its
     entries from there: one pass over the ``b`` row with no branches, instead of a merge of
-    two sorted lists. The products are added in the ``b`` row's column order, as the merge
-    added them (the columns ``a`` lacks add zeros), so the dots are the same to the bit.
+    two sorted lists; four pairs of a group go side by side, so four chains of additions are
+    in flight. The products are added in the ``b`` row's column order, as the merge added
+    them (the columns ``a`` lacks add zeros), so the dots are the same to the bit.
     A matrix whose column indices are not sorted, or repeat, is made canonical in a copy:
     the inputs may be read-only (Ray's shared memory).
 
@@ -112,22 +144,49 @@ def _canonical(m: Any) -> Any:
 
 @numba.njit(parallel=True, cache=True, nogil=True)
 def _dense_pair_dots(a: Any, b: Any, a_rows: Any, b_rows: Any, out: Any) -> None:
-    for t in numba.prange(len(a_rows)):
-        x, y = a[a_rows[t]], b[b_rows[t]]
-        s = 0.0
-        for c in range(x.shape[0]):
-            s += x[c] * y[c]
-        out[t] = s
+    # four pairs side by side: four chains of additions in flight (each in its own order)
+    for g in numba.prange((len(a_rows) + 3) // 4):
+        t = 4 * g
+        if t + 3 < len(a_rows):
+            x0, y0, x1, y1 = a[a_rows[t]], b[b_rows[t]], a[a_rows[t + 1]], b[b_rows[t + 1]]
+            x2, y2, x3, y3 = a[a_rows[t + 2]], b[b_rows[t + 2]], a[a_rows[t + 3]], b[b_rows[t + 3]]
+            s0 = s1 = s2 = s3 = 0.0
+            for c in range(x0.shape[0]):
+                s0 += x0[c] * y0[c]
+                s1 += x1[c] * y1[c]
+                s2 += x2[c] * y2[c]
+                s3 += x3[c] * y3[c]
+            out[t], out[t + 1], out[t + 2], out[t + 3] = s0, s1, s2, s3
+        else:
+            for u in range(t, len(a_rows)):
+                x, y = a[a_rows[u]], b[b_rows[u]]
+                s = 0.0
+                for c in range(x.shape[0]):
+                    s += x[c] * y[c]
+                out[u] = s
 
 
 @numba.njit(parallel=True, cache=True, nogil=True)
 def _half_pair_dots(a: Any, b: Any, half: Any, a_rows: Any, b_rows: Any, out: Any) -> None:
-    for t in numba.prange(len(a_rows)):
-        x, y = a[a_rows[t]], b[b_rows[t]]
-        s = 0.0
-        for c in range(x.shape[0]):
-            s += half[x[c]] * half[y[c]]
-        out[t] = s
+    for g in numba.prange((len(a_rows) + 3) // 4):  # four pairs side by side, as above
+        t = 4 * g
+        if t + 3 < len(a_rows):
+            x0, y0, x1, y1 = a[a_rows[t]], b[b_rows[t]], a[a_rows[t + 1]], b[b_rows[t + 1]]
+            x2, y2, x3, y3 = a[a_rows[t + 2]], b[b_rows[t + 2]], a[a_rows[t + 3]], b[b_rows[t + 3]]
+            s0 = s1 = s2 = s3 = 0.0
+            for c in range(x0.shape[0]):
+                s0 += half[x0[c]] * half[y0[c]]
+                s1 += half[x1[c]] * half[y1[c]]
+                s2 += half[x2[c]] * half[y2[c]]
+                s3 += half[x3[c]] * half[y3[c]]
+            out[t], out[t + 1], out[t + 2], out[t + 3] = s0, s1, s2, s3
+        else:
+            for u in range(t, len(a_rows)):
+                x, y = a[a_rows[u]], b[b_rows[u]]
+                s = 0.0
+                for c in range(x.shape[0]):
+                    s += half[x[c]] * half[y[c]]
+                out[u] = s
 
 
 # the float32 value of every float16 bit pattern (numba has no float16 arithmetic)
@@ -366,4 +425,116 @@ def tree_sums(
                 np.ascontiguousarray(X, dtype=np.float64), feature, threshold, left, right, leaf,
                 nan_left, value, np.asarray(roots, dtype=np.int64), out,
             )  # fmt: skip
+    return out
+
+
+@numba.njit(cache=True, nogil=True)
+def _first_seen(keys: Any, slots: Any, ids: Any, first: Any) -> int:
+    mask = np.uint64(len(slots) - 1)
+    n = 0
+    for i in range(len(keys)):
+        key = keys[i]
+        h = (np.uint64(key) * np.uint64(0x9E3779B97F4A7C15)) >> np.uint64(32)
+        at = h & mask
+        while slots[at] >= 0 and keys[first[slots[at]]] != key:  # linear probing
+            at = (at + np.uint64(1)) & mask
+        if slots[at] < 0:
+            slots[at] = n
+            first[n] = i
+            n += 1
+        ids[i] = slots[at]
+    return n
+
+
+def first_seen(
+    keys: npt.NDArray[np.int64],
+) -> tuple[npt.NDArray[np.integer[Any]], npt.NDArray[np.integer[Any]]]:
+    """Number the distinct ``keys`` in order of first appearance: each key's number, and the
+    position of each number's first appearance (one pass over a hash table, where
+    ``np.unique(..., return_inverse=True)`` sorts).
+
+    Example:
+        >>> ids, first = first_seen(np.array([7, 3, 7, 9, 3]))
+        >>> ids.tolist(), first.tolist()
+        ([0, 1, 0, 2, 1], [0, 1, 3])
+    """
+    keys = np.ascontiguousarray(keys, dtype=np.int64)
+    index = np.int32 if len(keys) < 2**31 else np.int64
+    slots = np.full(1 << (2 * len(keys)).bit_length(), -1, index)  # at most half full
+    ids: npt.NDArray[np.integer[Any]] = np.empty(len(keys), index)
+    first: npt.NDArray[np.integer[Any]] = np.empty(len(keys), index)
+    n = _first_seen(keys, slots, ids, first)
+    return ids, first[:n].copy()
+
+
+@numba.njit(parallel=True, cache=True, nogil=True)
+def _near_best(order: Any, start: Any, score: Any, k: int, keep: Any) -> None:
+    for g in numba.prange(len(start) - 1):
+        entries = order[start[g] : start[g + 1]]
+        if len(entries) > k:
+            kth = np.sort(score[entries])[len(entries) - k]
+            for e in entries:
+                keep[e] = score[e] >= kth
+        else:
+            for e in entries:
+                keep[e] = True
+
+
+def near_best(
+    groups: npt.NDArray[np.int64], score: npt.NDArray[np.float32], n_groups: int, k: int
+) -> npt.NDArray[np.bool_]:
+    """Which entries score at least the ``k``-th best score of their group (all of a group
+    of ``k`` or fewer): every entry that a top ``k`` of the group can hold, whatever breaks
+    the ties. ``groups`` are ``0 .. n_groups - 1``; no score is NaN.
+
+    Example:
+        >>> g = np.array([0, 0, 0, 1]); s = np.array([0.2, 0.9, 0.2, 0.1], dtype=np.float32)
+        >>> near_best(g, s, 2, 2).tolist()
+        [True, True, True, True]
+        >>> near_best(g, s, 2, 1).tolist()
+        [False, True, False, True]
+    """
+    keep = np.zeros(len(groups), bool)
+    if len(groups):
+        groups = np.ascontiguousarray(groups, dtype=np.int64)
+        start = np.zeros(n_groups + 1, np.int64)
+        np.cumsum(np.bincount(groups, minlength=n_groups), out=start[1:])
+        with _LAUNCH:
+            _near_best(
+                _group_order(groups, n_groups), start,
+                np.ascontiguousarray(score, dtype=np.float32), k, keep,
+            )  # fmt: skip
+    return keep
+
+
+@numba.njit(cache=True, nogil=True)
+def _positions(keys: Any, queries: Any, slots: Any, out: Any) -> None:
+    mask = np.uint64(len(slots) - 1)
+    multiplier = np.uint64(0x9E3779B97F4A7C15)
+    for i in range(len(keys)):
+        at = ((np.uint64(keys[i]) * multiplier) >> np.uint64(32)) & mask
+        while slots[at] >= 0 and keys[slots[at]] != keys[i]:  # linear probing
+            at = (at + np.uint64(1)) & mask
+        if slots[at] < 0:
+            slots[at] = i
+    for j in range(len(queries)):
+        at = ((np.uint64(queries[j]) * multiplier) >> np.uint64(32)) & mask
+        while slots[at] >= 0 and keys[slots[at]] != queries[j]:
+            at = (at + np.uint64(1)) & mask
+        out[j] = slots[at]
+
+
+def positions(keys: npt.NDArray[np.int64], queries: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+    """Where each of ``queries`` first is in ``keys`` (``-1``: nowhere), through a hash table
+    of ``keys``: no sort of either.
+
+    Example:
+        >>> positions(np.array([7, 3, 9, 3]), np.array([3, 5, 9])).tolist()
+        [1, -1, 2]
+    """
+    keys = np.ascontiguousarray(keys, dtype=np.int64)
+    queries = np.ascontiguousarray(queries, dtype=np.int64)
+    slots = np.full(1 << (2 * len(keys)).bit_length(), -1, np.int64)  # at most half full
+    out = np.empty(len(queries), np.int64)
+    _positions(keys, queries, slots, out)
     return out

@@ -349,3 +349,42 @@ def test_twins_stay_within_their_key_block() -> None:
     pairs = block(side, side, k=2, groups=groups).pairs
     assert ((pairs["left_row"] < 10) == (pairs["right_row"] < 10)).all()
     assert {(i, i) for i in range(20)} <= pairs_of(pairs)
+
+
+@pytest.mark.parametrize("grouped", [False, True])
+@pytest.mark.parametrize("self_join", [False, True])
+def test_token_list_similarities_read_back_are_the_cosines(grouped: bool, self_join: bool) -> None:
+    from linker.data.demo import make_demo
+    from linker.vectors.ann import pair_dots
+
+    left_df, right_df, _ = make_demo(600, seed=4)
+    if self_join:
+        right_df = left_df
+    cols = ["name", "street", "city", "zip"]
+
+    def texts(df: pl.DataFrame) -> list[str]:
+        return df.select(pl.concat_str(cols, separator=" ", ignore_nulls=True))[:, 0].to_list()
+
+    vec = NgramVectorizer().fit(texts(left_df) + texts(right_df))
+    rng = np.random.default_rng(0)
+
+    def side(df: pl.DataFrame) -> Representations:
+        columns = [df[c].fill_null("") for c in cols]
+        return Representations(unit(rng, df.height), vec.transform(texts(df)), columns=columns)
+
+    left = side(left_df)
+    right = left if self_join else side(right_df)
+    groups = key_groups(
+        left_df.select("state"), right_df.select("state"), n_left=left_df.height,
+        n_right=right_df.height,
+    ) if grouped else None  # fmt: skip
+    only_tokens = Blockers(dense_below=0, tokens_from=0, ngram_below=0)
+    pairs = block(left, right, k=3, groups=groups, self_join=self_join, blockers=only_tokens).pairs
+    assert pairs.height > 3 * left_df.height
+    li, ri = pairs["left_row"].to_numpy(), pairs["right_row"].to_numpy()
+    for name, lv, rv in (
+        ("ngram_sim", left.sparse, right.sparse),
+        ("dense_sim", left.dense, right.dense),
+    ):
+        want = np.clip(pair_dots(lv, rv, li, ri), 0, 1)
+        np.testing.assert_array_equal(pairs[name].to_numpy(), want)

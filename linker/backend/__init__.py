@@ -48,10 +48,11 @@ Vectors: TypeAlias = Matrix | sp.csr_matrix
 
 
 class LocalBackend:
-    """Run every stage in this process, the features in chunks of ``chunk_size`` pairs.
+    """Run every stage in this process, the features in chunks of ``chunk_size`` value pairs.
 
     Args:
-        chunk_size: Pairs per feature chunk: bounds the Python strings held at once.
+        chunk_size: Distinct value pairs per feature chunk: bounds the Python strings held
+            at once.
 
     Example:
         >>> import numpy as np
@@ -101,17 +102,9 @@ class LocalBackend:
         """See :meth:`Backend.features`."""
         from linker.scoring.features import column_features
 
-        parts = [
-            column_features(
-                left_cols,
-                right_cols,
-                left_rows[start : start + self.chunk_size],
-                right_rows[start : start + self.chunk_size],
-                names=names,
-            )
-            for start in range(0, max(len(left_rows), 1), self.chunk_size)
-        ]
-        return {key: np.concatenate([p[key] for p in parts]) for key in parts[0]}
+        return column_features(
+            left_cols, right_cols, left_rows, right_rows, names=names, chunk_size=self.chunk_size
+        )
 
     def unit_runner(self) -> UnitRunner:
         """Decisions per component run here (:class:`~linker.decide.runner.InProcess`)."""

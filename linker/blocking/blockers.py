@@ -25,10 +25,12 @@ import numpy.typing as npt
 import polars as pl
 import scipy.sparse as sp
 
+from linker._kernels import near_best, positions
 from linker._progress import progress, want_progress
 from linker.blocking.rare_tokens import PairScore, token_neighbours
 from linker.blocking.twins import find_twins, twin_flags, twin_pairs
 from linker.errors import ConfigError
+from linker.vectors._keys import unique_codes
 from linker.vectors.ann import AnnParams, SearchMethod, pair_dots, search
 
 if TYPE_CHECKING:
@@ -229,26 +231,70 @@ def _interleave(lists: list[npt.NDArray[np.int64]], budget: int) -> npt.NDArray[
     return result
 
 
+class _Reused:
+    """The pair similarities the rare-token list ranked its candidates by, kept for the pairs
+    each left row's top list can hold (its best ``k``, ties included): the candidates'
+    similarity of that space is then read back instead of computed a second time.
+
+    Args:
+        n_right: Right rows of the whole table (pairs are kept as one ``int64`` each).
+    """
+
+    def __init__(self, n_right: int) -> None:
+        self.n_right = max(n_right, 1)
+        self.space: str | None = None
+        self.codes: list[Rows] = []
+        self.sims: list[npt.NDArray[np.float32]] = []
+
+    def ranking(
+        self, left: Representations, right: Representations, lrows: Rows, rrows: Rows, k: int
+    ) -> PairScore | None:
+        """How the rare-token list ranks the candidates of one group, keeping what it can
+        reuse: n-gram cosine, else embedding cosine (``None``: neither side has vectors)."""
+        spaces = (("ngram_sim", left.sparse, right.sparse), ("dense_sim", left.dense, right.dense))
+        usable = [(space, lv, rv) for space, lv, rv in spaces if lv is not None and rv is not None]
+        if not usable:
+            return None
+        self.space, lv, rv = usable[0]
+        lm, rm = _rows(lv, lrows), _rows(rv, rrows)
+
+        def score(li: Rows, ri: Rows) -> npt.NDArray[np.float32]:
+            sims = pair_dots(lm, rm, li, ri)
+            if len(li):
+                low = int(li.min())
+                keep = near_best(li - low, sims, int(li.max()) - low + 1, k)
+                self.codes.append(lrows[li[keep]] * self.n_right + rrows[ri[keep]])
+                self.sims.append(sims[keep])
+            return sims
+
+        return score
+
+    def read(self, space: str, li: Rows, ri: Rows, dots: PairScore) -> npt.NDArray[np.float32]:
+        """The ``space`` similarity of the pairs ``(li, ri)`` (global rows): kept ones read
+        back, the others from ``dots``."""
+        if space != self.space or not self.codes:
+            return dots(li, ri)
+        at = positions(np.concatenate(self.codes), li * self.n_right + ri)
+        out = np.concatenate(self.sims)[np.maximum(at, 0)]
+        missing = np.flatnonzero(at < 0)
+        if len(missing):
+            out[missing] = dots(li[missing], ri[missing])
+        return out
+
+
 def _rowwise_sims(
-    left: Representations, right: Representations, li: Rows, ri: Rows
+    left: Representations, right: Representations, li: Rows, ri: Rows, reused: _Reused
 ) -> dict[str, npt.NDArray[np.float32]]:
     out: dict[str, npt.NDArray[np.float32]] = {}
-    if left.dense is not None and right.dense is not None:
-        out["dense_sim"] = pair_dots(left.dense, right.dense, li, ri)
-    if left.sparse is not None and right.sparse is not None:
-        out["ngram_sim"] = pair_dots(left.sparse, right.sparse, li, ri)
-    return {k: np.clip(v, 0.0, 1.0) for k, v in out.items()}
-
-
-def _pair_score(
-    left: Representations, right: Representations, lrows: Rows, rrows: Rows
-) -> PairScore | None:
-    """How the rare-token list ranks its candidates: n-gram cosine, else embedding cosine."""
-    for lv, rv in ((left.sparse, right.sparse), (left.dense, right.dense)):
+    spaces = (("dense_sim", left.dense, right.dense), ("ngram_sim", left.sparse, right.sparse))
+    for space, lv, rv in spaces:
         if lv is not None and rv is not None:
-            lm, rm = _rows(lv, lrows), _rows(rv, rrows)
-            return lambda li, ri: pair_dots(lm, rm, li, ri)
-    return None
+
+            def dots(a: Rows, b: Rows, lv: Any = lv, rv: Any = rv) -> npt.NDArray[np.float32]:
+                return pair_dots(lv, rv, a, b)
+
+            out[space] = reused.read(space, li, ri, dots)
+    return {k: np.clip(v, 0.0, 1.0) for k, v in out.items()}
 
 
 def _lists(
@@ -263,6 +309,7 @@ def _lists(
     params: AnnParams,
     blockers: Blockers,
     backend: Backend | None,
+    reused: _Reused,
 ) -> tuple[list[Rows], int]:
     """Each blocker's best right rows of every left row in one group (``-1``: none), as many
     as the group's budget (``k`` per list; ``2k`` for the rare-token list alone), and the budget."""
@@ -286,10 +333,11 @@ def _lists(
         if name == "tokens":
             lcols = [_rows(c, lrows) for c in left.columns or ()]
             rcols = [_rows(c, rrows) for c in right.columns or ()]
+            width = budget + 1 if self_join else budget
             ids = token_neighbours(
-                lcols, rcols, budget + 1 if self_join else budget, max_df=blockers.token_max_df,
+                lcols, rcols, width, max_df=blockers.token_max_df,
                 pairs_per_left=blockers.token_pairs_per_left,
-                score=_pair_score(left, right, lrows, rrows),
+                score=reused.ranking(left, right, lrows, rrows, width),
             )  # fmt: skip
             found = np.where(ids >= 0, rrows[np.maximum(ids, 0)], -1)
             out.append(_drop_self(found, lrows, self_join=self_join))
@@ -362,12 +410,13 @@ def block(
     twins = find_twins(left.columns, right.columns, self_join=self_join)
     lefts: list[Rows] = []
     rights: list[Rows] = []
+    reused = _Reused(n_right)
     for lrows, rrows in progress(groups, total=len(groups), desc="block", show=show):
         if len(lrows) == 0 or len(rrows) == 0:
             continue
         lists, budget = _lists(
             left, right, lrows, rrows, k=k, self_join=self_join, method=method, params=p,
-            blockers=chosen, backend=backend,
+            blockers=chosen, backend=backend, reused=reused,
         )  # fmt: skip
         found = _interleave(lists, budget)
         kept = found >= 0
@@ -379,9 +428,10 @@ def block(
             rights.append(tr)
     li = np.concatenate(lefts) if lefts else np.zeros(0, np.int64)
     ri = np.concatenate(rights) if rights else np.zeros(0, np.int64)
-    codes = np.unique(li * max(n_right, 1) + ri)  # one int64 per pair: sorts fast at 10^7
+    codes = unique_codes(li * max(n_right, 1) + ri)  # one int64 per pair: a radix sort
     li, ri = codes // max(n_right, 1), codes % max(n_right, 1)
-    sims = _rowwise_sims(left, right, li, ri)
+    sims = _rowwise_sims(left, right, li, ri, reused)
+    del reused
     twin = twin_flags(*twins, li, ri) if twins is not None else np.zeros(len(li), dtype=bool)
     frame = pl.DataFrame({"left_row": li, "right_row": ri, **sims, "twin": twin})
     stats = {

@@ -168,10 +168,10 @@ def vectorize(
         )
         for df, cols in tables:
             ser = Serializer(cols, style="values", names=names)
-            dense_ser = Serializer([cols[i] for i in wordy], style="values")
+            dense_ser = Serializer([cols[i] for i in wordy], style="values")  # cleans as ser
             sides.append(PreparedSide(df, ser.column_texts(df)))
             texts.append(ngram_texts(sides[-1].columns))
-            dense_texts.append(dense_ser.texts(df))
+            dense_texts.append(dense_ser.join([sides[-1].columns[i] for i in wordy]))
     # Once the right table is too large for the embedding list (Blockers.dense_below), the
     # vectors only give each candidate pair its dense_sim: float16 keeps that to about 1e-3
     # and halves them (1 GB of the 2 GB that 2 x 1M static vectors take in float32).

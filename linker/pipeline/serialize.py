@@ -87,7 +87,19 @@ class Serializer:
 
     def texts(self, df: pl.DataFrame) -> list[str]:
         """Serialize every row of ``df`` into one string per row."""
-        parts = self.column_texts(df)
+        return self.join(self.column_texts(df))
+
+    def join(self, parts: Sequence[pl.Series]) -> list[str]:
+        """Serialize rows from their columns already cleaned by :meth:`column_texts` (of
+        this serializer, or of one that cleans alike): ``texts(df)`` is
+        ``join(column_texts(df))``.
+
+        Example:
+            >>> import polars as pl
+            >>> ser = Serializer(["name", "city"], style="values")
+            >>> ser.join([pl.Series(["acme corp"]), pl.Series([""])])
+            ['acme corp']
+        """
         names = list(self.names) if self.names is not None else list(self.columns)
         if self.style == "ditto":
             exprs: list[pl.Expr] = []

@@ -35,8 +35,12 @@ def column_features(
     right_rows: npt.NDArray[np.int64],
     *,
     names: Sequence[str],
+    chunk_size: int = 500_000,
 ) -> dict[str, npt.NDArray[np.float32]]:
     """Rapidfuzz ``ratio`` and ``token_set_ratio`` of each compared column, for each pair.
+
+    Each distinct pair of values is compared once: sibling records repeat their city, state
+    or postcode, so most pairs of such columns repeat a value pair seen before.
 
     Args:
         left_cols: One cleaned text Series per compared column (nulls as ``""``), left side.
@@ -44,6 +48,7 @@ def column_features(
         left_rows: Left row number of each pair.
         right_rows: Right row number of each pair.
         names: A short name per column, used in the feature names.
+        chunk_size: Distinct value pairs compared at once: bounds the Python strings held.
 
     Returns:
         ``{"<name>_<scorer>": similarities}`` with one float32 value per pair.
@@ -55,23 +60,55 @@ def column_features(
         >>> [round(float(x), 2) for x in f["name_token_set_ratio"]]
         [1.0, 0.5]
     """
-    from rapidfuzz import fuzz
-    from rapidfuzz.process import cpdist
+    from linker._kernels import first_seen
 
     out: dict[str, npt.NDArray[np.float32]] = {}
     for name, lc, rc in zip(names, left_cols, right_cols, strict=True):
-        a = lc.gather(left_rows).to_list() if len(left_rows) else []
-        b = rc.gather(right_rows).to_list() if len(right_rows) else []
-        empty = np.array([not x or not y for x, y in zip(a, b, strict=True)], dtype=bool)
-        for scorer in _SCORERS:
-            if not a:
-                out[f"{name}_{scorer}"] = np.zeros(0, np.float32)
-                continue
-            raw = cpdist(a, b, scorer=getattr(fuzz, scorer), workers=-1, dtype=np.float32)
-            sims = (np.asarray(raw, dtype=np.float32) / 100.0).astype(np.float32)
-            sims[empty] = MISSING
-            out[f"{name}_{scorer}"] = sims
+        lid, rid = _value_ids(lc), _value_ids(rc)
+        pair = lid[left_rows]  # then the pair's value pair as one int64, built in place
+        pair *= np.int64(rid.max() + 1 if len(rid) else 1)
+        pair += rid[right_rows]
+        where, first = first_seen(pair)
+        del pair
+        sims = _similarities(lc, rc, left_rows[first], right_rows[first], chunk_size)
+        for scorer, values in zip(_SCORERS, sims, strict=True):
+            out[f"{name}_{scorer}"] = values[where]
     return out
+
+
+def _value_ids(col: pl.Series) -> npt.NDArray[np.int64]:
+    """The same number for equal values of ``col`` (nulls: 0), a different one for others."""
+    return col.rank("dense").fill_null(0).to_numpy().astype(np.int64)
+
+
+def _similarities(
+    left_col: pl.Series,
+    right_col: pl.Series,
+    left_rows: npt.NDArray[np.int64],
+    right_rows: npt.NDArray[np.int64],
+    chunk_size: int,
+) -> list[npt.NDArray[np.float32]]:
+    """Each scorer's similarity of ``left_col[left_rows[i]]`` and ``right_col[right_rows[i]]``."""
+    from rapidfuzz import fuzz
+    from rapidfuzz.process import cpdist
+
+    sims = [np.empty(len(left_rows), np.float32) for _ in _SCORERS]
+    for start in range(0, len(left_rows), chunk_size):
+        part = slice(start, start + chunk_size)
+        a, b = left_col.gather(left_rows[part]), right_col.gather(right_rows[part])
+        empty = _blank(a) | _blank(b)
+        a_list, b_list = a.to_list(), b.to_list()
+        for scorer, out in zip(_SCORERS, sims, strict=True):
+            raw = cpdist(a_list, b_list, scorer=getattr(fuzz, scorer), workers=-1, dtype=np.float32)
+            values = (np.asarray(raw, dtype=np.float32) / 100.0).astype(np.float32)
+            values[empty] = MISSING
+            out[part] = values
+    return sims
+
+
+def _blank(values: pl.Series) -> npt.NDArray[np.bool_]:
+    """Null or empty values."""
+    return (values.is_null() | (values.cast(pl.Utf8).str.len_bytes() == 0)).to_numpy()
 
 
 def digit_columns(columns: Sequence[pl.Series], *, sample: int = 2000) -> list[int]:

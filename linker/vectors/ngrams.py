@@ -18,8 +18,9 @@ Texts go in chunks of 65,536, so the working memory is bounded; per chunk:
    ``_char_wb_ngrams`` yields becomes one number: its ids as digits in base ``alphabet + 2``,
    first character highest, shorter n-grams padded with 0. Numeric order of these codes is the
    string order sklearn sorts its vocabulary by, so columns come out in sklearn's order;
-4. ``code << 16 | text`` goes into one ``uint64``; sorting those keys and counting runs gives
-   the count of every (n-gram, text) pair, i.e. the CSR entries.
+4. ``code << 16 | text`` goes into one ``uint64``; sorting those keys (a radix sort,
+   :func:`linker.vectors._keys.radix_sort`) and counting runs gives the count of every
+   (n-gram, text) pair, i.e. the CSR entries.
 
 Keys must fit in 64 bits: with more than ~11,500 distinct characters for 4-grams (fewer for longer
 n-grams) the vectorizer falls back to sklearn itself, which gives the same matrix, slowly.
@@ -316,18 +317,23 @@ class NgramVectorizer:
         if self.sublinear_tf:
             np.log(tf, out=tf)
             tf += np.float32(1)
-        m = sp.csr_matrix((tf * self.idf_[col], (doc, col)), shape=(n_texts, len(self.codes_)))
-        return _normalize(m)
+        from linker.vectors._keys import unit_rows  # numba: imported when first needed
+
+        # entries in n-gram order, so each row's columns come out sorted
+        rows = unit_rows(doc, col, tf * self.idf_[col], n_texts)
+        return sp.csr_matrix(rows[::-1], shape=(n_texts, len(self.codes_)))
 
     def _chunks(self, texts: Sequence[str | None]) -> Iterator[Sequence[str | None]]:
         return _chunks(texts, 1 << _text_bits(len(self.alphabet_), self.ngram_range[1]))
 
     def _pairs(self, texts: Sequence[str | None], table: Codes) -> tuple[Codes, Int32s, Ints]:
         """Distinct (n-gram code, text) pairs of ``texts`` in that order, and their counts."""
+        from linker.vectors._keys import radix_sort  # numba: imported when first needed
+
         bits = _text_bits(len(self.alphabet_), self.ngram_range[1])
         cps, lengths = _codepoints(texts)
         keys = _char_wb(cps, lengths, table, ngram_range=self.ngram_range, text_bits=bits)
-        keys.sort()
+        keys = radix_sort(keys)
         first, count = _runs(keys)
         keys = keys[first]
         return keys >> np.uint64(bits), (keys & np.uint64((1 << bits) - 1)).astype(np.int32), count
@@ -425,37 +431,13 @@ def _char_wb(
     ``code`` packs the character ids (``table`` maps code points to ids) in base
     ``table.max() + 1``, first character in the highest digit, missing ones as 0.
     """
-    min_n, max_n = ngram_range
-    radix = int(table.max()) + 1
+    from linker.vectors._keys import char_wb_keys  # numba: imported when first needed
+
     white = np.zeros(len(table), bool)
     white[list(_WHITESPACE)] = True
-    white_at = white[cps]
-    starts = np.ones(len(cps), bool)
-    starts[1:] = white_at[:-1]
-    offsets = np.cumsum(lengths) - lengths
-    starts[offsets[lengths > 0]] = True
-    chars = np.flatnonzero(~white_at)
-    word_start = chars[starts[chars]]
-    word = np.cumsum(starts[chars]) - 1
-    word_text = np.searchsorted(offsets, word_start, side="right").astype(np.uint64) - 1
-    length = np.bincount(word, minlength=len(word_text)) + 2  # padded with a space each side
-    end = np.cumsum(length)
-    total = int(end[-1]) if len(end) else 0
-    stream = np.zeros(total + max_n, np.uint64)
-    stream[:total] = table[_SPACE]
-    stream[np.arange(len(chars)) + 2 * word + 1] = table[cps[chars]]
-    room = np.repeat(end, length) - np.arange(total)  # characters left in the word
-    key = np.repeat(word_text, length)
-    digit = np.empty(total, np.uint64)
-    keys = []
-    for n in range(1, max_n + 1):
-        scale = np.uint64(radix ** (max_n - n) << text_bits)
-        key += np.multiply(stream[n - 1 : n - 1 + total], scale, out=digit)
-        if n < min_n:  # sklearn yields a padded word shorter than min_n once, whole
-            keys.append(key[(end - length)[length == n]])
-        else:
-            keys.append(key[room >= n])
-    return np.concatenate(keys)
+    return char_wb_keys(
+        cps, lengths, table, white, ngram_range=ngram_range, text_bits=text_bits
+    )  # fmt: skip
 
 
 def _stack(blocks: list[sp.csr_matrix], n_cols: int) -> sp.csr_matrix:
@@ -473,14 +455,3 @@ def _stack(blocks: list[sp.csr_matrix], n_cols: int) -> sp.csr_matrix:
         indptr[row + 1 : row + 1 + b.shape[0]] = b.indptr[1:] + at
         at, row = at + b.nnz, row + b.shape[0]
     return sp.csr_matrix((data, indices, indptr), shape=(n_rows, n_cols))
-
-
-def _normalize(m: sp.csr_matrix) -> sp.csr_matrix:
-    """Divide each row by its L2 norm, as sklearn's ``normalize``: float32 squares summed in
-    float64."""
-    rows = np.diff(m.indptr)
-    sums = np.bincount(np.repeat(np.arange(len(rows)), rows), np.square(m.data), len(rows))
-    norms = np.sqrt(sums)
-    norms[norms == 0] = 1.0
-    m.data = (m.data / np.repeat(norms, rows)).astype(np.float32)
-    return m
