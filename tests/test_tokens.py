@@ -118,7 +118,7 @@ def test_band_keys_find_names_with_a_typo_in_every_word() -> None:
 def test_each_row_holds_each_key_once() -> None:
     # repeated words (and a long number cut to the last digits of another) make one key, also
     # when conjoined with a context value: a repeat would count the key's holders twice
-    from linker.blocking.rare_tokens import _keys
+    from linker.blocking.rare_keys import table_keys as _keys
 
     names = pl.Series(["acme acme tools acme tools", "beta 12345678 2345678", None])
     towns = pl.Series(["springfield", "springfield", "austin"])

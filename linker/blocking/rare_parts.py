@@ -1,0 +1,294 @@
+"""Rare-token blocking in stages over row blocks and key partitions, run by a runner.
+
+:func:`linker.blocking.rare_tokens.token_neighbours` is written as five stages, each a
+function of one row block or one key partition, so that the same code runs in this process
+(:class:`~linker.decide.runner.InProcess`: the calls one after the other) and on Ray workers
+(:class:`~linker.backend.ray_decide.RayUnits`: each call a Ray task, the handles object
+references, so the tables pass from task to task through the object store):
+
+a. *keys*, per block of rows, left and right (:func:`block_keys`), each block's keys cut into
+   ``parts`` partitions by ``key % parts``;
+b. *document frequencies* per key partition, over all right blocks (:func:`usable_counts`);
+c. each left row's *rarest keys* within its budget: the left keys of a partition meet that
+   partition's counts (:func:`left_counts`, cut back into left blocks), and each left block
+   picks its rows' keys from all partitions (:func:`chosen_keys`);
+d. the *postings join* per key partition: the right rows of the chosen keys
+   (:func:`right_postings`), and each left row's right rows with the summed IDF of the keys
+   they share in that partition (:func:`pair_weights`, cut back into left blocks);
+e. per left block, the partitions' sums added and the candidates *ranked* by the pair score
+   (or the summed IDF) and cut to ``k`` (:func:`best_of_block`).
+
+Every stage gives the same rows whatever the blocks and partitions (counts are exact, a
+row's keys and candidates are all in one call when it is ranked, and the IDF sums are taken
+in float64, which adds these float32 terms exactly in any order), so one process and a
+cluster give the same lists. In this process there is one partition and one right block
+(the stages are then the single-table steps); on a cluster, as many partitions and blocks as
+workers, at least one block per ``_LEFT_CHUNK`` rows.
+
+Example:
+    >>> import polars as pl
+    >>> from linker.decide.runner import InProcess
+    >>> left, right = [pl.Series(["acme tools", "zeta"])], [pl.Series(["zeta", "acme tool"])]
+    >>> ranked_lists(InProcess(), left, right, 1, max_df=10, pairs_per_left=10,
+    ...              contexts=[], fuzzy=[]).tolist()
+    [[1], [0]]
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+import numpy as np
+import numpy.typing as npt
+import polars as pl
+
+from linker._kernels import best_per_group, rarest_within
+from linker.blocking.rare_keys import table_keys
+
+if TYPE_CHECKING:
+    from linker.blocking.rare_tokens import PairScore
+    from linker.decide.runner import UnitRunner
+
+__all__ = [
+    "best_of_block",
+    "block_keys",
+    "chosen_keys",
+    "left_counts",
+    "pair_weights",
+    "ranked_lists",
+    "right_postings",
+    "usable_counts",
+]
+
+logger = logging.getLogger(__name__)
+
+_LEFT_CHUNK = 100_000  # left rows per block (bounds the join's memory)
+_DF_PARTS = 4  # slices of a partition's keys whose right-row counts are taken in turn
+
+Parts = pl.DataFrame | list[pl.DataFrame]
+"""One frame when cut into one part, else a list of them (one Ray object each)."""
+
+
+def _cut(frame: pl.DataFrame, by: pl.Expr, n: int) -> Parts:
+    """``frame``'s rows cut by ``by`` (``0 .. n - 1``), in their order; itself when ``n`` is 1."""
+    if n == 1:
+        return frame
+    found = frame.with_columns(by.cast(pl.Int64).alias("_part")).partition_by(
+        "_part", as_dict=True, include_key=False
+    )
+    return [found.get((i,), frame.clear()) for i in range(n)]
+
+
+def _joined(parts: Sequence[pl.DataFrame]) -> pl.DataFrame:
+    return parts[0] if len(parts) == 1 else pl.concat(parts)
+
+
+def block_keys(
+    columns: Sequence[pl.Series],
+    start: int,
+    stop: int,
+    contexts: Sequence[int],
+    fuzzy: Sequence[int],
+    parts: int,
+) -> Parts:
+    """Stage a: ``(key, row)`` of rows ``start`` to ``stop``, cut by ``key % parts``."""
+    keys = table_keys(columns, contexts, fuzzy, start=start, stop=stop)
+    return _cut(keys, pl.col("key") % parts, parts)
+
+
+def usable_counts(max_df: int, parts: int, *blocks: pl.DataFrame) -> pl.DataFrame:
+    """Stage b: ``(key, df_r)`` of one partition's right keys held by at most ``max_df`` rows.
+
+    Counted over ``_DF_PARTS`` slices of the partition in turn: one group-by over all the
+    keys at once takes far more memory at its peak than the keys themselves
+    (``benchmarks/results/scale_notes.md``).
+    """
+    keys = _joined(blocks)
+    slices = [
+        keys.filter(pl.col("key") // parts % _DF_PARTS == s)
+        .group_by("key")
+        .len("df_r")
+        .filter(pl.col("df_r") <= max_df)
+        for s in range(_DF_PARTS)
+    ]
+    return pl.concat(slices)
+
+
+def left_counts(
+    counts: pl.DataFrame, first: int, size: int, n_blocks: int, *keys: pl.DataFrame
+) -> Parts:
+    """Stage c, first half: ``(key, row, df_r)``: one partition's left keys (of ``n_blocks``
+    blocks of ``size`` rows from row ``first``) that are usable, cut back into those blocks."""
+    met = _joined(keys).join(counts, on="key")
+    return _cut(met, (pl.col("row") - first) // size, n_blocks)
+
+
+def chosen_keys(
+    n_right: int, pairs_per_left: int, start: int, rows: int, parts: int, *met: pl.DataFrame
+) -> Parts:
+    """Stage c, second half: ``(key, left_row, idf)``: the rarest keys of each of rows ``start``
+    to ``start + rows`` within its budget (``met``: its usable keys from every partition),
+    cut by ``key % parts``."""
+    keys = _joined(met)
+    # by row, then rarest first (ties by key), within the budget: one short sort per row
+    at = rarest_within(
+        keys["row"].to_numpy().astype(np.int64) - start, keys["df_r"].to_numpy(),
+        keys["key"].to_numpy(), rows, pairs_per_left,
+    )  # fmt: skip
+    weight = (1.0 + n_right / pl.col("df_r").cast(pl.Float32)).log().cast(pl.Float32)
+    chosen = keys[at].select("key", pl.col("row").alias("left_row"), weight.alias("idf"))
+    return _cut(chosen, pl.col("key") % parts, parts)
+
+
+def right_postings(n_chosen: int, *parts: pl.DataFrame) -> pl.DataFrame:
+    """Stage d, first half: ``(key, right_row)`` of one partition's chosen keys.
+
+    ``parts``: the partition's chosen keys from ``n_chosen`` left blocks, then its right keys
+    from every right block.
+    """
+    wanted = _joined(parts[:n_chosen]).select("key").unique()
+    return _joined(parts[n_chosen:]).join(wanted, on="key").rename({"row": "right_row"})
+
+
+def pair_weights(
+    n_right: int,
+    first: int,
+    size: int,
+    n_blocks: int,
+    postings: pl.DataFrame,
+    *chosen: pl.DataFrame,
+) -> Parts:
+    """Stage d, second half: ``(code, idf)``: each pair of a left row (of ``n_blocks`` blocks
+    from row ``first``) and a right row that share chosen keys of this partition, as one int64
+    code ``left_row * n_right + right_row``, with the float64 sum of those keys' IDF; cut back
+    into the left blocks."""
+    joined = _joined(chosen).join(postings, on="key")
+    # one int64 code per pair: a one-column group-by (two columns cost far more)
+    code = joined["left_row"].cast(pl.Int64) * n_right + joined["right_row"].cast(pl.Int64)
+    met = (
+        pl.DataFrame({"code": code, "idf": joined["idf"].cast(pl.Float64)})
+        .group_by("code")
+        .agg(pl.col("idf").sum())
+    )
+    return _cut(met, (pl.col("code") // n_right - first) // size, n_blocks)
+
+
+def best_of_block(
+    k: int,
+    n_right: int,
+    start: int,
+    rows: int,
+    score: PairScore | None,
+    *weights: pl.DataFrame,
+) -> npt.NDArray[np.int64]:
+    """Stage e: the ``k`` best right rows of left rows ``start`` to ``start + rows``.
+
+    ``weights``: the block's pairs from every partition; a pair met in several is summed.
+    Ranked by ``score``, ties by summed IDF (the only rank without a score), then lower row.
+    """
+    met = _joined(weights)
+    if len(weights) > 1:
+        met = met.group_by("code").agg(pl.col("idf").sum())
+    code = met["code"].to_numpy()
+    li, ri = code // n_right, code % n_right
+    ranked = np.zeros(len(li), np.float32) if score is None else score(li, ri)
+    idf = met["idf"].to_numpy().astype(np.float32)
+    return best_per_group(li - start, ri, ranked, idf, rows, k)
+
+
+def _fan(
+    runner: UnitRunner, fn: object, calls: list[tuple[object, ...]], n: int
+) -> list[list[object]]:
+    """``runner.map`` of a function that cuts its result into ``n`` parts: the parts' handles."""
+    out = runner.map(fn, calls, returns=n)  # type: ignore[arg-type]
+    return [h if n > 1 else [h] for h in out]  # type: ignore[misc]
+
+
+def _bounds(n: int, size: int) -> list[tuple[int, int]]:
+    return [(a, min(a + size, n)) for a in range(0, n, size)]
+
+
+def ranked_lists(
+    runner: UnitRunner,
+    left: Sequence[pl.Series],
+    right: Sequence[pl.Series],
+    k: int,
+    *,
+    max_df: int,
+    pairs_per_left: int,
+    contexts: Sequence[int],
+    fuzzy: Sequence[int],
+    score: PairScore | None = None,
+) -> npt.NDArray[np.int64]:
+    """``(n_left, k)``: the stages a to e, each call run by ``runner`` (see the module docstring).
+
+    Both tables are non-empty. The columns, and ``score`` (with the vectors it reads), are
+    put with the runner once; the calls get handles.
+    """
+    n_left, n_right = len(left[0]), len(right[0])
+    workers = max(1, runner.workers)
+    parts = workers
+    if workers == 1:  # one right block, one partition, left blocks one after the other
+        lsize, rsize = _LEFT_CHUNK, n_right
+    else:
+        lsize = -(-n_left // max(workers, -(-n_left // _LEFT_CHUNK)))
+        rsize = -(-n_right // max(workers, -(-n_right // _LEFT_CHUNK)))
+    lblocks, rblocks = _bounds(n_left, lsize), _bounds(n_right, rsize)
+    # a left-block group meets a partition in one call: on a cluster every block (each
+    # partition's tables read once), here one block at a time (bounded memory)
+    groups = [list(range(len(lblocks)))] if workers > 1 else [[b] for b in range(len(lblocks))]
+    rcols = runner.put(list(right))
+    same = len(left) == len(right) and all(a is b for a, b in zip(left, right, strict=True))
+    lcols = rcols if same else runner.put(list(left))
+    ckeys = (list(contexts), list(fuzzy))
+
+    rkeys = _fan(runner, block_keys, [(rcols, a, b, *ckeys, parts) for a, b in rblocks], parts)
+    counts = runner.map(
+        usable_counts, [(max_df, parts, *(r[p] for r in rkeys)) for p in range(parts)]
+    )
+    lkeys = _fan(runner, block_keys, [(lcols, a, b, *ckeys, parts) for a, b in lblocks], parts)
+    met: list[list[object]] = [[] for _ in range(parts)]  # [partition][left block]
+    for g in groups:
+        calls = [
+            (counts[p], lblocks[g[0]][0], lsize, len(g), *(lkeys[b][p] for b in g))
+            for p in range(parts)
+        ]
+        for p, cut in enumerate(_fan(runner, left_counts, calls, len(g))):
+            met[p].extend(cut)
+    del lkeys, counts
+    chosen = _fan(
+        runner,
+        chosen_keys,
+        [
+            (n_right, pairs_per_left, a, b - a, parts, *(met[p][i] for p in range(parts)))
+            for i, (a, b) in enumerate(lblocks)
+        ],
+        parts,
+    )  # [left block][partition]
+    del met
+    postings = runner.map(
+        right_postings,
+        [(len(lblocks), *(c[p] for c in chosen), *(r[p] for r in rkeys)) for p in range(parts)],
+    )
+    del rkeys
+    weights: list[list[object]] = [[] for _ in range(parts)]  # [partition][left block]
+    for g in groups:
+        calls = [
+            (n_right, lblocks[g[0]][0], lsize, len(g), postings[p], *(chosen[b][p] for b in g))
+            for p in range(parts)
+        ]
+        for p, cut in enumerate(_fan(runner, pair_weights, calls, len(g))):
+            weights[p].extend(cut)
+    del chosen, postings
+    sref = None if score is None else runner.put(score)
+    best = runner.map(
+        best_of_block,
+        [
+            (k, n_right, a, b - a, sref, *(weights[p][i] for p in range(parts)))
+            for i, (a, b) in enumerate(lblocks)
+        ],
+    )
+    logger.debug("token blocking: %d left blocks, %d key partitions", len(lblocks), parts)
+    return np.concatenate(runner.get(best))  # type: ignore[arg-type]
