@@ -248,47 +248,42 @@ def ranked_lists(
     counts = runner.map(
         usable_counts, [(max_df, parts, *(r[p] for r in rkeys)) for p in range(parts)]
     )
-    lkeys = _fan(runner, block_keys, [(lcols, a, b, *ckeys, parts) for a, b in lblocks], parts)
-    met: list[list[object]] = [[] for _ in range(parts)]  # [partition][left block]
-    for g in groups:
+    chosen: list[list[object]] = []  # [left block][partition]
+    for g in groups:  # here one left block at a time: its keys never all exist at once
+        bounds = [lblocks[b] for b in g]
+        lkeys = _fan(runner, block_keys, [(lcols, a, b, *ckeys, parts) for a, b in bounds], parts)
         calls = [
-            (counts[p], lblocks[g[0]][0], lsize, len(g), *(lkeys[b][p] for b in g))
-            for p in range(parts)
+            (counts[p], bounds[0][0], lsize, len(g), *(c[p] for c in lkeys)) for p in range(parts)
         ]
-        for p, cut in enumerate(_fan(runner, left_counts, calls, len(g))):
-            met[p].extend(cut)
-    del lkeys, counts
-    chosen = _fan(
-        runner,
-        chosen_keys,
-        [
-            (n_right, pairs_per_left, a, b - a, parts, *(met[p][i] for p in range(parts)))
-            for i, (a, b) in enumerate(lblocks)
-        ],
-        parts,
-    )  # [left block][partition]
-    del met
+        met = _fan(runner, left_counts, calls, len(g))  # [partition][block of g]
+        del lkeys
+        calls = [
+            (n_right, pairs_per_left, a, b - a, parts, *(m[i] for m in met))
+            for i, (a, b) in enumerate(bounds)
+        ]
+        chosen.extend(_fan(runner, chosen_keys, calls, parts))
+        del met
+    del counts
     postings = runner.map(
         right_postings,
         [(len(lblocks), *(c[p] for c in chosen), *(r[p] for r in rkeys)) for p in range(parts)],
     )
     del rkeys
-    weights: list[list[object]] = [[] for _ in range(parts)]  # [partition][left block]
-    for g in groups:
+    sref = None if score is None else runner.put(score)
+    best: list[object] = []
+    for g in groups:  # here one left block at a time: its pairs never all exist at once
+        bounds = [lblocks[b] for b in g]
         calls = [
-            (n_right, lblocks[g[0]][0], lsize, len(g), postings[p], *(chosen[b][p] for b in g))
+            (n_right, bounds[0][0], lsize, len(g), postings[p], *(chosen[b][p] for b in g))
             for p in range(parts)
         ]
-        for p, cut in enumerate(_fan(runner, pair_weights, calls, len(g))):
-            weights[p].extend(cut)
+        weights = _fan(runner, pair_weights, calls, len(g))  # [partition][block of g]
+        calls = [
+            (k, n_right, a, b - a, sref, *(w[i] for w in weights))
+            for i, (a, b) in enumerate(bounds)
+        ]
+        best.extend(runner.map(best_of_block, calls))
+        del weights
     del chosen, postings
-    sref = None if score is None else runner.put(score)
-    best = runner.map(
-        best_of_block,
-        [
-            (k, n_right, a, b - a, sref, *(weights[p][i] for p in range(parts)))
-            for i, (a, b) in enumerate(lblocks)
-        ],
-    )
     logger.debug("token blocking: %d left blocks, %d key partitions", len(lblocks), parts)
     return np.concatenate(runner.get(best))  # type: ignore[arg-type]
