@@ -106,6 +106,7 @@ def test_token_lists_same_as_local(backend: RayBackend) -> None:
     shipped once): the local lists, context columns and MinHash band keys included."""
     left, right = demo_columns(1500, seed=5)
     assert context_columns(right, max_df=20) == [2, 3]
+    assert context_columns(right, max_df=20, runner=backend.unit_runner()) == [2, 3]
     for score in (None, ngram_cosine(left, right)):
         kw = {"max_df": 20, "pairs_per_left": 40, "score": score}
         local = token_neighbours(left, right, 8, **kw)  # type: ignore[arg-type]

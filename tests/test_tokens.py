@@ -210,6 +210,7 @@ def test_blocks_and_partitions_give_the_one_process_lists(workers: int) -> None:
     assert context_columns(right, max_df=20) == [2, 3]  # the town and state qualify the keys
     split = InProcess()
     split.workers = workers
+    assert context_columns(right, max_df=20, runner=split) == [2, 3]
     for score in (None, ngram_cosine(left, right)):
         kw = {"max_df": 20, "pairs_per_left": 40, "score": score}
         one = token_neighbours(left, right, 8, **kw)  # type: ignore[arg-type]

@@ -6,6 +6,8 @@ function of one row block or one key partition, so that the same code runs in th
 (:class:`~linker.backend.ray_decide.RayUnits`: each call a Ray task, the handles object
 references, so the tables pass from task to task through the object store):
 
+0. *context columns*, per block of right rows and partition of whole values
+   (:func:`value_counts`, :func:`common_counts`);
 a. *keys*, per block of rows, left and right (:func:`block_keys`), each block's keys cut into
    ``parts`` partitions by ``key % parts``;
 b. *document frequencies* per key partition, over all right blocks (:func:`usable_counts`);
@@ -30,7 +32,7 @@ Example:
     >>> from linker.decide.runner import InProcess
     >>> left, right = [pl.Series(["acme tools", "zeta"])], [pl.Series(["zeta", "acme tool"])]
     >>> ranked_lists(InProcess(), left, right, 1, max_df=10, pairs_per_left=10,
-    ...              contexts=[], fuzzy=[]).tolist()
+    ...              fuzzy_columns=0).tolist()
     [[1], [0]]
 """
 
@@ -45,7 +47,7 @@ import numpy.typing as npt
 import polars as pl
 
 from linker._kernels import best_per_group, rarest_within
-from linker.blocking.rare_keys import table_keys
+from linker.blocking.rare_keys import table_keys, whole_values
 
 if TYPE_CHECKING:
     from linker.blocking.rare_tokens import PairScore
@@ -55,17 +57,21 @@ __all__ = [
     "best_of_block",
     "block_keys",
     "chosen_keys",
+    "common_counts",
+    "find_contexts",
     "left_counts",
     "pair_weights",
     "ranked_lists",
     "right_postings",
     "usable_counts",
+    "value_counts",
 ]
 
 logger = logging.getLogger(__name__)
 
 _LEFT_CHUNK = 100_000  # left rows per block (bounds the join's memory)
 _DF_PARTS = 4  # slices of a partition's keys whose right-row counts are taken in turn
+_CONTEXT_SHARE = 0.5  # a column is a context when this share of its values is that common
 
 Parts = pl.DataFrame | list[pl.DataFrame]
 """One frame when cut into one part, else a list of them (one Ray object each)."""
@@ -83,6 +89,48 @@ def _cut(frame: pl.DataFrame, by: pl.Expr, n: int) -> Parts:
 
 def _joined(parts: Sequence[pl.DataFrame]) -> pl.DataFrame:
     return parts[0] if len(parts) == 1 else pl.concat(parts)
+
+
+def value_counts(columns: Sequence[pl.Series], start: int, stop: int, parts: int) -> Parts:
+    """Stage 0: ``(column, value, n)``: how many of rows ``start`` to ``stop`` hold each whole
+    value (hashed) of each column, cut by ``value % parts``."""
+    counts = [
+        pl.DataFrame({"value": whole_values(col.slice(start, stop - start)).drop_nulls().hash()})
+        .group_by("value")
+        .len("n")
+        .select(pl.lit(i, pl.Int64).alias("column"), "value", "n")
+        for i, col in enumerate(columns)
+    ]
+    return _cut(pl.concat(counts), pl.col("value") % parts, parts)
+
+
+def common_counts(max_df: int, *counts: pl.DataFrame) -> pl.DataFrame:
+    """Stage 0, per value partition: ``(column, common, total)``: the rows of each column whose
+    whole value more than ``max_df`` rows hold, and the rows with a value."""
+    found = _joined(counts)
+    if len(counts) > 1:
+        found = found.group_by("column", "value").agg(pl.col("n").sum())
+    return found.group_by("column").agg(
+        pl.col("n").filter(pl.col("n") > max_df).sum().alias("common"),
+        pl.col("n").sum().alias("total"),
+    )
+
+
+def find_contexts(
+    runner: UnitRunner, columns: object, n_columns: int, blocks: list[tuple[int, int]], max_df: int
+) -> list[int]:
+    """The context columns (see :func:`linker.blocking.rare_tokens.context_columns`) of the
+    table whose ``columns`` handle the runner holds, counted per row block and value partition."""
+    parts = max(1, runner.workers)
+    counts = _fan(runner, value_counts, [(columns, a, b, parts) for a, b in blocks], parts)
+    shares = runner.map(common_counts, [(max_df, *(c[p] for c in counts)) for p in range(parts)])
+    got: list[pl.DataFrame] = runner.get(shares)  # type: ignore[assignment]
+    total = pl.concat(got).group_by("column").sum()
+    found = sorted(
+        int(c) for c, common, n in total.select("column", "common", "total").iter_rows()
+        if n > 0 and common >= _CONTEXT_SHARE * n
+    )  # fmt: skip
+    return found if len(found) < n_columns else []
 
 
 def block_keys(
@@ -206,7 +254,13 @@ def _fan(
     return [h if n > 1 else [h] for h in out]  # type: ignore[misc]
 
 
-def _bounds(n: int, size: int) -> list[tuple[int, int]]:
+def row_blocks(n: int, workers: int, *, one: bool = False) -> list[tuple[int, int]]:
+    """``(start, stop)`` of the blocks of ``n`` rows: as many as ``workers``, and at least one
+    per ``_LEFT_CHUNK`` rows; with one worker, one block (``one``) or ``_LEFT_CHUNK`` each."""
+    if workers == 1:
+        size = max(n, 1) if one else _LEFT_CHUNK
+    else:
+        size = max(1, -(-n // max(workers, -(-n // _LEFT_CHUNK))))
     return [(a, min(a + size, n)) for a in range(0, n, size)]
 
 
@@ -218,31 +272,30 @@ def ranked_lists(
     *,
     max_df: int,
     pairs_per_left: int,
-    contexts: Sequence[int],
-    fuzzy: Sequence[int],
+    fuzzy_columns: int,
     score: PairScore | None = None,
 ) -> npt.NDArray[np.int64]:
-    """``(n_left, k)``: the stages a to e, each call run by ``runner`` (see the module docstring).
+    """``(n_left, k)``: the stages 0 and a to e, each call run by ``runner`` (see the module
+    docstring; the arguments are :func:`~linker.blocking.rare_tokens.token_neighbours`').
 
     Both tables are non-empty. The columns, and ``score`` (with the vectors it reads), are
     put with the runner once; the calls get handles.
     """
     n_left, n_right = len(left[0]), len(right[0])
-    workers = max(1, runner.workers)
-    parts = workers
-    if workers == 1:  # one right block, one partition, left blocks one after the other
-        lsize, rsize = _LEFT_CHUNK, n_right
-    else:
-        lsize = -(-n_left // max(workers, -(-n_left // _LEFT_CHUNK)))
-        rsize = -(-n_right // max(workers, -(-n_right // _LEFT_CHUNK)))
-    lblocks, rblocks = _bounds(n_left, lsize), _bounds(n_right, rsize)
+    workers = parts = max(1, runner.workers)
+    # here one right block, one partition, and left blocks one after the other
+    lblocks, rblocks = row_blocks(n_left, workers), row_blocks(n_right, workers, one=True)
+    lsize = lblocks[0][1]
     # a left-block group meets a partition in one call: on a cluster every block (each
     # partition's tables read once), here one block at a time (bounded memory)
     groups = [list(range(len(lblocks)))] if workers > 1 else [[b] for b in range(len(lblocks))]
     rcols = runner.put(list(right))
     same = len(left) == len(right) and all(a is b for a, b in zip(left, right, strict=True))
     lcols = rcols if same else runner.put(list(left))
-    ckeys = (list(contexts), list(fuzzy))
+    contexts = find_contexts(runner, rcols, len(right), rblocks, max_df)
+    fuzzy = [i for i in range(len(right)) if i not in contexts][:fuzzy_columns]
+    logger.debug("token blocking: contexts %s, fuzzy %s", contexts, fuzzy)
+    ckeys = (contexts, fuzzy)
 
     rkeys = _fan(runner, block_keys, [(rcols, a, b, *ckeys, parts) for a, b in rblocks], parts)
     counts = runner.map(

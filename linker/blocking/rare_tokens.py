@@ -47,8 +47,7 @@ import numpy as np
 import numpy.typing as npt
 import polars as pl
 
-from linker.blocking.rare_keys import whole_values
-from linker.blocking.rare_parts import ranked_lists
+from linker.blocking.rare_parts import find_contexts, ranked_lists, row_blocks
 from linker.decide.runner import InProcess, UnitRunner
 
 __all__ = ["PairScore", "context_columns", "token_neighbours"]
@@ -58,10 +57,10 @@ logger = logging.getLogger(__name__)
 PairScore = Callable[[npt.NDArray[np.int64], npt.NDArray[np.int64]], npt.NDArray[np.floating]]
 """``score(left_rows, right_rows)``: one similarity per pair, higher is closer."""
 
-_CONTEXT_SHARE = 0.5  # a column is a context when this share of its values is that common
 
-
-def context_columns(right: Sequence[pl.Series], *, max_df: int = 1000) -> list[int]:
+def context_columns(
+    right: Sequence[pl.Series], *, max_df: int = 1000, runner: UnitRunner | None = None
+) -> list[int]:
     """The columns that qualify other columns' keys instead of making their own.
 
     A column is a context when at least half of its non-null values are whole values that
@@ -72,6 +71,8 @@ def context_columns(right: Sequence[pl.Series], *, max_df: int = 1000) -> list[i
     Args:
         right: The compared columns of the right table, as text.
         max_df: As in :func:`token_neighbours`.
+        runner: As in :func:`token_neighbours` (values are counted per block of rows and
+            partition of the values' hashes).
 
     Returns:
         Positions of the context columns in ``right``.
@@ -82,16 +83,10 @@ def context_columns(right: Sequence[pl.Series], *, max_df: int = 1000) -> list[i
         >>> context_columns([pl.Series(list("abcdef")), towns], max_df=2)
         [1]
     """
-    found = []
-    for i, col in enumerate(right):
-        values = whole_values(col).drop_nulls()
-        if values.len() == 0:
-            continue
-        counts = values.value_counts(name="n")
-        common = counts.filter(pl.col("n") > max_df)["n"].sum()
-        if common >= _CONTEXT_SHARE * values.len():
-            found.append(i)
-    return found if len(found) < len(right) else []
+    runner = runner or InProcess()
+    n = len(right[0]) if right else 0
+    blocks = row_blocks(n, runner.workers, one=True)
+    return find_contexts(runner, runner.put(list(right)), len(right), blocks, max_df) if n else []
 
 
 def token_neighbours(
@@ -138,10 +133,7 @@ def token_neighbours(
     out = np.full((n_left, k), -1, np.int64)
     if n_left == 0 or n_right == 0:
         return out
-    contexts = context_columns(right, max_df=max_df)
-    fuzzy = [i for i in range(len(right)) if i not in contexts][:fuzzy_columns]
-    logger.debug("token blocking: contexts %s, fuzzy %s", contexts, fuzzy)
     return ranked_lists(
         runner or InProcess(), left, right, k, max_df=max_df, pairs_per_left=pairs_per_left,
-        contexts=contexts, fuzzy=fuzzy, score=score,
+        fuzzy_columns=fuzzy_columns, score=score,
     )  # fmt: skip
