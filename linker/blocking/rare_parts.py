@@ -1,6 +1,6 @@
 """Rare-token blocking in stages over row blocks and key partitions, run by a runner.
 
-:func:`linker.blocking.rare_tokens.token_neighbours` is written as five stages, each a
+:func:`linker.blocking.rare_tokens.token_neighbours` is written as six stages, each a
 function of one row block or one key partition, so that the same code runs in this process
 (:class:`~linker.decide.runner.InProcess`: the calls one after the other) and on Ray workers
 (:class:`~linker.backend.ray_decide.RayUnits`: each call a Ray task, the handles object
@@ -20,12 +20,13 @@ d. the *postings join* per key partition: the right rows of the chosen keys
 e. per left block, the partitions' sums added and the candidates *ranked* by the pair score
    (or the summed IDF) and cut to ``k`` (:func:`best_of_block`).
 
-Every stage gives the same rows whatever the blocks and partitions (counts are exact, a
-row's keys and candidates are all in one call when it is ranked, and the IDF sums are taken
-in float64, which adds these float32 terms exactly in any order), so one process and a
-cluster give the same lists. In this process there is one partition and one right block
-(the stages are then the single-table steps); on a cluster, as many partitions and blocks as
-workers, at least one block per ``_LEFT_CHUNK`` rows.
+Every stage gives the same rows whatever the blocks and partitions: counts are exact, a row's
+keys and candidates are all in one call when it is ranked, and the IDF sums are taken in
+float64 (each term is a float32 between ``log 2`` and about 21, so the sums are exact, in
+any order). So one process and a cluster give the same lists. In this process there is one
+partition and one right block, and the left blocks of ``_LEFT_CHUNK`` rows go through the
+stages one at a time (the memory of the single-table steps); on a cluster, as many
+partitions and blocks as workers, at least one block per ``_LEFT_CHUNK`` rows.
 
 Example:
     >>> import polars as pl
