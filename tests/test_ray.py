@@ -22,6 +22,8 @@ from polars.testing import assert_frame_equal
 
 import linker as lk
 from linker.backend import LocalBackend, get_backend
+from linker.blocking.blockers import Blockers
+from linker.blocking.rare_tokens import context_columns, token_neighbours
 from linker.data.demo import make_demo
 from linker.errors import ConfigError
 from linker.vectors.ann import AnnParams, merge_topk, search
@@ -36,6 +38,7 @@ except ImportError:  # pragma: no cover - CI installs the extra, so there it mus
     pytest.skip("the Ray backend needs Ray: pip install 'linker[ray]'", allow_module_level=True)
 
 from linker.backend.ray import RayBackend
+from tests.test_tokens import demo_columns, ngram_cosine
 
 pytestmark = [
     pytest.mark.slow,
@@ -96,6 +99,34 @@ def test_dedup_same_as_local(backend: RayBackend, minilm: Encoder) -> None:
     remote = lk.dedup(df, on=ON, model=minilm, backend=backend)
     assert local["_cluster"].n_unique() < df.height
     assert_frame_equal(remote, local)
+
+
+def test_token_lists_same_as_local(backend: RayBackend) -> None:
+    """The rare-token stages as Ray tasks on two nodes (blocks, key partitions, the pair score
+    shipped once): the local lists, context columns and MinHash band keys included."""
+    left, right = demo_columns(1500, seed=5)
+    assert context_columns(right, max_df=20) == [2, 3]
+    assert context_columns(right, max_df=20, runner=backend.unit_runner()) == [2, 3]
+    for score in (None, ngram_cosine(left, right)):
+        kw = {"max_df": 20, "pairs_per_left": 40, "score": score}
+        local = token_neighbours(left, right, 8, **kw)  # type: ignore[arg-type]
+        remote = token_neighbours(left, right, 8, runner=backend.unit_runner(), **kw)  # type: ignore[arg-type]
+        assert (local[:, 0] >= 0).mean() > 0.95
+        np.testing.assert_array_equal(remote, local)
+
+
+def test_link_with_token_blocking_same_as_local(
+    backend: RayBackend, demo: tuple[pl.DataFrame, pl.DataFrame], minilm: Encoder
+) -> None:
+    """The rare-token list alone (as from 100,000 right rows by default), reached through
+    ``Linker(backend=...)``: the same candidates and links."""
+    left, right = demo
+    only_tokens = Blockers(dense_below=0, tokens_from=0, ngram_below=0, token_max_df=20)
+    local = lk.Linker(on=ON, model=minilm, blockers=only_tokens).link(left, right)
+    remote = lk.Linker(on=ON, model=minilm, blockers=only_tokens, backend=backend).link(left, right)
+    assert local.pairs.height > 2 * left.height
+    assert_frame_equal(remote.pairs, local.pairs)
+    assert_frame_equal(remote.matches, local.matches)
 
 
 def _random_cases() -> list[tuple[str, object, object]]:

@@ -1,9 +1,17 @@
 from __future__ import annotations
 
 import numpy as np
+import numpy.typing as npt
 import polars as pl
+import pytest
 
 from linker.blocking.rare_tokens import context_columns, token_neighbours
+from linker.data.demo import make_demo
+from linker.decide.runner import InProcess
+from linker.vectors.ann import pair_dots
+from linker.vectors.ngrams import NgramVectorizer, ngram_texts
+
+ON = ["name", "street", "city", "state", "zip", "phone"]
 
 
 def test_phones_in_other_formats_are_found() -> None:
@@ -118,7 +126,7 @@ def test_band_keys_find_names_with_a_typo_in_every_word() -> None:
 def test_each_row_holds_each_key_once() -> None:
     # repeated words (and a long number cut to the last digits of another) make one key, also
     # when conjoined with a context value: a repeat would count the key's holders twice
-    from linker.blocking.rare_tokens import _keys
+    from linker.blocking.rare_keys import table_keys as _keys
 
     names = pl.Series(["acme acme tools acme tools", "beta 12345678 2345678", None])
     towns = pl.Series(["springfield", "springfield", "austin"])
@@ -176,3 +184,36 @@ def test_best_per_group_ranks_as_the_sort_does() -> None:
     )  # fmt: skip
     np.testing.assert_array_equal(got[:groups], want)
     assert (got[groups] == -1).all()  # a group without entries
+
+
+def demo_columns(n: int, seed: int) -> tuple[list[pl.Series], list[pl.Series]]:
+    """The compared columns of the demo firms, as the pipeline links them."""
+    left, right, _ = make_demo(n, seed=seed)
+    return [left[c] for c in ON], [right[c] for c in ON]
+
+
+def ngram_cosine(left: list[pl.Series], right: list[pl.Series]):  # type: ignore[no-untyped-def]
+    """The pair score the blocker passes: the n-gram TF-IDF cosine of the two records."""
+    lm, rm = NgramVectorizer().fit_transform([ngram_texts(left), ngram_texts(right)])
+
+    def score(li: npt.NDArray[np.int64], ri: npt.NDArray[np.int64]) -> npt.NDArray[np.float32]:
+        return pair_dots(lm, rm, li, ri)
+
+    return score
+
+
+@pytest.mark.parametrize("workers", [2, 3])
+def test_blocks_and_partitions_give_the_one_process_lists(workers: int) -> None:
+    # the stages cut into blocks and key partitions as a cluster of `workers` cuts them, run
+    # here one call after the other: the lists of the one-block, one-partition run, ties too
+    left, right = demo_columns(1500, seed=5)
+    assert context_columns(right, max_df=20) == [2, 3]  # the town and state qualify the keys
+    split = InProcess()
+    split.workers = workers
+    assert context_columns(right, max_df=20, runner=split) == [2, 3]
+    for score in (None, ngram_cosine(left, right)):
+        kw = {"max_df": 20, "pairs_per_left": 40, "score": score}
+        one = token_neighbours(left, right, 8, **kw)  # type: ignore[arg-type]
+        many = token_neighbours(left, right, 8, runner=split, **kw)  # type: ignore[arg-type]
+        assert (one[:, 0] >= 0).mean() > 0.95
+        np.testing.assert_array_equal(many, one)

@@ -1,11 +1,12 @@
 """Where the heavy stages run: in this process (``"local"``, default) or on a Ray cluster.
 
 A :class:`Backend` does the three stages whose cost grows with the data: embedding texts,
-nearest-neighbour search, and the per-pair features. Everything else (serialization, the
-n-gram vocabulary, the rare-token candidate list of :mod:`linker.blocking.rare_tokens`, a
-multi-threaded polars join, the matcher's fit) runs in the calling process on both backends,
-so the two give the same output from the same data. The decisions (assignment, clustering) run
-per connected component on the backend's ``unit_runner()`` (:mod:`linker.decide.units`).
+nearest-neighbour search, and the per-pair features. Two more run on the backend's
+``unit_runner()``: the rare-token candidate list, as stages over row blocks and key
+partitions (:mod:`linker.blocking.rare_parts`), and the decisions (assignment, clustering)
+per connected component (:mod:`linker.decide.units`). Everything else (serialization, the
+n-gram vocabulary, the matcher's fit) runs in the calling process on both backends, so the two
+give the same output from the same data.
 
 ``"ray"`` is :class:`linker.backend.ray.RayBackend` (``pip install 'linker[ray]'``): Ray Data
 ``map_batches`` embeds and scores, and the search's shards (:mod:`linker.vectors.ann`) run as Ray

@@ -18,8 +18,8 @@ cluster (an existing one at ``address``, or one it starts on this machine) and r
   the object store.
 - ``features``: blocks of pairs through Ray Data ``map_batches``; the compared columns go
   to the object store once, and each task reads them from there.
-- ``unit_runner``: assignment and clustering per connected component, each step a Ray task
-  (:mod:`linker.backend.ray_decide`).
+- ``unit_runner``: the rare-token list's stages and the decisions per connected component,
+  each call a Ray task (:mod:`linker.backend.ray_decide`).
 - ``read_table`` and ``write_parts``: folders of Parquet or CSV files (local, or URIs such as
   ``s3://...``) read by Ray tasks, a file each, and folders of Parquet parts written by Ray
   tasks, a part each (:mod:`linker.backend.ray_io`).
@@ -32,7 +32,6 @@ from __future__ import annotations
 import copy
 import logging
 import os
-import socket
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -43,6 +42,7 @@ import polars as pl
 import scipy.sparse as sp
 
 from linker._progress import want_progress
+from linker.backend.ray_connect import connect
 from linker.errors import ConfigError, ModelError
 from linker.io.parts import PART_ROWS
 
@@ -58,53 +58,6 @@ logger = logging.getLogger(__name__)
 
 _POS = "__lk_pos"  # input position of each row of a Ray Data block
 _LAZY_SLOTS = ("_session", "_tokenizer", "_model")  # where linker's encoders keep a loaded model
-_PROBE_TIMEOUT_S = 5.0
-
-
-def _import_ray() -> Any:
-    try:
-        import ray
-        import ray.data  # noqa: F401 - Ray Data is the part of the extra this backend needs
-    except ImportError as e:
-        raise ConfigError(
-            "backend='ray' needs Ray and Ray Data: pip install 'linker[ray]' "
-            "(or use the default backend='local')"
-        ) from e
-    return ray
-
-
-def _probe(address: str) -> None:
-    """Fail fast when nothing listens at ``address`` (``ray.init`` would retry for minutes)."""
-    if address in ("auto", "local"):
-        return
-    target = address.removeprefix("ray://")
-    host, _, port = target.rpartition(":")
-    if not host or not port.isdigit():
-        raise ConfigError(
-            f"address={address!r} is not a Ray cluster address: give HOST:PORT of the head node "
-            "(as `ray start --head` prints it), 'ray://HOST:PORT' or 'auto'"
-        )
-    try:
-        with socket.create_connection((host.strip("[]"), int(port)), timeout=_PROBE_TIMEOUT_S):
-            pass
-    except OSError as e:
-        raise ConfigError(
-            f"no Ray cluster answers at {address!r} ({e}): start one with `ray start --head` "
-            "and pass the address it prints, or leave address unset to start a local one"
-        ) from e
-
-
-def _check_same_cluster(ray: Any, address: str | None) -> None:
-    """Ray allows one cluster per process: refuse an address other than the connected one."""
-    if address is None or address in ("auto", "local") or "://" in address:
-        return
-    current = ray.get_runtime_context().gcs_address
-    if current != address:
-        raise ConfigError(
-            f"this process is already connected to the Ray cluster at {current}, and Ray "
-            f"allows one per process: close the backend that connected it before using "
-            f"{address!r}, or pass address={current!r}"
-        )
 
 
 def _unloaded(encoder: Encoder) -> Encoder:
@@ -201,31 +154,10 @@ class RayBackend:
 
     # -- connection -------------------------------------------------------------------------
     def _connect(self) -> Any:
-        if self._ray is not None:
-            return self._ray
-        ray = _import_ray()
-        if self.address is not None:
-            _probe(self.address)
-        if ray.is_initialized():
-            _check_same_cluster(ray, self.address)
-            logger.info("using this process's Ray connection")
-        else:
-            quiet = {"logging_level": logging.WARNING, "log_to_driver": False}
-            try:
-                if self.address is None:
-                    ray.init(num_cpus=self.num_workers, include_dashboard=False, **quiet)
-                else:
-                    ray.init(address=self.address, **quiet)
-            except (ConnectionError, RuntimeError, ValueError) as e:
-                raise ConfigError(
-                    f"could not connect to Ray at {self.address or 'a new local cluster'}: {e}"
-                    " (a cluster started with token authentication, the default once "
-                    "~/.ray/auth_token exists, needs RAY_AUTH_MODE=token for this process)"
-                ) from e
-            self._owns = True
-        self._ray = ray
-        logger.info("Ray backend: %d workers", self.workers())
-        return ray
+        if self._ray is None:
+            self._ray, self._owns = connect(self.address, self.num_workers)
+            logger.info("Ray backend: %d workers", self.workers())
+        return self._ray
 
     def workers(self) -> int:
         """The number of parallel workers: ``num_workers``, else the cluster's CPUs."""
@@ -456,7 +388,8 @@ class RayBackend:
         return write_parts(self._connect(), frame, path, rows_per_part=rows_per_part)
 
     def unit_runner(self) -> UnitRunner:
-        """Decisions per component as Ray tasks (:mod:`linker.backend.ray_decide`)."""
+        """Staged work (rare tokens, decisions per component) as Ray tasks
+        (:mod:`linker.backend.ray_decide`)."""
         from linker.backend.ray_decide import RayUnits
 
         return RayUnits(self._connect(), self.workers())

@@ -1,5 +1,7 @@
-"""Decisions per component on Ray: the :class:`~linker.decide.runner.UnitRunner` of
-:class:`~linker.backend.ray.RayBackend`.
+"""Staged work on Ray: the :class:`~linker.decide.runner.UnitRunner` of
+:class:`~linker.backend.ray.RayBackend`, which runs the decisions per component and the
+rare-token list's stages (:mod:`linker.blocking.rare_parts`: blocks of keys, key partitions
+and their joins go from task to task through the object store the same way).
 
 Every call of :mod:`linker.decide.units`' steps (a block's forest, a merge round's group, the
 unit plan, a block's split by unit, a unit's ``assign`` or ``cluster``) is one Ray task of one

@@ -29,6 +29,7 @@ from linker._kernels import near_best, positions
 from linker._progress import progress, want_progress
 from linker.blocking.rare_tokens import PairScore, token_neighbours
 from linker.blocking.twins import find_twins, twin_flags, twin_pairs
+from linker.decide.runner import runner_of
 from linker.errors import ConfigError
 from linker.vectors._keys import unique_codes
 from linker.vectors.ann import AnnParams, SearchMethod, pair_dots, search
@@ -337,7 +338,7 @@ def _lists(
             ids = token_neighbours(
                 lcols, rcols, width, max_df=blockers.token_max_df,
                 pairs_per_left=blockers.token_pairs_per_left,
-                score=reused.ranking(left, right, lrows, rrows, width),
+                score=reused.ranking(left, right, lrows, rrows, width), runner=runner_of(backend),
             )  # fmt: skip
             found = np.where(ids >= 0, rrows[np.maximum(ids, 0)], -1)
             out.append(_drop_self(found, lrows, self_join=self_join))
@@ -385,8 +386,8 @@ def block(
         params: hnswlib settings.
         blockers: Which lists to use at which size (default :class:`Blockers`).
         show_progress: Show a bar over blocks (``None`` follows the log level).
-        backend: Runs the searches (:mod:`linker.backend`); default: this process. The
-            rare-token list always runs in this process (a multi-threaded polars join).
+        backend: Runs the searches and the rare-token list's stages (:mod:`linker.backend`);
+            default: this process.
 
     Returns:
         Unique pairs sorted by ``(left_row, right_row)`` with their similarities, and
