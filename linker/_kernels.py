@@ -45,6 +45,15 @@ def _group_order(rows: Any, n_groups: int) -> Any:
     return order
 
 
+def _grouped(groups: Any, n_groups: int) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    """``groups`` (values ``0 .. n_groups - 1``) as int64, and where each group starts in
+    their grouped order (``n_groups + 1`` offsets)."""
+    groups = np.ascontiguousarray(groups, dtype=np.int64)
+    start = np.zeros(n_groups + 1, np.int64)
+    np.cumsum(np.bincount(groups, minlength=n_groups), out=start[1:])
+    return groups, start
+
+
 @numba.njit(cache=True, nogil=True, inline="always")
 def _row_dot(row: Any, b_idx: Any, b_val: Any, start: int, end: int, s: float) -> float:
     """``s`` plus the products of ``b``'s entries ``start .. end`` with the spread row."""
@@ -265,9 +274,7 @@ def rarest_within(
         >>> rarest_within(g, c, k, 2, 4).tolist()
         [2, 1, 0]
     """
-    groups = np.ascontiguousarray(groups, dtype=np.int64)
-    start = np.zeros(n_groups + 1, np.int64)
-    np.cumsum(np.bincount(groups, minlength=n_groups), out=start[1:])
+    groups, start = _grouped(groups, n_groups)
     picked = np.empty(len(groups), np.int64)
     kept = np.zeros(n_groups, np.int64)
     if len(groups):
@@ -316,9 +323,7 @@ def best_per_group(
     """
     out = np.full((n_groups, k), -1, np.int64)
     if len(groups):
-        groups = np.ascontiguousarray(groups, dtype=np.int64)
-        start = np.zeros(n_groups + 1, np.int64)
-        np.cumsum(np.bincount(groups, minlength=n_groups), out=start[1:])
+        groups, start = _grouped(groups, n_groups)
         with _LAUNCH:
             _best_per_group(
                 _group_order(groups, n_groups), start,
@@ -496,9 +501,7 @@ def near_best(
     """
     keep = np.zeros(len(groups), bool)
     if len(groups):
-        groups = np.ascontiguousarray(groups, dtype=np.int64)
-        start = np.zeros(n_groups + 1, np.int64)
-        np.cumsum(np.bincount(groups, minlength=n_groups), out=start[1:])
+        groups, start = _grouped(groups, n_groups)
         with _LAUNCH:
             _near_best(
                 _group_order(groups, n_groups), start,
