@@ -62,10 +62,11 @@ class Blockers:
     From there the rare-token list (:mod:`linker.blocking.rare_tokens`, its candidates ranked by
     n-gram cosine) alone: the exact searches grow with the square of the table, and on the
     demo firms at 30,000 and 60,000 rows and on pyJedAI's D10 (23,182 right rows) the
-    rare-token list alone found as many true pairs at a third to a tenth of the CPU, with F1
-    within 0.2 points or better. Below 20,000 the two searches cost little and on small
-    product tables (Abt-Buy, pyJedAI D2) the rare-token list alone lost 0.5-0.9 points of F1.
-    The measurements behind these sizes are in ``benchmarks/results/scale_notes.md``.
+    rare-token list alone kept within 0.4 points of their blocking recall at a quarter to a
+    twelfth of the link's CPU, with F1 0.2 points lower (D10) to 1.6 points higher. Below
+    20,000 the two searches cost little, and on small product tables (Abt-Buy, pyJedAI D2)
+    the rare-token list alone lost 0.5-0.9 points of F1. The measurements behind these sizes
+    are in ``benchmarks/results/lists.md``.
 
     Args:
         dense_below: The embedding list is used below this many right records (``None``:
